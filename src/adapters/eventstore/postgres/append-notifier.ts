@@ -1,0 +1,132 @@
+/**
+ * Wakes subscribers when events are appended: at once in this process, and in every other
+ * process sharing the database through LISTEN/NOTIFY on a dedicated connection.
+ *
+ * The NOTIFY is sent after the append has committed, never inside the append's transaction:
+ * PostgreSQL serialises the commits of transactions that NOTIFY, which would undo group
+ * commit. Notifications are coalesced (one in flight at a time), so a burst of appends costs
+ * one NOTIFY. Subscribers also poll, so a lost notification only delays them.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+
+const CHANNEL = 'sluice_events';
+
+export interface NotifierLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export class AppendNotifier {
+  private readonly local = new EventEmitter();
+  /** Grows on every wake-up, so a waiter can tell whether it missed one. */
+  version = 0;
+  private client: pg.Client | undefined;
+  private connecting: Promise<void> | undefined;
+  private notifyInFlight = false;
+  private notifyAgain = false;
+  private closed = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly logger?: NotifierLogger,
+  ) {
+    this.local.setMaxListeners(0);
+    this.local.on('append', () => {
+      this.version += 1;
+    });
+  }
+
+  /** Connects the LISTEN connection; subscribers poll until it is up. */
+  start(): Promise<void> {
+    this.connecting ??= this.connect();
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', () => this.local.emit('append'));
+    client.on('error', (error) => {
+      this.logger?.warn({ err: error }, 'event notification connection lost; reconnecting');
+      this.dropClient(client);
+    });
+    client.on('end', () => this.dropClient(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      this.client = client;
+      // Anything appended while we were not listening: let subscribers look.
+      this.local.emit('append');
+    } catch (error) {
+      this.logger?.warn({ err: error }, 'event notification connection failed; retrying');
+      this.dropClient(client);
+    }
+  }
+
+  private dropClient(client: pg.Client): void {
+    if (this.client === client) this.client = undefined;
+    client.removeAllListeners('notification');
+    client.end().catch(() => undefined);
+    if (this.closed || this.reconnectTimer) return;
+    this.connecting = undefined;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.closed) void this.start();
+    }, 1000);
+    this.reconnectTimer.unref();
+  }
+
+  /** Called after an append committed in this process. */
+  appended(): void {
+    this.local.emit('append');
+    this.sendNotify();
+  }
+
+  private sendNotify(): void {
+    if (this.notifyInFlight) {
+      this.notifyAgain = true;
+      return;
+    }
+    const client = this.client;
+    if (!client) return;
+    this.notifyInFlight = true;
+    client
+      .query(`NOTIFY ${CHANNEL}`)
+      .catch((error: unknown) => this.logger?.warn({ err: error }, 'NOTIFY failed'))
+      .finally(() => {
+        this.notifyInFlight = false;
+        if (this.notifyAgain) {
+          this.notifyAgain = false;
+          this.sendNotify();
+        }
+      });
+  }
+
+  /**
+   * Resolves on the next append anywhere (at once if one happened since `version` was
+   * `sinceVersion`), after `timeoutMs`, or when `signal` aborts.
+   */
+  waitForAppend(sinceVersion: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.version !== sinceVersion || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.local.off('append', done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      this.local.on('append', done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = undefined;
+    this.local.emit('append');
+    if (client) await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The EventStore port on PostgreSQL (kysely + pg). See migrations/0001_events.ts for the
+ * table layout and for why readers never skip an event that commits late.
+ */
+import { type Kysely, sql } from 'kysely';
+import { v7 as uuidv7 } from 'uuid';
+import type {
+  AppendResult,
+  EventStore,
+  ExpectedRevision,
+  NewEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  SubscribeOptions,
+} from '../../../domain/event-store.js';
+import { WrongExpectedRevision } from '../../../domain/event-store.js';
+import type { EventMetadata } from '../../../domain/events/envelope.js';
+import type { AppendNotifier } from './append-notifier.js';
+
+/** Most events one append may carry (keeps one statement's arrays bounded). */
+export const MAX_EVENTS_PER_APPEND = 10_000;
+const DEFAULT_READ_LIMIT = 1000;
+const MAX_READ_LIMIT = 10_000;
+/** Subscribers re-read at least this often even without a notification. */
+const POLL_INTERVAL_MS = 500;
+
+interface EventRow {
+  global_position: string;
+  stream_id: string;
+  stream_revision: string;
+  event_id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+  recorded_at: Date;
+}
+
+export interface PostgresEventStoreOptions {
+  readonly db: Kysely<unknown>;
+  readonly notifier: AppendNotifier;
+  /** Observes each committed append (metrics). */
+  readonly onAppended?: (streamId: string, count: number, seconds: number) => void;
+  /**
+   * Test seam: runs inside the append's transaction after the rows are written and before
+   * COMMIT, so tests can hold transactions open and commit them out of order.
+   */
+  readonly beforeCommit?: (streamId: string) => Promise<void>;
+  /**
+   * Test seam for the conformance suite's proof that its no-skip test can fail: reads by
+   * position alone, ignoring transactions still in flight. Never set outside that test.
+   */
+  readonly unsafeNaiveReads?: boolean;
+}
+
+function encodeExpected(expected: ExpectedRevision): number {
+  if (expected === 'any') return -1;
+  if (expected === 'no_stream') return -2;
+  if (expected === 'stream_exists') return -3;
+  if (!Number.isSafeInteger(expected) || expected < 0) {
+    throw new RangeError(`expected revision must be a non-negative integer, got ${expected}`);
+  }
+  return expected;
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    eventId: row.event_id,
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata,
+    streamId: row.stream_id,
+    streamRevision: Number(row.stream_revision),
+    globalPosition: Number(row.global_position),
+    recordedAt: row.recorded_at,
+  };
+}
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_READ_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer`);
+  return Math.min(limit, MAX_READ_LIMIT);
+}
+
+function isPgError(error: unknown): error is { code: string; detail?: string } {
+  return (
+    typeof error === 'object' && error !== null && typeof (error as { code?: unknown }).code === 'string'
+  );
+}
+
+export class PostgresEventStore implements EventStore {
+  private readonly db: Kysely<unknown>;
+
+  constructor(private readonly options: PostgresEventStoreOptions) {
+    this.db = options.db;
+  }
+
+  async appendToStream(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { readonly expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    if (streamId.length === 0 || streamId.length > 512)
+      throw new RangeError('stream id must be 1–512 characters');
+    if (events.length === 0) throw new RangeError('an append needs at least one event');
+    if (events.length > MAX_EVENTS_PER_APPEND) {
+      throw new RangeError(`at most ${MAX_EVENTS_PER_APPEND} events per append`);
+    }
+    const expected = options.expectedRevision ?? 'any';
+    const started = process.hrtime.bigint();
+    const ids = events.map((e) => e.eventId ?? uuidv7());
+    const types = events.map((e) => e.type);
+    const data = events.map((e) => JSON.stringify(e.data ?? null));
+    const metadata = events.map((e) => JSON.stringify(e.metadata));
+    const call = sql<{ first_position: string; last_position: string; next_revision: string }>`
+      SELECT * FROM sluice_append(${streamId}, ${encodeExpected(expected)},
+        ${ids}::uuid[], ${types}::text[], ${data}::jsonb[], ${metadata}::jsonb[])`;
+    let row: { first_position: string; last_position: string; next_revision: string } | undefined;
+    try {
+      const beforeCommit = this.options.beforeCommit;
+      if (beforeCommit) {
+        row = await this.db.transaction().execute(async (trx) => {
+          const result = await call.execute(trx);
+          await beforeCommit(streamId);
+          return result.rows[0];
+        });
+      } else {
+        row = (await call.execute(this.db)).rows[0];
+      }
+    } catch (error) {
+      if (isPgError(error) && error.code === 'SLU01') {
+        const actual = Number(error.detail);
+        throw new WrongExpectedRevision(streamId, expected, actual < 0 ? 'no_stream' : actual);
+      }
+      throw error;
+    }
+    if (!row) throw new Error('sluice_append returned no row');
+    this.options.notifier.appended();
+    this.options.onAppended?.(streamId, events.length, Number(process.hrtime.bigint() - started) / 1e9);
+    return {
+      firstPosition: Number(row.first_position),
+      lastPosition: Number(row.last_position),
+      nextExpectedRevision: Number(row.next_revision),
+    };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const from = options.fromRevision ?? 0;
+    const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    const result = await sql<EventRow>`
+      SELECT global_position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
+      FROM events WHERE stream_id = ${streamId} AND stream_revision >= ${from}
+      ORDER BY stream_revision LIMIT ${limit}`.execute(this.db);
+    return result.rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const after = options.after ?? 0;
+    const limit = clampLimit(options.limit);
+    const visible = this.options.unsafeNaiveReads
+      ? sql`true`
+      : sql`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
+    const result = await sql<EventRow>`
+      SELECT global_position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
+      FROM events WHERE global_position > ${after} AND ${visible}
+      ORDER BY global_position LIMIT ${limit}`.execute(this.db);
+    return result.rows.map(toRecorded);
+  }
+
+  async headPosition(): Promise<number> {
+    const result = await sql<{ global_position: string }>`
+      SELECT global_position FROM events
+      WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY global_position DESC LIMIT 1`.execute(this.db);
+    return Number(result.rows[0]?.global_position ?? 0);
+  }
+
+  async *subscribeToAll(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent[]> {
+    let after = options.after ?? 0;
+    const batchSize = clampLimit(options.batchSize ?? 500);
+    const signal = options.signal;
+    await this.options.notifier.start();
+    while (!signal?.aborted) {
+      const seen = this.options.notifier.version;
+      const batch = await this.readAll({ after, limit: batchSize });
+      if (batch.length > 0) {
+        after = batch[batch.length - 1]!.globalPosition;
+        yield batch;
+        if (batch.length === batchSize) continue;
+      }
+      if (signal?.aborted) return;
+      await this.options.notifier.waitForAppend(seen, POLL_INTERVAL_MS, signal);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.options.notifier.close();
+  }
+}
