@@ -31,7 +31,10 @@ export function openDatabase<DB>(url: string, options: { max?: number } = {}): D
 }
 
 /** Fails with one line naming the database and the reason when it cannot be reached. */
-export async function checkReachable(handle: DatabaseHandle<unknown>): Promise<void> {
+export async function checkReachable(handle: {
+  readonly pool: pg.Pool;
+  readonly url: string;
+}): Promise<void> {
   try {
     const client = await handle.pool.connect();
     try {

@@ -73,17 +73,6 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function parentPid(pid: number): Promise<number | undefined> {
-  try {
-    const status = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Field 4 after "pid (comm) state"; comm may contain spaces, so split after the last ')'.
-    const fields = status.slice(status.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[1]);
-  } catch {
-    return undefined;
-  }
-}
-
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -94,18 +83,19 @@ async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
 }
 
 /**
- * A PostgreSQL left running by a Sluice process that was killed (its parent is gone) is shut
- * down cleanly so this start can take over; one still owned by a live process is an error.
+ * A PostgreSQL left running by a Sluice process that was killed (the owner recorded in
+ * `pg-owner.pid` is gone) is shut down cleanly so this start can take over; one whose owner
+ * is still alive is an error.
  */
-async function takeOverOrphan(clusterDir: string): Promise<void> {
+async function takeOverOrphan(clusterDir: string, ownerFile: string): Promise<void> {
   const pidFile = path.join(clusterDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
   if (!Number.isSafeInteger(pid) || pid <= 0 || !processAlive(pid)) return;
-  const ppid = await parentPid(pid);
-  if (ppid !== undefined && ppid !== 1 && processAlive(ppid)) {
+  const owner = Number((await readFile(ownerFile, 'utf8').catch(() => '')).trim());
+  if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
     throw new Error(
-      `the database in ${clusterDir} is in use by PostgreSQL pid ${pid} (owned by pid ${ppid}); is another Sluice running?`,
+      `the database in ${clusterDir} is in use by PostgreSQL pid ${pid}, started by Sluice pid ${owner}`,
     );
   }
   process.kill(pid, 'SIGINT');
@@ -131,6 +121,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await checkReachableByOthers(clusterDir);
   if (process.getuid?.() === 0) await chmod(dataDir, 0o755);
   const password = await readOrCreatePassword(path.join(dataDir, 'pg-password'));
+  const ownerFile = path.join(dataDir, 'pg-owner.pid');
   const recent: string[] = [];
   const remember = (message: unknown) => {
     const text = String(message).trim();
@@ -168,8 +159,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   );
   try {
     if (!initialised) await server.initialise();
-    else await takeOverOrphan(clusterDir);
+    else await takeOverOrphan(clusterDir, ownerFile);
     await server.start();
+    await writeFile(ownerFile, `${process.pid}\n`);
   } catch (error) {
     const reason = error instanceof Error ? error.message : recent.slice(-3).join(' | ');
     throw new Error(

@@ -1,8 +1,8 @@
 /** Applies ordered migration sets with Kysely's Migrator (safe when several processes start at once). */
 import { type Kysely, type Migration, Migrator } from 'kysely';
 
-export async function migrate(
-  db: Kysely<unknown>,
+export async function migrate<DB>(
+  db: Kysely<DB>,
   set: { name: string; migrations: Record<string, Migration> },
 ): Promise<string[]> {
   const migrator = new Migrator({

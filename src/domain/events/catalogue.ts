@@ -5,7 +5,9 @@
  */
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { RecordedEvent } from '../event-store.js';
+import type { NewEvent, RecordedEvent } from '../event-store.js';
+import type { EventMetadata } from './envelope.js';
+import './formats.js';
 import { ServerStarted, ServerStopped } from './server-events.js';
 
 const schemas = { ServerStarted, ServerStopped } as const;
@@ -49,4 +51,10 @@ export function asDomainEvent(recorded: RecordedEvent): RecordedDomainEvent | un
   if (!isDomainEventType(recorded.type)) return undefined;
   validateEvent(recorded);
   return recorded as RecordedDomainEvent;
+}
+
+/** A domain event ready for `appendToStream`, checked against its schema first. */
+export function toNewEvent(event: DomainEvent, metadata: EventMetadata, eventId?: string): NewEvent {
+  const checked = validateEvent(event);
+  return { type: checked.type, data: checked.data, metadata, ...(eventId === undefined ? {} : { eventId }) };
 }

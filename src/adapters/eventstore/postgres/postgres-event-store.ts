@@ -2,7 +2,7 @@
  * The EventStore port on PostgreSQL (kysely + pg). See migrations/0001_events.ts for the
  * table layout and for why readers never skip an event that commits late.
  */
-import { type Kysely, sql } from 'kysely';
+import { type QueryExecutorProvider, sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type {
   AppendResult,
@@ -36,8 +36,16 @@ interface EventRow {
   recorded_at: Date;
 }
 
+/**
+ * Any Kysely instance, whatever its table types: the store only runs raw SQL through it, so
+ * it shares the process's pool with the read model.
+ */
+export interface SqlRunner extends QueryExecutorProvider {
+  transaction(): { execute<T>(callback: (trx: QueryExecutorProvider) => Promise<T>): Promise<T> };
+}
+
 export interface PostgresEventStoreOptions {
-  readonly db: Kysely<unknown>;
+  readonly db: SqlRunner;
   readonly notifier: AppendNotifier;
   /** Observes each committed append (metrics). */
   readonly onAppended?: (streamId: string, count: number, seconds: number) => void;
@@ -89,7 +97,7 @@ function isPgError(error: unknown): error is { code: string; detail?: string } {
 }
 
 export class PostgresEventStore implements EventStore {
-  private readonly db: Kysely<unknown>;
+  private readonly db: SqlRunner;
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.db = options.db;

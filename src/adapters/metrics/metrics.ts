@@ -1,0 +1,63 @@
+/** Prometheus metrics (prom-client), one registry per process, served by the API at /metrics. */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly eventsAppended: Counter<never>;
+  readonly appendSeconds: Histogram<never>;
+  readonly projectionEvents: Counter<'projection'>;
+  readonly projectionBatchSeconds: Histogram<'projection'>;
+  readonly projectionPosition: Gauge<'projection'>;
+  readonly eventStoreHead: Gauge<never>;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  return {
+    registry,
+    httpRequestSeconds: new Histogram({
+      name: 'sluice_http_request_duration_seconds',
+      help: 'HTTP requests by method, route template and status code',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    eventsAppended: new Counter({
+      name: 'sluice_events_appended_total',
+      help: 'Events appended to the event store by this process',
+      registers: [registry],
+    }),
+    appendSeconds: new Histogram({
+      name: 'sluice_event_append_duration_seconds',
+      help: 'Time for one durable append (one round trip and commit)',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [registry],
+    }),
+    projectionEvents: new Counter({
+      name: 'sluice_projection_events_total',
+      help: 'Events a projection has consumed (handled or passed over)',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+    }),
+    projectionBatchSeconds: new Histogram({
+      name: 'sluice_projection_batch_duration_seconds',
+      help: 'Time for one projection batch transaction',
+      labelNames: ['projection'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    projectionPosition: new Gauge({
+      name: 'sluice_projection_position',
+      help: 'Global position of the last event each projection has committed',
+      labelNames: ['projection'] as const,
+      registers: [registry],
+    }),
+    eventStoreHead: new Gauge({
+      name: 'sluice_event_store_head_position',
+      help: 'Global position of the newest event readers can see (projection lag = head - position)',
+      registers: [registry],
+    }),
+  };
+}

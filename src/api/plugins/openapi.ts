@@ -1,0 +1,27 @@
+/** OpenAPI 3 generated from the route schemas: /openapi.json, and a browsable UI at /docs. */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+export const openApiPlugin = fp(
+  async (app: FastifyInstance, options: { version: string }) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Sluice',
+          version: options.version,
+          description:
+            'Managed file transfer with an immutable audit trail. Errors are application/problem+json (RFC 9457). ' +
+            'Authenticated calls carry `Authorization: Bearer <sessionId>`.',
+        },
+        tags: [{ name: 'health', description: 'Liveness, readiness and metrics' }],
+      },
+      refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: 'openapi' },
+);

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('configuration from the environment', () => {
+  it('has working defaults', () => {
+    const config = loadConfig({});
+    assert.equal(config.httpPort, 8080);
+    assert.equal(config.dataDir, path.resolve('./data'));
+    assert.equal(config.filesDir, path.join(path.resolve('./data'), 'files'));
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.logLevel, 'info');
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      MFT_DATA_DIR: '/srv/sluice',
+      MFT_HTTP_PORT: '9000',
+      MFT_BIND_ADDRESS: '127.0.0.1',
+      DATABASE_URL: 'postgresql://u:p@db.internal:5432/sluice',
+      MFT_PG_PORT: '6000',
+      MFT_LOG_LEVEL: 'debug',
+      MFT_READY_MAX_LAG: '0',
+    });
+    assert.deepEqual(config, {
+      dataDir: '/srv/sluice',
+      filesDir: '/srv/sluice/files',
+      bindAddress: '127.0.0.1',
+      httpPort: 9000,
+      databaseUrl: 'postgresql://u:p@db.internal:5432/sluice',
+      embeddedPgPort: 6000,
+      logLevel: 'debug',
+      readyMaxLag: 0,
+    });
+  });
+
+  const bad: Array<[Record<string, string>, string]> = [
+    [{ MFT_HTTP_PORT: '80a' }, 'MFT_HTTP_PORT'],
+    [{ MFT_HTTP_PORT: '-1' }, 'MFT_HTTP_PORT'],
+    [{ MFT_HTTP_PORT: '0' }, 'MFT_HTTP_PORT'],
+    [{ MFT_HTTP_PORT: '65536' }, 'MFT_HTTP_PORT'],
+    [{ MFT_PG_PORT: '1.5' }, 'MFT_PG_PORT'],
+    [{ DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'http://localhost/db' }, 'DATABASE_URL'],
+    [{ MFT_LOG_LEVEL: 'verbose' }, 'MFT_LOG_LEVEL'],
+    [{ MFT_READY_MAX_LAG: 'lots' }, 'MFT_READY_MAX_LAG'],
+    [{ EVENTSTORE_URL: 'esdb://localhost:2113' }, 'EVENTSTORE_URL'],
+  ];
+  for (const [env, variable] of bad) {
+    it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (error: unknown) =>
+          error instanceof ConfigError && error.variable === variable && error.message.startsWith(`${variable}: `),
+      );
+    });
+  }
+});
