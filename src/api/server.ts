@@ -3,7 +3,7 @@
  * from one source), problem+json errors, then one plugin per area.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../adapters/metrics/metrics.js';
 import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
@@ -20,10 +20,10 @@ export interface ApiDependencies {
 
 export async function buildServer(
   deps: ApiDependencies,
-  options: { logger: FastifyServerOptions['logger'] },
+  options: { logger: FastifyBaseLogger | false },
 ): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger,
+    ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     // The client address comes from the connection; forwarded headers are not believed.
     trustProxy: false,
     bodyLimit: 1024 * 1024,

@@ -39,6 +39,7 @@ export class AppendNotifier {
 
   /** Connects the LISTEN connection; subscribers poll until it is up. */
   start(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     this.connecting ??= this.connect();
     return this.connecting;
   }
@@ -54,9 +55,18 @@ export class AppendNotifier {
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      if (this.closed) {
+        this.dropClient(client);
+        return;
+      }
       this.client = client;
       // Anything appended while we were not listening: let subscribers look.
       this.local.emit('append');
+      // Appends made before the connection was up: tell the other processes now.
+      if (this.notifyAgain) {
+        this.notifyAgain = false;
+        this.sendNotify();
+      }
     } catch (error) {
       this.logger?.warn({ err: error }, 'event notification connection failed; retrying');
       this.dropClient(client);
@@ -88,7 +98,13 @@ export class AppendNotifier {
       return;
     }
     const client = this.client;
-    if (!client) return;
+    if (!client) {
+      // Not connected: a process that only appends never called start(). Connect (unless a
+      // reconnect is already scheduled) and send the NOTIFY once connected.
+      this.notifyAgain = true;
+      if (!this.connecting && !this.reconnectTimer) void this.start();
+      return;
+    }
     this.notifyInFlight = true;
     client
       .query(`NOTIFY ${CHANNEL}`)

@@ -24,6 +24,8 @@ const DEFAULT_READ_LIMIT = 1000;
 const MAX_READ_LIMIT = 10_000;
 /** Subscribers re-read at least this often even without a notification. */
 const POLL_INTERVAL_MS = 500;
+/** After a wake-up that found nothing readable, the first re-read comes this soon (then doubles). */
+const RETRY_AFTER_WAKE_MS = 10;
 
 interface EventRow {
   global_position: string;
@@ -98,6 +100,7 @@ function isPgError(error: unknown): error is { code: string; detail?: string } {
 
 export class PostgresEventStore implements EventStore {
   private readonly db: SqlRunner;
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.db = options.db;
@@ -186,22 +189,35 @@ export class PostgresEventStore implements EventStore {
   async *subscribeToAll(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent[]> {
     let after = options.after ?? 0;
     const batchSize = clampLimit(options.batchSize ?? 500);
-    const signal = options.signal;
-    await this.options.notifier.start();
-    while (!signal?.aborted) {
-      const seen = this.options.notifier.version;
+    // Ends with the caller's signal or with close().
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.closing.signal])
+      : this.closing.signal;
+    const notifier = this.options.notifier;
+    await notifier.start();
+    let woken = false;
+    let backoff = 0;
+    while (!signal.aborted) {
+      const seen = notifier.version;
       const batch = await this.readAll({ after, limit: batchSize });
+      if (signal.aborted) return;
       if (batch.length > 0) {
         after = batch[batch.length - 1]!.globalPosition;
+        backoff = 0;
         yield batch;
         if (batch.length === batchSize) continue;
+      } else if (woken || backoff > 0) {
+        // Woken, yet nothing readable: an older transaction is still open somewhere in the
+        // cluster (one that will not notify when it ends). Look again soon, backing off.
+        backoff = backoff === 0 ? RETRY_AFTER_WAKE_MS : Math.min(backoff * 2, POLL_INTERVAL_MS);
       }
-      if (signal?.aborted) return;
-      await this.options.notifier.waitForAppend(seen, POLL_INTERVAL_MS, signal);
+      await notifier.waitForAppend(seen, backoff || POLL_INTERVAL_MS, signal);
+      woken = notifier.version !== seen;
     }
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     await this.options.notifier.close();
   }
 }

@@ -9,6 +9,9 @@
  * order equals transaction-id order. A reader then returns only rows whose transaction id is
  * below the snapshot's xmin (every such transaction has ended), and every earlier position
  * belongs to an even older transaction: committed, and visible, or rolled back.
+ *
+ * Within one stream, appends first take a per-stream transaction lock held until commit, so
+ * concurrent appends to one stream take their positions in the order of their revisions.
  */
 import { type Kysely, sql } from 'kysely';
 
@@ -67,6 +70,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         RAISE EXCEPTION 'sluice_append must be the first write of its transaction'
           USING ERRCODE = 'invalid_transaction_state';
       END IF;
+
+      -- One append per stream at a time, until commit, so revision order == position order.
+      -- (An advisory lock assigns no transaction id, so a waiting append holds no reader back.)
+      PERFORM pg_advisory_xact_lock(7291525, hashtext(p_stream));
 
       -- Critical section: transaction id and positions are taken in the same order.
       PERFORM pg_advisory_lock(7291524, 1);
