@@ -41,9 +41,14 @@ export interface AppendResult {
 }
 
 export interface ReadStreamOptions {
-  /** First revision to return (inclusive); default 0. */
+  /**
+   * First revision to return (inclusive); default 0, or the last revision when reading
+   * backwards.
+   */
   readonly fromRevision?: number;
   readonly maxCount?: number;
+  /** Newest first: `{ backwards: true, maxCount: 1 }` reads a stream's last event. */
+  readonly backwards?: boolean;
 }
 
 export interface ReadAllOptions {

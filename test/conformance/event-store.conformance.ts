@@ -717,6 +717,20 @@ export function describeEventStoreConformance(adapterName: string, factory: Even
         );
       });
 
+      test('readStream backwards: newest first, from a revision, bounded by maxCount', async ({ store }) => {
+        await store.appendToStream(
+          's',
+          Array.from({ length: 6 }, (_, i) => newEvent('N', i)),
+        );
+        const revisions = async (options: { fromRevision?: number; maxCount?: number }) =>
+          (await store.readStream('s', { ...options, backwards: true })).map((e) => e.streamRevision);
+        assert.deepEqual(await revisions({}), [5, 4, 3, 2, 1, 0]);
+        assert.deepEqual(await revisions({ maxCount: 1 }), [5]);
+        assert.deepEqual(await revisions({ fromRevision: 3, maxCount: 2 }), [3, 2]);
+        assert.deepEqual(await revisions({ fromRevision: 99, maxCount: 1 }), [5]);
+        assert.deepEqual(await store.readStream('absent', { backwards: true, maxCount: 1 }), []);
+      });
+
       test('readAll returns strictly increasing positions and pages by after/limit', async ({ store }) => {
         assert.deepEqual(await store.readAll(), []);
         for (let i = 0; i < 12; i++) {

@@ -156,12 +156,17 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
-    const from = options.fromRevision ?? 0;
     const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
-    const result = await sql<EventRow>`
-      SELECT global_position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
-      FROM events WHERE stream_id = ${streamId} AND stream_revision >= ${from}
-      ORDER BY stream_revision LIMIT ${limit}`.execute(this.db);
+    const query = options.backwards
+      ? sql<EventRow>`
+          SELECT global_position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
+          FROM events WHERE stream_id = ${streamId} AND stream_revision <= ${options.fromRevision ?? Number.MAX_SAFE_INTEGER}
+          ORDER BY stream_revision DESC LIMIT ${limit}`
+      : sql<EventRow>`
+          SELECT global_position, stream_id, stream_revision, event_id, type, data, metadata, recorded_at
+          FROM events WHERE stream_id = ${streamId} AND stream_revision >= ${options.fromRevision ?? 0}
+          ORDER BY stream_revision LIMIT ${limit}`;
+    const result = await query.execute(this.db);
     return result.rows.map(toRecorded);
   }
 
