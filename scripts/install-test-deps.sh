@@ -2,7 +2,7 @@
 # Installs the Debian packages the test suite drives as real clients and reference servers:
 # OpenSSH (sftp client, sshd), paramiko, curl, sshpass. Skips apt when all are present.
 set -euo pipefail
-packages=(openssh-client openssh-server python3-paramiko curl sshpass)
+packages=(openssh-client openssh-server python3-paramiko python3-cryptography curl sshpass)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -8,9 +8,55 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { NewEvent, RecordedEvent } from '../event-store.js';
 import type { EventMetadata } from './envelope.js';
 import './formats.js';
+import { ApplicationEnabledChanged, ApplicationRegistered } from './application-events.js';
 import { ServerStarted, ServerStopped } from './server-events.js';
+import {
+  SessionClosed,
+  SessionExpired,
+  SessionOpened,
+  SessionReplaced,
+  SessionSlotClaimed,
+  SignInFailed,
+  TicketRedeemed,
+} from './session-events.js';
+import {
+  UniqueValueReleased,
+  UniqueValueReserved,
+  UserCreated,
+  UserDeleted,
+  UserDisabled,
+  UserEnabled,
+  UserIdAllocated,
+  UserKeyAdded,
+  UserKeyRemoved,
+  UserPasswordChanged,
+  UserUpdated,
+} from './user-events.js';
 
-const schemas = { ServerStarted, ServerStopped } as const;
+const schemas = {
+  ServerStarted,
+  ServerStopped,
+  ApplicationRegistered,
+  ApplicationEnabledChanged,
+  UserIdAllocated,
+  UniqueValueReserved,
+  UniqueValueReleased,
+  UserCreated,
+  UserUpdated,
+  UserPasswordChanged,
+  UserDisabled,
+  UserEnabled,
+  UserDeleted,
+  UserKeyAdded,
+  UserKeyRemoved,
+  SessionOpened,
+  SessionSlotClaimed,
+  SessionReplaced,
+  SessionClosed,
+  SessionExpired,
+  SignInFailed,
+  TicketRedeemed,
+} as const;
 
 type Schemas = typeof schemas;
 export type DomainEventType = keyof Schemas;

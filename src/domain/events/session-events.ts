@@ -1,0 +1,108 @@
+/**
+ * Sessions and sign-ins. Tickets and passwords never enter an event; a redeemed ticket is
+ * known only by its SHA-256 digest.
+ */
+import { Type } from '@sinclair/typebox';
+import { ApplicationId, eventSchema, IpAddress, Text, Timestamp, UserId, Uuid } from './schema-helpers.js';
+
+export const SessionKind = Type.Union([
+  Type.Literal('replaceable'),
+  Type.Literal('immutable'),
+  Type.Literal('impersonated'),
+  Type.Literal('user-string'),
+]);
+
+export const SignInMethod = Type.Union([
+  Type.Literal('password'),
+  Type.Literal('ticket'),
+  Type.Literal('ticket-ex'),
+  Type.Literal('impersonation'),
+  Type.Literal('public-key'),
+]);
+
+export const SessionOpened = eventSchema('SessionOpened', {
+  sessionId: Uuid,
+  userId: UserId,
+  applicationId: ApplicationId,
+  kind: SessionKind,
+  method: SignInMethod,
+  clientVersion: Type.Union([Text(100), Type.Null()]),
+  /** The end user's address: the connection's, or the one a service session vouches for. */
+  clientIp: IpAddress,
+  /** The address of the connection that asked (the service for impersonation). */
+  callerIp: IpAddress,
+  userString: Type.Union([Text(255, 1), Type.Null()]),
+  impersonator: Type.Union([
+    Type.Object({ userId: UserId, sessionId: Uuid }, { additionalProperties: false }),
+    Type.Null(),
+  ]),
+  openedAt: Timestamp,
+  /** Immutable sessions end by themselves at this time. */
+  expiresAt: Type.Union([Timestamp, Type.Null()]),
+});
+
+/** A sign-in slot (one per user and application) names the session that holds it. */
+export const SessionSlotClaimed = eventSchema('SessionSlotClaimed', {
+  slot: Type.Union([Type.Literal('replaceable'), Type.Literal('protocol')]),
+  userId: UserId,
+  applicationId: ApplicationId,
+  sessionId: Uuid,
+  previousSessionId: Type.Union([Uuid, Type.Null()]),
+});
+
+export const SessionReplaced = eventSchema('SessionReplaced', {
+  sessionId: Uuid,
+  userId: UserId,
+  applicationId: ApplicationId,
+  replacedBy: Uuid,
+});
+
+export const SessionClosed = eventSchema('SessionClosed', {
+  sessionId: Uuid,
+  userId: UserId,
+  /** Who closed it: the session itself, an admin, or Sluice (superseded by a concurrent sign-in). */
+  closedBy: Type.Union([UserId, Type.Null()]),
+  reason: Type.Union([Type.Literal('closed'), Type.Literal('superseded')]),
+  closedAt: Timestamp,
+});
+
+export const SessionExpired = eventSchema('SessionExpired', {
+  sessionId: Uuid,
+  userId: UserId,
+  expiredAt: Timestamp,
+});
+
+export const SignInFailureReason = Type.Union([
+  Type.Literal('invalid-credentials'),
+  Type.Literal('unknown-user'),
+  Type.Literal('user-disabled'),
+  Type.Literal('unknown-application'),
+  Type.Literal('application-disabled'),
+  Type.Literal('ticket-malformed'),
+  Type.Literal('ticket-wrong-key'),
+  Type.Literal('ticket-expired'),
+  Type.Literal('ticket-replayed'),
+  Type.Literal('ticket-wrong-site'),
+  Type.Literal('service-session-invalid'),
+  Type.Literal('missing-right'),
+]);
+
+export const SignInFailed = eventSchema('SignInFailed', {
+  method: SignInMethod,
+  reason: SignInFailureReason,
+  applicationId: Type.Union([ApplicationId, Type.Null()]),
+  /** What the caller claimed to be, when it said (never a password or a ticket). */
+  userName: Type.Union([Text(254), Type.Null()]),
+  userId: Type.Union([UserId, Type.Null()]),
+  clientIp: IpAddress,
+  clientVersion: Type.Union([Text(100), Type.Null()]),
+  at: Timestamp,
+});
+
+export const TicketRedeemed = eventSchema('TicketRedeemed', {
+  /** SHA-256 of the ticket, hex: enough to refuse a replay, useless to sign in. */
+  ticketDigest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  applicationId: ApplicationId,
+  /** Null when OpenWithTicketEx creates the user after redeeming the ticket. */
+  userId: Type.Union([UserId, Type.Null()]),
+});

@@ -1,0 +1,39 @@
+/**
+ * Whether a session may act: the one rule every front end applies to a bearer session id,
+ * an SFTP connection's session or an impersonating service session.
+ */
+import type { UserState } from '../users/user.js';
+import { isExpired, type SessionOpenedData, type SessionState } from './session.js';
+import type { SlotState } from './slot.js';
+
+export type SessionEndReason =
+  | 'unknown'
+  | 'closed'
+  | 'expired'
+  | 'replaced'
+  | 'user-disabled'
+  | 'user-deleted';
+
+export type Liveness =
+  | { alive: true; session: SessionOpenedData }
+  | { alive: false; reason: SessionEndReason; session?: SessionOpenedData };
+
+export function liveness(
+  state: SessionState,
+  /** The replaceable slot's state; required for replaceable sessions. */
+  slot: SlotState | undefined,
+  user: UserState,
+  now: Date,
+): Liveness {
+  if (state.status === 'none') return { alive: false, reason: 'unknown' };
+  const session = state.session;
+  if (state.status === 'closed') return { alive: false, reason: 'closed', session };
+  if (state.status === 'expired' || isExpired(session, now))
+    return { alive: false, reason: 'expired', session };
+  if (session.kind === 'replaceable' && slot?.holder !== session.sessionId) {
+    return { alive: false, reason: 'replaced', session };
+  }
+  if (user.status !== 'active') return { alive: false, reason: 'user-deleted', session };
+  if (!user.enabled) return { alive: false, reason: 'user-disabled', session };
+  return { alive: true, session };
+}

@@ -1,0 +1,101 @@
+/**
+ * One stream per session (`session-<uuid>`): opened, then at most one end (closed or expired).
+ * Replacement is decided by the sign-in slot (slot.ts), not here.
+ */
+import { type Decider, DomainError } from '../decider.js';
+import type { EventOfType } from '../events/catalogue.js';
+
+export type SessionOpenedData = EventOfType<'SessionOpened'>['data'];
+export type SessionKind = SessionOpenedData['kind'];
+export type SessionEvent = EventOfType<'SessionOpened' | 'SessionClosed' | 'SessionExpired'>;
+
+/** Immutable sessions end by themselves this long after they were opened. */
+export const IMMUTABLE_SESSION_LIFETIME_MS = 48 * 60 * 60 * 1000;
+
+export type SessionCommand =
+  | { type: 'OpenSession'; session: SessionOpenedData }
+  | { type: 'CloseSession'; sessionId: string; by: number | null; reason: 'closed' | 'superseded'; now: Date }
+  | { type: 'ExpireSession'; sessionId: string; now: Date };
+
+export type SessionState =
+  | { status: 'none' }
+  | { status: 'open'; session: SessionOpenedData }
+  | { status: 'closed' | 'expired'; session: SessionOpenedData; endedAt: string };
+
+export const sessionStream = (sessionId: string) => `session-${sessionId}`;
+
+/** Replaceable sessions have no expiry; all others last 48 hours. */
+export function expiresAt(kind: SessionKind, openedAt: Date): string | null {
+  return kind === 'replaceable'
+    ? null
+    : new Date(openedAt.getTime() + IMMUTABLE_SESSION_LIFETIME_MS).toISOString();
+}
+
+export function isExpired(session: SessionOpenedData, now: Date): boolean {
+  return session.expiresAt !== null && now.getTime() >= Date.parse(session.expiresAt);
+}
+
+export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState> = {
+  initialState: () => ({ status: 'none' }),
+  decide(command, state) {
+    switch (command.type) {
+      case 'OpenSession':
+        if (state.status !== 'none') throw new DomainError('session-exists', 'this session id is taken');
+        return [{ type: 'SessionOpened', data: command.session }];
+      case 'CloseSession': {
+        if (state.status === 'none')
+          throw new DomainError('session-unknown', `no session ${command.sessionId}`);
+        if (state.status !== 'open' || isExpired(state.session, command.now)) {
+          throw new DomainError('session-ended', `session ${command.sessionId} has already ended`, {
+            status: state.status === 'open' ? 'expired' : state.status,
+          });
+        }
+        return [
+          {
+            type: 'SessionClosed',
+            data: {
+              sessionId: command.sessionId,
+              userId: state.session.userId,
+              closedBy: command.by,
+              reason: command.reason,
+              closedAt: command.now.toISOString(),
+            },
+          },
+        ];
+      }
+      case 'ExpireSession':
+        if (state.status !== 'open' || !isExpired(state.session, command.now)) return [];
+        return [
+          {
+            type: 'SessionExpired',
+            data: {
+              sessionId: command.sessionId,
+              userId: state.session.userId,
+              // The moment it ran out, not the moment the scheduler noticed.
+              expiredAt: state.session.expiresAt ?? command.now.toISOString(),
+            },
+          },
+        ];
+      default: {
+        const never: never = command;
+        throw new Error(`unhandled command ${JSON.stringify(never)}`);
+      }
+    }
+  },
+  evolve(state, event) {
+    switch (event.type) {
+      case 'SessionOpened':
+        return { status: 'open', session: event.data };
+      case 'SessionClosed':
+        return state.status === 'open'
+          ? { status: 'closed', session: state.session, endedAt: event.data.closedAt }
+          : state;
+      case 'SessionExpired':
+        return state.status === 'open'
+          ? { status: 'expired', session: state.session, endedAt: event.data.expiredAt }
+          : state;
+      default:
+        return state;
+    }
+  },
+};
