@@ -17,14 +17,24 @@ describe('problem+json errors', () => {
       {
         version: 'test',
         metrics: createMetrics(),
-        readiness: async () => ({ status: 'ready', database: 'ok', headPosition: 0, maxLag: 0, projections: [] }),
+        readiness: async () => ({
+          status: 'ready',
+          database: 'ok',
+          headPosition: 0,
+          maxLag: 0,
+          projections: [],
+        }),
       },
       { logger: false },
     );
     // Routes that exercise each path of the error handler.
     app.post(
       '/echo',
-      { schema: { body: Type.Object({ name: Type.String({ maxLength: 5 }) }, { additionalProperties: false }) } },
+      {
+        schema: {
+          body: Type.Object({ name: Type.String({ maxLength: 5 }) }, { additionalProperties: false }),
+        },
+      },
       async (request) => request.body,
     );
     app.get('/conflict', async () => {
@@ -38,7 +48,15 @@ describe('problem+json errors', () => {
   after(() => app.close());
 
   it('reports schema violations as /problems/validation with each failure', async () => {
-    const res = await curl(['-X', 'POST', '-H', 'content-type: application/json', '-d', '{"name":"far too long","x":1}', `${base}/echo`]);
+    const res = await curl([
+      '-X',
+      'POST',
+      '-H',
+      'content-type: application/json',
+      '-d',
+      '{"name":"far too long","x":1}',
+      `${base}/echo`,
+    ]);
     assert.equal(res.status, 400);
     assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
     const body = res.json<{ type: string; status: number; errors: Array<{ path: string }> }>();
@@ -49,7 +67,15 @@ describe('problem+json errors', () => {
   });
 
   it('reports malformed JSON as a 400 problem', async () => {
-    const res = await curl(['-X', 'POST', '-H', 'content-type: application/json', '-d', '{"name":', `${base}/echo`]);
+    const res = await curl([
+      '-X',
+      'POST',
+      '-H',
+      'content-type: application/json',
+      '-d',
+      '{"name":',
+      `${base}/echo`,
+    ]);
     assert.equal(res.status, 400);
     assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
     assert.match(res.json<{ type: string }>().type, /^\/problems\//);

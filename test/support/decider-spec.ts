@@ -12,7 +12,7 @@ export function specification<Command, Event extends DomainEvent, State>(
         when(command: Command) {
           const run = () => decider.decide(command, history.reduce(decider.evolve, decider.initialState()));
           return {
-            then(expected: readonly Event[]) {
+            thenEmits(expected: readonly Event[]) {
               assert.deepEqual(run(), expected);
             },
             thenNothing() {

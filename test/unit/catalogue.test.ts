@@ -28,15 +28,34 @@ describe('the event catalogue', () => {
 
   const bad: Array<[string, { type: string; data: unknown }, RegExp]> = [
     ['an unknown type', { type: 'FileTeleported', data: {} }, /unknown event type FileTeleported/],
-    ['a missing field', { type: 'ServerStarted', data: { ...started.data, pid: undefined } }, /ServerStarted: .*pid/],
+    [
+      'a missing field',
+      { type: 'ServerStarted', data: { ...started.data, pid: undefined } },
+      /ServerStarted: .*pid/,
+    ],
     ['an extra field', { type: 'ServerStarted', data: { ...started.data, password: 'x' } }, /ServerStarted/],
-    ['a malformed uuid', { type: 'ServerStarted', data: { ...started.data, instanceId: 'nope' } }, /instanceId/],
-    ['a malformed timestamp', { type: 'ServerStarted', data: { ...started.data, startedAt: 'yesterday' } }, /startedAt/],
-    ['an oversized string', { type: 'ServerStarted', data: { ...started.data, hostname: 'h'.repeat(256) } }, /hostname/],
+    [
+      'a malformed uuid',
+      { type: 'ServerStarted', data: { ...started.data, instanceId: 'nope' } },
+      /instanceId/,
+    ],
+    [
+      'a malformed timestamp',
+      { type: 'ServerStarted', data: { ...started.data, startedAt: 'yesterday' } },
+      /startedAt/,
+    ],
+    [
+      'an oversized string',
+      { type: 'ServerStarted', data: { ...started.data, hostname: 'h'.repeat(256) } },
+      /hostname/,
+    ],
   ];
   for (const [what, event, message] of bad) {
     it(`refuses ${what}`, () => {
-      assert.throws(() => validateEvent(event), (e: unknown) => e instanceof InvalidEvent && message.test(e.message));
+      assert.throws(
+        () => validateEvent(event),
+        (e: unknown) => e instanceof InvalidEvent && message.test(e.message),
+      );
     });
   }
 

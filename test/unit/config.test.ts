@@ -52,7 +52,9 @@ describe('configuration from the environment', () => {
       assert.throws(
         () => loadConfig(env),
         (error: unknown) =>
-          error instanceof ConfigError && error.variable === variable && error.message.startsWith(`${variable}: `),
+          error instanceof ConfigError &&
+          error.variable === variable &&
+          error.message.startsWith(`${variable}: `),
       );
     });
   }

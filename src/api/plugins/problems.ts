@@ -1,7 +1,8 @@
 /** The one error handler: every failure leaves as application/problem+json with a stable type. */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { PROBLEM_CONTENT_TYPE, Problem, type ProblemBody, ProblemSchema } from '../problem.js';
+import { toProblem } from '../errors.js';
+import { PROBLEM_CONTENT_TYPE, type ProblemBody, ProblemSchema } from '../problem.js';
 
 function fromFastifyError(error: FastifyError): ProblemBody {
   if (error.validation) {
@@ -32,8 +33,9 @@ export const problemsPlugin = fp(
     app.addSchema(ProblemSchema);
     app.setErrorHandler((error: FastifyError, request, reply) => {
       let body: ProblemBody;
-      if (error instanceof Problem) {
-        body = error.body(request.url);
+      const problem = toProblem(error);
+      if (problem) {
+        body = problem.body(request.url);
       } else {
         body = fromFastifyError(error);
         body.instance = request.url;

@@ -13,7 +13,7 @@ describe('application decider', () => {
     spec
       .given([])
       .when({ type: 'RegisterApplication', applicationId: 1000, name: 'Portal', description: '', by: 1 })
-      .then([registered]);
+      .thenEmits([registered]);
   });
   it('refuses ids below 1000', () => {
     spec
@@ -35,7 +35,7 @@ describe('application decider', () => {
     spec
       .given([registered])
       .when({ type: 'SetApplicationEnabled', applicationId: 1000, enabled: false, by: 1 })
-      .then([disabled]);
+      .thenEmits([disabled]);
     spec
       .given([registered, disabled])
       .when({ type: 'SetApplicationEnabled', applicationId: 1000, enabled: false, by: 1 })

@@ -32,14 +32,14 @@ describe('session decider', () => {
     assert.equal(expiresAt('replaceable', openedAt), null);
   });
   it('opens once', () => {
-    spec.given([]).when({ type: 'OpenSession', session: immutable }).then([opened]);
+    spec.given([]).when({ type: 'OpenSession', session: immutable }).thenEmits([opened]);
     spec.given([opened]).when({ type: 'OpenSession', session: immutable }).thenThrows('session-exists');
   });
   it('closes an open session, recording who and when', () => {
     spec
       .given([opened])
       .when({ type: 'CloseSession', sessionId: immutable.sessionId, by: 7, reason: 'closed', now: hours(1) })
-      .then([
+      .thenEmits([
         {
           type: 'SessionClosed',
           data: {
@@ -84,7 +84,7 @@ describe('session decider', () => {
     spec
       .given([opened])
       .when({ type: 'ExpireSession', sessionId: immutable.sessionId, now: hours(50) })
-      .then([
+      .thenEmits([
         {
           type: 'SessionExpired',
           data: { sessionId: immutable.sessionId, userId: 7, expiredAt: '2026-12-01T10:00:00.000Z' },
@@ -126,7 +126,7 @@ describe('sign-in slot decider', () => {
         sessionId: a,
         holderAlive: false,
       })
-      .then([claimedA]);
+      .thenEmits([claimedA]);
   });
   it('the next sign-in replaces the holder, naming the new session', () => {
     spec
@@ -139,7 +139,7 @@ describe('sign-in slot decider', () => {
         sessionId: b,
         holderAlive: true,
       })
-      .then([
+      .thenEmits([
         { type: 'SessionReplaced', data: { sessionId: a, userId: 7, applicationId: 1000, replacedBy: b } },
         {
           type: 'SessionSlotClaimed',
@@ -173,7 +173,7 @@ describe('sign-in slot decider', () => {
         sessionId: b,
         holderAlive: false,
       })
-      .then([
+      .thenEmits([
         {
           type: 'SessionSlotClaimed',
           data: { slot: 'protocol', userId: 7, applicationId: 3, sessionId: b, previousSessionId: a },

@@ -45,7 +45,7 @@ const keyAdded: UserEvent = { type: 'UserKeyAdded', data: { userId: 7, ...key, c
 
 describe('user decider', () => {
   it('creates a user with its keys, recording who created it', () => {
-    users.given([]).when(create).then([created, keyAdded]);
+    users.given([]).when(create).thenEmits([created, keyAdded]);
   });
   it('refuses to create a user twice', () => {
     users.given([created]).when(create).thenThrows('user-exists');
@@ -59,7 +59,9 @@ describe('user decider', () => {
         changes: { firstName: 'Alice', lastName: 'Pleasance', rights: ['auditor'] },
         by: 1,
       })
-      .then([{ type: 'UserUpdated', data: { userId: 7, changes: { lastName: 'Pleasance' }, updatedBy: 1 } }]);
+      .thenEmits([
+        { type: 'UserUpdated', data: { userId: 7, changes: { lastName: 'Pleasance' }, updatedBy: 1 } },
+      ]);
     users
       .given([created])
       .when({ type: 'UpdateUser', userId: 7, changes: { rights: ['auditor'] }, by: 1 })
@@ -69,7 +71,7 @@ describe('user decider', () => {
     users
       .given([created])
       .when({ type: 'ChangePassword', userId: 7, credentialVersion: 2, by: 7 })
-      .then([{ type: 'UserPasswordChanged', data: { userId: 7, credentialVersion: 2, changedBy: 7 } }]);
+      .thenEmits([{ type: 'UserPasswordChanged', data: { userId: 7, credentialVersion: 2, changedBy: 7 } }]);
     users
       .given([created])
       .when({ type: 'ChangePassword', userId: 7, credentialVersion: 1, by: 7 })
@@ -80,7 +82,7 @@ describe('user decider', () => {
     users
       .given([created])
       .when({ type: 'SetUserEnabled', userId: 7, enabled: false, by: 1 })
-      .then([disabled]);
+      .thenEmits([disabled]);
     users
       .given([created, disabled])
       .when({ type: 'SetUserEnabled', userId: 7, enabled: false, by: 1 })
@@ -88,14 +90,14 @@ describe('user decider', () => {
     users
       .given([created, disabled])
       .when({ type: 'SetUserEnabled', userId: 7, enabled: true, by: 1 })
-      .then([{ type: 'UserEnabled', data: { userId: 7, changedBy: 1 } }]);
+      .thenEmits([{ type: 'UserEnabled', data: { userId: 7, changedBy: 1 } }]);
   });
   it('replaces the key set with adds and removes', () => {
     const other = { ...key, fingerprint: 'SHA256:qrstuvwxyz012345', comment: 'desktop' };
     users
       .given([created, keyAdded])
       .when({ type: 'ReplaceKeys', userId: 7, keys: [other], by: 1 })
-      .then([
+      .thenEmits([
         { type: 'UserKeyRemoved', data: { userId: 7, fingerprint: key.fingerprint, changedBy: 1 } },
         { type: 'UserKeyAdded', data: { userId: 7, ...other, changedBy: 1 } },
       ]);
@@ -106,7 +108,7 @@ describe('user decider', () => {
   });
   it('deletes once; a deleted user cannot change', () => {
     const deleted: UserEvent = { type: 'UserDeleted', data: { userId: 7, deletedBy: 1 } };
-    users.given([created]).when({ type: 'DeleteUser', userId: 7, by: 1 }).then([deleted]);
+    users.given([created]).when({ type: 'DeleteUser', userId: 7, by: 1 }).thenEmits([deleted]);
     users.given([created, deleted]).when({ type: 'DeleteUser', userId: 7, by: 1 }).thenThrows('user-deleted');
     users
       .given([created, deleted])
@@ -126,7 +128,7 @@ describe('reservation decider (unique names and addresses)', () => {
     spec
       .given([])
       .when({ type: 'Reserve', scope: 'userName', value: 'ALICE', userId: 7, holderIsStale: false })
-      .then([reserved]);
+      .thenEmits([reserved]);
   });
   it('refuses a taken value, naming the holder', () => {
     spec
@@ -144,7 +146,7 @@ describe('reservation decider (unique names and addresses)', () => {
     spec
       .given([reserved])
       .when({ type: 'Reserve', scope: 'userName', value: 'alice', userId: 8, holderIsStale: true })
-      .then([
+      .thenEmits([
         { type: 'UniqueValueReleased', data: { scope: 'userName', value: 'alice', userId: 7 } },
         { type: 'UniqueValueReserved', data: { scope: 'userName', value: 'alice', userId: 8 } },
       ]);
@@ -161,11 +163,11 @@ describe('reservation decider (unique names and addresses)', () => {
     spec
       .given([reserved])
       .when({ type: 'Release', scope: 'userName', value: 'alice', userId: 7 })
-      .then([released]);
+      .thenEmits([released]);
     spec
       .given([reserved, released])
       .when({ type: 'Reserve', scope: 'userName', value: 'alice', userId: 9, holderIsStale: false })
-      .then([{ type: 'UniqueValueReserved', data: { scope: 'userName', value: 'alice', userId: 9 } }]);
+      .thenEmits([{ type: 'UniqueValueReserved', data: { scope: 'userName', value: 'alice', userId: 9 } }]);
   });
 });
 
@@ -175,13 +177,13 @@ describe('user id decider', () => {
     spec
       .given([])
       .when({ type: 'AllocateUserId' })
-      .then([{ type: 'UserIdAllocated', data: { userId: 1 } }]);
+      .thenEmits([{ type: 'UserIdAllocated', data: { userId: 1 } }]);
     spec
       .given([
         { type: 'UserIdAllocated', data: { userId: 1 } },
         { type: 'UserIdAllocated', data: { userId: 2 } },
       ])
       .when({ type: 'AllocateUserId' })
-      .then([{ type: 'UserIdAllocated', data: { userId: 3 } }]);
+      .thenEmits([{ type: 'UserIdAllocated', data: { userId: 3 } }]);
   });
 });

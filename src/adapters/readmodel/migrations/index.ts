@@ -1,0 +1,17 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_projection_checkpoints.js';
+import * as m0002 from './0002_server_instances.js';
+
+/**
+ * The read model's migrations, applied in key order with
+ * `migrate(db, { name: 'readmodel', migrations: readModelMigrations })`. Append new files;
+ * never edit applied ones.
+ *
+ * A projection's tables are replaced wholesale by a rebuild (see src/projections/rebuild.ts):
+ * indexes and constraints keep their names, but foreign keys, triggers, grants and serial
+ * sequences are not carried over, so projection tables must not rely on them.
+ */
+export const readModelMigrations: Record<string, Migration> = {
+  '0001_projection_checkpoints': m0001,
+  '0002_server_instances': m0002,
+};

@@ -1,0 +1,168 @@
+/** The application registry (admin): built-in ids below 1000, integrators' ids from 1000. */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type Static, Type } from '@sinclair/typebox';
+import type { ApplicationService, ApplicationView } from '../../application/applications.js';
+import { metadataFor } from '../../application/metadata.js';
+import type { SignInService } from '../../application/sign-in.js';
+import { builtInApplications } from '../../domain/applications/built-in.js';
+import { authenticate, contextOf, requireRight } from '../auth.js';
+import { decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
+import { Problem } from '../problem.js';
+
+const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
+
+const ApplicationSchema = Type.Object({
+  applicationId: Type.Integer(),
+  name: Type.String(),
+  description: Type.String(),
+  enabled: Type.Boolean(),
+  builtIn: Type.Boolean(),
+  position: Type.Optional(Type.Integer()),
+});
+type ApplicationBody = Static<typeof ApplicationSchema>;
+
+const RegisterBody = Type.Object(
+  {
+    applicationId: Type.Integer({
+      minimum: 1000,
+      maximum: 2_147_483_647,
+      examples: [1000],
+      description: 'The integrator’s application id (1000 and up)',
+    }),
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: NoControl, examples: ['Partner portal'] }),
+    description: Type.Optional(Type.String({ maxLength: 1000, pattern: NoControl })),
+  },
+  { additionalProperties: false },
+);
+const Params = Type.Object({ applicationId: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+const PatchBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
+const ListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+
+export interface ApplicationDirectory {
+  /** Registered applications in id order after `afterId`, at most `limit`. */
+  list(afterId: number, limit: number): Promise<ApplicationView[]>;
+}
+
+export interface ApplicationRoutesOptions {
+  readonly applications: ApplicationService;
+  readonly directory: ApplicationDirectory;
+  readonly signIn: SignInService;
+}
+
+function body(view: ApplicationView, position?: number | null): ApplicationBody {
+  return { ...view, ...(position === undefined || position === null ? {} : { position }) };
+}
+
+export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptions> = async (
+  app,
+  { applications, directory, signIn },
+) => {
+  app.addHook('preHandler', authenticate(signIn));
+  app.addHook('preHandler', requireRight('admin'));
+  const tags = ['applications'];
+  const security = [{ bearer: [] }];
+  const problems = {
+    400: { $ref: 'Problem#' },
+    401: { $ref: 'Problem#' },
+    403: { $ref: 'Problem#' },
+    404: { $ref: 'Problem#' },
+    409: { $ref: 'Problem#' },
+  } as const;
+
+  app.post(
+    '/',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Register an integrator’s application id',
+        body: RegisterBody,
+        response: { 201: ApplicationSchema, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const { application, position } = await applications.register(
+        { ...request.body, description: request.body.description ?? '' },
+        request.principal!.session.userId,
+        metadataFor(contextOf(request)),
+      );
+      reply.status(201).header('location', `/api/v1/applications/${application.applicationId}`);
+      return body(application, position);
+    },
+  );
+
+  app.get(
+    '/',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Built-in and registered applications, in id order',
+        querystring: ListQuery,
+        response: { 200: Page(ApplicationSchema), ...problems },
+      },
+    },
+    async (request) => {
+      const limit = request.query.limit ?? 50;
+      const after = decodeCursor(request.query.cursor, { applicationId: 'number' })?.applicationId ?? 0;
+      const builtIns = builtInApplications
+        .filter((a) => a.applicationId > after)
+        .map((a) => ({ ...a, enabled: true, builtIn: true }));
+      const registered = await directory.list(Math.max(after, 999), limit + 1);
+      const rows = [...builtIns, ...registered];
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        items,
+        nextCursor: rows.length > limit && last ? encodeCursor({ applicationId: last.applicationId }) : null,
+      };
+    },
+  );
+
+  app.get(
+    '/:applicationId',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'One application',
+        params: Params,
+        response: { 200: ApplicationSchema, ...problems },
+      },
+    },
+    async (request) => {
+      const view = await applications.get(request.params.applicationId);
+      if (!view)
+        throw new Problem(404, 'application-not-found', `No application ${request.params.applicationId}`);
+      return body(view);
+    },
+  );
+
+  app.patch(
+    '/:applicationId',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Enable or disable an integrator’s application',
+        params: Params,
+        body: PatchBody,
+        response: { 200: ApplicationSchema, ...problems },
+      },
+    },
+    async (request) => {
+      const { applicationId } = request.params;
+      if (applicationId < 1000)
+        throw new Problem(400, 'application-id-reserved', 'Built-in applications cannot be changed');
+      const position = await applications.setEnabled(
+        applicationId,
+        request.body.enabled,
+        request.principal!.session.userId,
+        metadataFor(contextOf(request)),
+      );
+      const view = await applications.get(applicationId);
+      if (!view) throw new Problem(404, 'application-not-found', `No application ${applicationId}`);
+      return body(view, position);
+    },
+  );
+};

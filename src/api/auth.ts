@@ -1,0 +1,99 @@
+/**
+ * The one authentication path: `Authorization: Bearer <sessionId>`, checked against the event
+ * store on every request (fail closed: anything else is 401). Routes that need a right add
+ * `requireRight`.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { v7 as uuidv7 } from 'uuid';
+import type { RequestContext } from '../application/ports.js';
+import type { SignInService } from '../application/sign-in.js';
+import type { SessionEndReason } from '../domain/sessions/liveness.js';
+import type { SessionOpenedData } from '../domain/sessions/session.js';
+import type { UserRight } from '../domain/users/user.js';
+import { Problem } from './problem.js';
+
+export interface Principal {
+  readonly session: SessionOpenedData;
+  readonly userName: string;
+  readonly rights: readonly UserRight[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const ended: Record<SessionEndReason, [string, string]> = {
+  unknown: ['session-unknown', 'No such session'],
+  closed: ['session-closed', 'The session was closed'],
+  expired: ['session-expired', 'The session has expired'],
+  replaced: ['session-replaced', 'The session was replaced by a newer sign-in with the same application'],
+  'user-disabled': ['user-disabled', 'The session’s user is disabled'],
+  'user-deleted': ['user-deleted', 'The session’s user was deleted'],
+};
+
+function unauthenticated(slug: string, title: string): Problem {
+  return new Problem(401, slug, title);
+}
+
+/** The request as the core sees it: who, from which address and port, which request. */
+export function contextOf(request: FastifyRequest): RequestContext {
+  const principal = request.principal;
+  return {
+    correlationId: request.id,
+    clientIp: request.ip,
+    ...(request.socket.remotePort === undefined ? {} : { clientPort: request.socket.remotePort }),
+    ...(principal
+      ? {
+          actor: {
+            userId: principal.session.userId,
+            applicationId: principal.session.applicationId,
+            sessionId: principal.session.sessionId,
+            userString: principal.session.userString,
+          },
+        }
+      : {}),
+  };
+}
+
+/** A new UUIDv7 per request: the correlation id of every event the request causes. */
+export const requestId = () => uuidv7();
+
+export function authenticate(signIn: SignInService) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const header = request.headers.authorization;
+    reply.header('www-authenticate', 'Bearer');
+    if (header === undefined)
+      throw unauthenticated('unauthenticated', 'Sign in and send Authorization: Bearer <sessionId>');
+    const match = /^Bearer ([^\s]+)$/i.exec(header);
+    if (!match || !UUID.test(match[1]!))
+      throw unauthenticated('unauthenticated', 'The Authorization header is not Bearer <sessionId>');
+    const { liveness, user } = await signIn.check(match[1]!.toLowerCase());
+    if (!liveness.alive || user.status !== 'active') {
+      const [slug, title] = ended[liveness.alive ? 'user-deleted' : liveness.reason];
+      throw unauthenticated(slug, title);
+    }
+    request.principal = { session: liveness.session, userName: user.userName, rights: user.rights };
+  };
+}
+
+export function requireRight(...rights: UserRight[]) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const held = request.principal?.rights ?? [];
+    if (!rights.some((r) => held.includes(r))) {
+      throw new Problem(403, 'forbidden', `This call needs the ${rights.join(' or ')} right`);
+    }
+  };
+}
+
+/** Declares `request.principal` (null until `authenticate` runs). */
+export const principalPlugin = fp(
+  async (app) => {
+    app.decorateRequest('principal', null);
+  },
+  { name: 'principal' },
+);

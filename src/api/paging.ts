@@ -1,0 +1,44 @@
+/** Keyset paging: `{items, nextCursor}` with an opaque cursor that names the last key seen. */
+import { type TSchema, Type } from '@sinclair/typebox';
+import { Problem } from './problem.js';
+
+export const MAX_PAGE_SIZE = 500;
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor of the previous page' })),
+};
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page' }),
+  });
+
+export function encodeCursor(key: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+/** The key inside a cursor, checked field by field; anything else is a 400. */
+export function decodeCursor<K extends Record<string, 'string' | 'number'>>(
+  cursor: string | undefined,
+  shape: K,
+): { [P in keyof K]: K[P] extends 'number' ? number : string } | undefined {
+  if (cursor === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  const ok =
+    typeof value === 'object' &&
+    value !== null &&
+    Object.keys(value).length === Object.keys(shape).length &&
+    Object.entries(shape).every(([k, t]) => {
+      const v = (value as Record<string, unknown>)[k];
+      return t === 'number' ? Number.isSafeInteger(v) : typeof v === 'string';
+    });
+  if (!ok) throw new Problem(400, 'invalid-cursor', 'The cursor is not one this API gave out');
+  return value as { [P in keyof K]: K[P] extends 'number' ? number : string };
+}

@@ -1,0 +1,207 @@
+/**
+ * The seven session calls and "who am I". Handlers only translate: body → use case → reply.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Opened, SignInService } from '../../application/sign-in.js';
+import { authenticate, contextOf } from '../auth.js';
+import { ticketProblem } from '../errors.js';
+import {
+  CloseBody,
+  ClosedSchema,
+  CurrentSessionSchema,
+  OpenBody,
+  OpenedSchema,
+  OpenImmutableBody,
+  OpenImpersonateBody,
+  OpenUserStringBody,
+  OpenWithTicketBody,
+  OpenWithTicketExBody,
+} from './schemas.js';
+
+export interface SessionRoutesOptions {
+  readonly signIn: SignInService;
+}
+
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+} as const;
+
+function reply(opened: Opened) {
+  return { sessionId: opened.sessionId, userId: opened.userId, position: opened.position };
+}
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { signIn }) => {
+  const tags = ['sessions'];
+  const created = (description: string) => ({ 201: { ...OpenedSchema, description }, ...problems });
+
+  app.post(
+    '/open',
+    {
+      schema: {
+        tags,
+        summary: 'Open: a replaceable session (the next Open by the same user and application replaces it)',
+        body: OpenBody,
+        response: created('The new session'),
+      },
+    },
+    async (request, res) => {
+      const { clientVersion, ...rest } = request.body;
+      res.status(201);
+      return reply(await signIn.open({ ...rest, clientVersion }, contextOf(request)));
+    },
+  );
+
+  app.post(
+    '/open-with-ticket',
+    {
+      schema: {
+        tags,
+        summary: 'OpenWithTicket: a replaceable session for the existing user named in the ticket',
+        body: OpenWithTicketBody,
+        response: created('The new session'),
+      },
+    },
+    async (request, res) => {
+      const opened = await signIn.openWithTicket(request.body, contextOf(request)).catch((e: unknown) => {
+        throw ticketProblem(e);
+      });
+      res.status(201);
+      return reply(opened);
+    },
+  );
+
+  app.post(
+    '/open-with-ticket-ex',
+    {
+      schema: {
+        tags,
+        summary:
+          'OpenWithTicketEx: a replaceable session for the user with this e-mail address, created if absent',
+        body: OpenWithTicketExBody,
+        response: created('The new session'),
+      },
+    },
+    async (request, res) => {
+      const opened = await signIn.openWithTicketEx(request.body, contextOf(request)).catch((e: unknown) => {
+        throw ticketProblem(e);
+      });
+      res.status(201);
+      return reply(opened);
+    },
+  );
+
+  app.post(
+    '/open-immutable',
+    {
+      schema: {
+        tags,
+        summary: 'OpenImmutable: a session never replaced, ending by Close or 48 hours after it opened',
+        description:
+          'For SFTP (3) and FTPS (4) it answers 200 with the user’s immutable session that is already alive, if any.',
+        body: OpenImmutableBody,
+        response: {
+          200: { ...OpenedSchema, description: 'The alive session of the protocol' },
+          ...created('The new session'),
+        },
+      },
+    },
+    async (request, res) => {
+      const opened = await signIn.openImmutable(
+        { ...request.body, clientVersion: request.body.clientVersion ?? null },
+        contextOf(request),
+      );
+      res.status(opened.created ? 201 : 200);
+      return reply(opened);
+    },
+  );
+
+  app.post(
+    '/open-immutable-impersonate',
+    {
+      schema: {
+        tags,
+        summary:
+          'OpenImmutableImpersonate: a service session holding the impersonate right opens an immutable session for a user',
+        body: OpenImpersonateBody,
+        response: created('The new session'),
+      },
+    },
+    async (request, res) => {
+      res.status(201);
+      return reply(await signIn.openImmutableImpersonate(request.body, contextOf(request)));
+    },
+  );
+
+  app.post(
+    '/open-immutable-user-string',
+    {
+      schema: {
+        tags,
+        summary:
+          'OpenImmutableUserString: an immutable session that records an external userString on every transfer',
+        body: OpenUserStringBody,
+        response: created('The new session'),
+      },
+    },
+    async (request, res) => {
+      res.status(201);
+      return reply(await signIn.openImmutableUserString(request.body, contextOf(request)));
+    },
+  );
+
+  app.post(
+    '/close',
+    {
+      schema: {
+        tags,
+        summary: 'Close: ends a session',
+        body: CloseBody,
+        response: {
+          200: ClosedSchema,
+          400: { $ref: 'Problem#' },
+          404: { $ref: 'Problem#' },
+          409: { $ref: 'Problem#' },
+        },
+      },
+    },
+    async (request) => {
+      const sessionId = request.body.sessionId.toLowerCase();
+      const { position } = await signIn.close(sessionId, contextOf(request));
+      return { sessionId, position };
+    },
+  );
+
+  app.get(
+    '/current',
+    {
+      preHandler: authenticate(signIn),
+      schema: {
+        tags,
+        summary: 'Who am I: the caller’s own session',
+        security: [{ bearer: [] }],
+        response: { 200: CurrentSessionSchema, 401: { $ref: 'Problem#' } },
+      },
+    },
+    async (request) => {
+      const principal = request.principal!;
+      const s = principal.session;
+      return {
+        sessionId: s.sessionId,
+        userId: s.userId,
+        userName: principal.userName,
+        rights: [...principal.rights],
+        applicationId: s.applicationId,
+        kind: s.kind,
+        method: s.method,
+        clientVersion: s.clientVersion,
+        clientIp: s.clientIp,
+        userString: s.userString,
+        impersonator: s.impersonator,
+        openedAt: s.openedAt,
+        expiresAt: s.expiresAt,
+      };
+    },
+  );
+};

@@ -1,0 +1,119 @@
+/** Request and response schemas of the session calls: validation, TypeScript types and OpenAPI. */
+import { type Static, Type } from '@sinclair/typebox';
+
+const Uuid = Type.String({ format: 'uuid', examples: ['01937c2e-8a4b-7cde-9f01-23456789abcd'] });
+const ApplicationId = Type.Integer({
+  minimum: 1,
+  maximum: 2_147_483_647,
+  examples: [1000],
+  description:
+    'Built-in ids are below 1000 (1 admin API, 2 HTTP files, 3 SFTP, 4 FTPS); integrators’ ids are 1000 and up, registered by an admin',
+});
+const UserName = Type.String({ minLength: 1, maxLength: 254, examples: ['alice'] });
+const Password = Type.String({ minLength: 1, maxLength: 1024, examples: ['correct horse battery staple'] });
+const ClientVersion = Type.String({
+  maxLength: 100,
+  pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+  examples: ['PartnerPortal 4.2'],
+});
+const IpAddress = Type.String({
+  anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }],
+  maxLength: 64,
+  examples: ['203.0.113.7'],
+});
+const UserString = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+  description: 'The external person the service acts for; recorded on every upload, download and delete',
+  examples: ['jane.doe@partner.example'],
+});
+const Ticket = Type.String({ minLength: 1, maxLength: 4096, description: 'See docs/tickets.md' });
+
+export const OpenBody = Type.Object(
+  { userName: UserName, password: Password, applicationId: ApplicationId, clientVersion: ClientVersion },
+  { additionalProperties: false },
+);
+export const OpenImmutableBody = Type.Object(
+  {
+    userName: UserName,
+    password: Password,
+    applicationId: ApplicationId,
+    clientVersion: Type.Optional(ClientVersion),
+  },
+  { additionalProperties: false },
+);
+export const OpenWithTicketBody = Type.Object(
+  { ticket: Ticket, applicationId: ApplicationId, clientVersion: ClientVersion },
+  { additionalProperties: false },
+);
+export const OpenWithTicketExBody = Type.Object(
+  {
+    ticket: Ticket,
+    emailAddress: Type.String({ format: 'email', maxLength: 254, examples: ['jane.doe@partner.example'] }),
+    firstName: Type.String({ maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
+    lastName: Type.String({ maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
+    applicationId: ApplicationId,
+    clientVersion: ClientVersion,
+  },
+  { additionalProperties: false },
+);
+const ServiceFields = {
+  serviceSessionId: Uuid,
+  userId: Type.Integer({ minimum: 1, maximum: 2_147_483_647, examples: [42] }),
+  applicationId: ApplicationId,
+  ipAddress: IpAddress,
+};
+export const OpenImpersonateBody = Type.Object(ServiceFields, { additionalProperties: false });
+export const OpenUserStringBody = Type.Union(
+  [
+    Type.Object(
+      { ...ServiceFields, userString: UserString },
+      { additionalProperties: false, title: 'Service session form' },
+    ),
+    Type.Object(
+      {
+        userName: UserName,
+        password: Password,
+        applicationId: ApplicationId,
+        clientVersion: ClientVersion,
+        userString: UserString,
+      },
+      { additionalProperties: false, title: 'User name and password form' },
+    ),
+  ],
+  { description: 'Exactly one of the two forms' },
+);
+export const CloseBody = Type.Object({ sessionId: Uuid }, { additionalProperties: false });
+
+export const OpenedSchema = Type.Object({
+  sessionId: Uuid,
+  userId: Type.Integer(),
+  position: Type.Integer({
+    description: 'Global position of the event that opened it: pass as minPosition to queries',
+  }),
+});
+export type OpenedBody = Static<typeof OpenedSchema>;
+
+export const ClosedSchema = Type.Object({ sessionId: Uuid, position: Type.Integer() });
+
+export const CurrentSessionSchema = Type.Object({
+  sessionId: Uuid,
+  userId: Type.Integer(),
+  userName: Type.String(),
+  rights: Type.Array(Type.String()),
+  applicationId: Type.Integer(),
+  kind: Type.Union([
+    Type.Literal('replaceable'),
+    Type.Literal('immutable'),
+    Type.Literal('impersonated'),
+    Type.Literal('user-string'),
+  ]),
+  method: Type.String(),
+  clientVersion: Type.Union([Type.String(), Type.Null()]),
+  clientIp: Type.String(),
+  userString: Type.Union([Type.String(), Type.Null()]),
+  impersonator: Type.Union([Type.Object({ userId: Type.Integer(), sessionId: Uuid }), Type.Null()]),
+  openedAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});

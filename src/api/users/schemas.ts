@@ -1,0 +1,119 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Page, PageQuery } from '../paging.js';
+
+const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
+/** An absolute virtual path: no empty, "." or ".." segments, no control characters. */
+const VirtualPath = Type.String({
+  maxLength: 1024,
+  pattern: '^/$|^(/(?!\\.\\.?(/|$))[^/\\u0000-\\u001f\\u007f]+)+$',
+  examples: ['/partners/acme'],
+});
+const Right = Type.Union([Type.Literal('admin'), Type.Literal('auditor'), Type.Literal('impersonate')]);
+const Permission = Type.Union(
+  ['list', 'download', 'upload', 'overwrite', 'delete', 'rename', 'mkdir', 'rmdir'].map((p) =>
+    Type.Literal(p),
+  ),
+);
+const PathPermissions = Type.Object(
+  { path: VirtualPath, permissions: Type.Array(Permission, { uniqueItems: true, maxItems: 8 }) },
+  { additionalProperties: false },
+);
+const Password = Type.String({
+  minLength: 8,
+  maxLength: 1024,
+  description: 'At least 8 characters; stored only as an argon2id hash',
+});
+const PublicKeyLine = Type.String({
+  minLength: 16,
+  maxLength: 16384,
+  examples: ['ssh-ed25519 AAAAC3Nza… alice@laptop'],
+});
+
+export const UserIdParams = Type.Object({ userId: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
+
+export const CreateUserBody = Type.Object(
+  {
+    userName: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._@+-]+$',
+      examples: ['alice'],
+    }),
+    emailAddress: Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] }),
+    firstName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
+    lastName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
+    password: Type.Optional(Password),
+    rights: Type.Optional(Type.Array(Right, { uniqueItems: true })),
+    homeFolder: Type.Optional(VirtualPath),
+    permissions: Type.Optional(Type.Array(PathPermissions, { maxItems: 200 })),
+    sshPublicKeys: Type.Optional(Type.Array(PublicKeyLine, { maxItems: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type CreateUserInput = Static<typeof CreateUserBody>;
+
+export const UpdateUserBody = Type.Object(
+  {
+    emailAddress: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
+    firstName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
+    lastName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
+    password: Type.Optional(Password),
+    enabled: Type.Optional(Type.Boolean()),
+    rights: Type.Optional(Type.Array(Right, { uniqueItems: true })),
+    homeFolder: Type.Optional(VirtualPath),
+    permissions: Type.Optional(Type.Array(PathPermissions, { maxItems: 200 })),
+    sshPublicKeys: Type.Optional(Type.Array(PublicKeyLine, { maxItems: 50 })),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const UserSchema = Type.Object({
+  userId: Type.Integer(),
+  userName: Type.String(),
+  emailAddress: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  enabled: Type.Boolean(),
+  rights: Type.Array(Right),
+  homeFolder: Type.String(),
+  permissions: Type.Array(PathPermissions),
+  hasPassword: Type.Boolean({ description: 'Whether a password is set (the hash is never shown)' }),
+  sshPublicKeys: Type.Array(
+    Type.Object({
+      fingerprint: Type.String(),
+      algorithm: Type.String(),
+      comment: Type.String(),
+      publicKey: Type.String(),
+    }),
+  ),
+  position: Type.Optional(Type.Integer({ description: 'Global position of the change (for minPosition)' })),
+});
+export type UserBody = Static<typeof UserSchema>;
+
+export const UserSummarySchema = Type.Object({
+  userId: Type.Integer(),
+  userName: Type.String(),
+  emailAddress: Type.String(),
+  firstName: Type.String(),
+  lastName: Type.String(),
+  enabled: Type.Boolean(),
+  rights: Type.Array(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export const ListUsersQuery = Type.Object(
+  {
+    userName: Type.Optional(
+      Type.String({ maxLength: 254, description: 'Case-insensitive prefix of the user name' }),
+    ),
+    emailAddress: Type.Optional(
+      Type.String({ maxLength: 254, description: 'Case-insensitive prefix of the e-mail address' }),
+    ),
+    enabled: Type.Optional(Type.Boolean()),
+    right: Type.Optional(Right),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+export type ListUsersFilters = Static<typeof ListUsersQuery>;
+export const UserPage = Page(UserSummarySchema);

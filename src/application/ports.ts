@@ -1,0 +1,41 @@
+/**
+ * What the use cases need from the outside world, as interfaces: `src/main.ts` passes the
+ * real adapters, tests may pass a fake clock. Time and ids come from here, never from globals.
+ */
+export interface Clock {
+  now(): Date;
+}
+
+export interface IdGenerator {
+  /** A new UUID (v7: time-ordered). */
+  uuid(): string;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+  /** Spends the same effort as a verify, so unknown user names cost as much as wrong passwords. */
+  burn(password: string): Promise<void>;
+}
+
+/** Salted password hashes, kept outside the event log; events record only the version. */
+export interface CredentialStore {
+  put(userId: number, version: number, hash: string): Promise<void>;
+  get(userId: number, version: number): Promise<string | undefined>;
+  /** Highest version stored for the user (0 when none). */
+  latestVersion(userId: number): Promise<number>;
+}
+
+/** Who asks, from where, as part of which request: becomes every event's metadata. */
+export interface RequestContext {
+  readonly correlationId: string;
+  readonly clientIp: string;
+  readonly clientPort?: number;
+  /** The acting session, when the caller is signed in. */
+  readonly actor?: {
+    readonly userId: number;
+    readonly applicationId: number;
+    readonly sessionId: string;
+    readonly userString: string | null;
+  };
+}

@@ -1,0 +1,542 @@
+/**
+ * The seven session calls (Open, OpenWithTicket, OpenWithTicketEx, OpenImmutable,
+ * OpenImmutableImpersonate, OpenImmutableUserString, Close) and the one liveness check every
+ * front end applies to a session id. Every failed sign-in is recorded, without its secret.
+ */
+import { isProtocolApplication } from '../domain/applications/built-in.js';
+import { DomainError } from '../domain/decider.js';
+import type { EventStore } from '../domain/event-store.js';
+import { WrongExpectedRevision } from '../domain/event-store.js';
+import { type EventOfType, toNewEvent } from '../domain/events/catalogue.js';
+import { type Liveness, liveness } from '../domain/sessions/liveness.js';
+import {
+  expiresAt,
+  type SessionKind,
+  type SessionOpenedData,
+  sessionDecider,
+  sessionStream,
+} from '../domain/sessions/session.js';
+import { type SlotKind, slotDecider, slotStream } from '../domain/sessions/slot.js';
+import { type TicketPolicy, ticketRejection } from '../domain/sessions/ticket-rules.js';
+import type { UserState } from '../domain/users/user.js';
+import type { ApplicationService } from './applications.js';
+import { handleCommand, loadState } from './command-handler.js';
+import { metadataFor } from './metadata.js';
+import type { Clock, IdGenerator, RequestContext } from './ports.js';
+import type { ActiveUser, UserService } from './users.js';
+
+export type SignInFailureReason = EventOfType<'SignInFailed'>['data']['reason'];
+type SignInMethod = SessionOpenedData['method'];
+
+/** A refused sign-in (already recorded as SignInFailed). */
+export class SignInRefused extends Error {
+  override readonly name = 'SignInRefused';
+  constructor(readonly reason: SignInFailureReason) {
+    super(`sign-in refused: ${reason}`);
+  }
+}
+
+export interface TicketOpener {
+  /** Decrypts and parses; throws an error with `reason` 'ticket-malformed' or 'ticket-wrong-key'. */
+  open(ticket: string): { timestamp: Date; siteName: string; userName: string };
+  digest(ticket: string): string;
+}
+
+export interface SignInDeps {
+  readonly store: EventStore;
+  readonly users: UserService;
+  readonly applications: ApplicationService;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  /** Absent when MFT_TICKET_SECRET is not set: ticket calls are then refused as malformed. */
+  readonly tickets: TicketOpener | undefined;
+  readonly ticketPolicy: TicketPolicy;
+}
+
+export interface Opened {
+  readonly sessionId: string;
+  readonly userId: number;
+  /** Global position of the last event the call appended (for read-your-writes). */
+  readonly position: number;
+  /** False when OpenImmutable returned the alive session of a protocol. */
+  readonly created: boolean;
+}
+
+interface Attempt {
+  readonly method: SignInMethod;
+  readonly applicationId: number | null;
+  readonly userName: string | null;
+  readonly userId: number | null;
+  readonly clientVersion: string | null;
+  readonly context: RequestContext;
+}
+
+export interface PasswordSignIn {
+  readonly userName: string;
+  readonly password: string;
+  readonly applicationId: number;
+  readonly clientVersion: string | null;
+}
+
+export interface ServiceSignIn {
+  readonly serviceSessionId: string;
+  readonly userId: number;
+  readonly applicationId: number;
+  /** The end user's address, vouched for by the service. */
+  readonly ipAddress: string;
+}
+
+export interface SessionCheck {
+  readonly liveness: Liveness;
+  readonly user: UserState;
+}
+
+function ticketReason(error: unknown): SignInFailureReason {
+  const reason = (error as { reason?: unknown }).reason;
+  return reason === 'ticket-wrong-key' ? 'ticket-wrong-key' : 'ticket-malformed';
+}
+
+export class SignInService {
+  constructor(private readonly deps: SignInDeps) {}
+
+  // ── the seven calls ────────────────────────────────────────────────────────
+
+  async open(input: PasswordSignIn, context: RequestContext): Promise<Opened> {
+    const attempt = this.attempt('password', input, context);
+    await this.requireApplication(attempt);
+    const user = await this.passwordUser(input, attempt);
+    return this.openReplaceable(user, input.applicationId, 'password', input.clientVersion, context);
+  }
+
+  async openWithTicket(
+    input: { ticket: string; applicationId: number; clientVersion: string | null },
+    context: RequestContext,
+  ): Promise<Opened> {
+    const attempt: Attempt = {
+      method: 'ticket',
+      applicationId: input.applicationId,
+      userName: null,
+      userId: null,
+      clientVersion: input.clientVersion,
+      context,
+    };
+    await this.requireApplication(attempt);
+    const claims = await this.openTicket(input.ticket, attempt);
+    const named = { ...attempt, userName: claims.userName };
+    const userId = await this.deps.users.findUserId('userName', claims.userName);
+    const user = userId === null ? undefined : await this.deps.users.getUser(userId);
+    if (user?.status !== 'active') return this.refuse('unknown-user', named);
+    if (!user.enabled) return this.refuse('user-disabled', { ...named, userId: user.userId });
+    await this.redeem(input.ticket, input.applicationId, user.userId, { ...named, userId: user.userId });
+    return this.openReplaceable(user, input.applicationId, 'ticket', input.clientVersion, context);
+  }
+
+  async openWithTicketEx(
+    input: {
+      ticket: string;
+      emailAddress: string;
+      firstName: string;
+      lastName: string;
+      applicationId: number;
+      clientVersion: string | null;
+    },
+    context: RequestContext,
+  ): Promise<Opened> {
+    const attempt: Attempt = {
+      method: 'ticket-ex',
+      applicationId: input.applicationId,
+      userName: input.emailAddress,
+      userId: null,
+      clientVersion: input.clientVersion,
+      context,
+    };
+    await this.requireApplication(attempt);
+    await this.openTicket(input.ticket, attempt);
+    const existingId = await this.deps.users.findUserId('emailAddress', input.emailAddress);
+    let user = existingId === null ? undefined : await this.deps.users.getUser(existingId);
+    if (user?.status === 'active' && !user.enabled)
+      return this.refuse('user-disabled', { ...attempt, userId: user.userId });
+    // The ticket is spent before anything is created with it.
+    await this.redeem(
+      input.ticket,
+      input.applicationId,
+      user?.status === 'active' ? user.userId : null,
+      attempt,
+    );
+    if (user?.status !== 'active') {
+      const created = await this.deps.users.createUser(
+        {
+          userName: input.emailAddress,
+          emailAddress: input.emailAddress,
+          firstName: input.firstName,
+          lastName: input.lastName,
+          password: null,
+          rights: [],
+          permissions: [],
+          keys: [],
+        },
+        { kind: 'ticket', applicationId: input.applicationId },
+        metadataFor(context, { applicationId: input.applicationId }),
+      );
+      user = created.user;
+    }
+    return this.openReplaceable(
+      user as ActiveUser,
+      input.applicationId,
+      'ticket-ex',
+      input.clientVersion,
+      context,
+    );
+  }
+
+  async openImmutable(input: PasswordSignIn, context: RequestContext): Promise<Opened> {
+    const attempt = this.attempt('password', input, context);
+    await this.requireApplication(attempt);
+    const user = await this.passwordUser(input, attempt);
+    const session = this.newSession(
+      user,
+      input.applicationId,
+      'immutable',
+      'password',
+      input.clientVersion,
+      context,
+    );
+    if (isProtocolApplication(input.applicationId)) return this.openForProtocol(session, context);
+    return this.openImmutableSession(session, context);
+  }
+
+  async openImmutableImpersonate(input: ServiceSignIn, context: RequestContext): Promise<Opened> {
+    return this.openForService(input, 'impersonated', null, context);
+  }
+
+  async openImmutableUserString(
+    input: (ServiceSignIn | PasswordSignIn) & { userString: string },
+    context: RequestContext,
+  ): Promise<Opened> {
+    if ('serviceSessionId' in input)
+      return this.openForService(input, 'user-string', input.userString, context);
+    const attempt = this.attempt('password', input, context);
+    await this.requireApplication(attempt);
+    const user = await this.passwordUser(input, attempt);
+    const session = this.newSession(
+      user,
+      input.applicationId,
+      'user-string',
+      'password',
+      input.clientVersion,
+      context,
+    );
+    return this.openImmutableSession({ ...session, userString: input.userString }, context);
+  }
+
+  /** Close: ends the session (404 unknown, 409 already ended). */
+  async close(sessionId: string, context: RequestContext): Promise<{ position: number }> {
+    const result = await handleCommand(
+      this.deps.store,
+      sessionStream(sessionId),
+      sessionDecider,
+      (state) => ({
+        type: 'CloseSession' as const,
+        sessionId,
+        by: context.actor?.userId ?? (state.status === 'none' ? null : state.session.userId),
+        reason: 'closed' as const,
+        now: this.deps.clock.now(),
+      }),
+      metadataFor(context, {}),
+    );
+    return { position: result.append?.lastPosition ?? 0 };
+  }
+
+  /** Whether a session id may act now, and as whom. */
+  async check(sessionId: string): Promise<SessionCheck> {
+    const { state } = await loadState(this.deps.store, sessionStream(sessionId), sessionDecider);
+    if (state.status === 'none')
+      return { liveness: { alive: false, reason: 'unknown' }, user: { status: 'absent' } };
+    const session = state.session;
+    const slot =
+      session.kind === 'replaceable'
+        ? (
+            await loadState(
+              this.deps.store,
+              slotStream('replaceable', session.userId, session.applicationId),
+              slotDecider,
+              'last',
+            )
+          ).state
+        : undefined;
+    const user = await this.deps.users.getUser(session.userId);
+    return { liveness: liveness(state, slot, user, this.deps.clock.now()), user };
+  }
+
+  // ── the parts ──────────────────────────────────────────────────────────────
+
+  private attempt(method: SignInMethod, input: PasswordSignIn, context: RequestContext): Attempt {
+    return {
+      method,
+      applicationId: input.applicationId,
+      userName: input.userName,
+      userId: null,
+      clientVersion: input.clientVersion,
+      context,
+    };
+  }
+
+  /** Records the failure, then throws. Never records the password or the ticket. */
+  private async refuse(reason: SignInFailureReason, attempt: Attempt): Promise<never> {
+    const event = toNewEvent(
+      {
+        type: 'SignInFailed',
+        data: {
+          method: attempt.method,
+          reason,
+          applicationId: attempt.applicationId,
+          userName: attempt.userName,
+          userId: attempt.userId,
+          clientIp: attempt.context.clientIp,
+          clientVersion: attempt.clientVersion,
+          at: this.deps.clock.now().toISOString(),
+        },
+      },
+      metadataFor(
+        attempt.context,
+        attempt.applicationId === null ? {} : { applicationId: attempt.applicationId },
+      ),
+    );
+    await this.deps.store.appendToStream(`signin-failure-${this.deps.ids.uuid()}`, [event], {
+      expectedRevision: 'no_stream',
+    });
+    throw new SignInRefused(reason);
+  }
+
+  private async requireApplication(attempt: Attempt): Promise<void> {
+    if (attempt.applicationId === null) return;
+    const application = await this.deps.applications.get(attempt.applicationId);
+    if (!application) await this.refuse('unknown-application', attempt);
+    else if (!application.enabled) await this.refuse('application-disabled', attempt);
+  }
+
+  /**
+   * The user behind a name and password. Unknown names, wrong passwords and disabled users
+   * look the same to the caller and cost the same time; the event says which it was.
+   */
+  private async passwordUser(input: PasswordSignIn, attempt: Attempt): Promise<ActiveUser> {
+    const userId = await this.deps.users.findUserId('userName', input.userName);
+    const user = userId === null ? undefined : await this.deps.users.getUser(userId);
+    if (user?.status !== 'active') {
+      await this.deps.users.verifyPassword(null, input.password);
+      return this.refuse('unknown-user', attempt);
+    }
+    const known = { ...attempt, userId: user.userId };
+    if (!(await this.deps.users.verifyPassword(user, input.password)))
+      return this.refuse('invalid-credentials', known);
+    if (!user.enabled) return this.refuse('user-disabled', known);
+    return user;
+  }
+
+  private async openTicket(
+    ticket: string,
+    attempt: Attempt,
+  ): Promise<{ timestamp: Date; siteName: string; userName: string }> {
+    const codec = this.deps.tickets;
+    if (!codec) return this.refuse('ticket-malformed', attempt);
+    let claims: { timestamp: Date; siteName: string; userName: string };
+    try {
+      claims = codec.open(ticket);
+    } catch (error) {
+      return this.refuse(ticketReason(error), attempt);
+    }
+    const rejection = ticketRejection(claims, this.deps.clock.now(), this.deps.ticketPolicy);
+    if (rejection) return this.refuse(rejection, attempt);
+    return claims;
+  }
+
+  /** A ticket is accepted once, across processes: its digest's stream can be created once. */
+  private async redeem(
+    ticket: string,
+    applicationId: number,
+    userId: number | null,
+    attempt: Attempt,
+  ): Promise<void> {
+    const digest = this.deps.tickets!.digest(ticket);
+    try {
+      await this.deps.store.appendToStream(
+        `ticket-${digest}`,
+        [
+          toNewEvent(
+            { type: 'TicketRedeemed', data: { ticketDigest: digest, applicationId, userId: userId ?? null } },
+            metadataFor(attempt.context, { applicationId }),
+          ),
+        ],
+        { expectedRevision: 'no_stream' },
+      );
+    } catch (error) {
+      if (error instanceof WrongExpectedRevision) await this.refuse('ticket-replayed', attempt);
+      throw error;
+    }
+  }
+
+  private async openForService(
+    input: ServiceSignIn,
+    kind: 'impersonated' | 'user-string',
+    userString: string | null,
+    context: RequestContext,
+  ): Promise<Opened> {
+    const attempt: Attempt = {
+      method: 'impersonation',
+      applicationId: input.applicationId,
+      userName: null,
+      userId: input.userId,
+      clientVersion: null,
+      context,
+    };
+    const service = await this.check(input.serviceSessionId);
+    if (!service.liveness.alive) return this.refuse('service-session-invalid', attempt);
+    if (service.user.status !== 'active' || !service.user.rights.includes('impersonate')) {
+      return this.refuse('missing-right', attempt);
+    }
+    await this.requireApplication(attempt);
+    const user = await this.deps.users.getUser(input.userId);
+    if (user.status !== 'active') return this.refuse('unknown-user', attempt);
+    if (!user.enabled) return this.refuse('user-disabled', attempt);
+    const session: SessionOpenedData = {
+      ...this.newSession(user, input.applicationId, kind, 'impersonation', null, context),
+      clientIp: input.ipAddress,
+      userString,
+      impersonator: { userId: service.user.userId, sessionId: input.serviceSessionId },
+    };
+    return this.openImmutableSession(session, context);
+  }
+
+  private newSession(
+    user: ActiveUser,
+    applicationId: number,
+    kind: SessionKind,
+    method: SignInMethod,
+    clientVersion: string | null,
+    context: RequestContext,
+  ): SessionOpenedData {
+    const now = this.deps.clock.now();
+    return {
+      sessionId: this.deps.ids.uuid(),
+      userId: user.userId,
+      applicationId,
+      kind,
+      method,
+      clientVersion,
+      clientIp: context.clientIp,
+      callerIp: context.clientIp,
+      userString: null,
+      impersonator: null,
+      openedAt: now.toISOString(),
+      expiresAt: expiresAt(kind, now),
+    };
+  }
+
+  private sessionMetadata(session: SessionOpenedData, context: RequestContext) {
+    return metadataFor(context, {
+      userId: session.userId,
+      applicationId: session.applicationId,
+      sessionId: session.sessionId,
+      clientIp: session.clientIp,
+      ...(session.userString === null ? {} : { userString: session.userString }),
+    });
+  }
+
+  private async appendOpened(session: SessionOpenedData, context: RequestContext): Promise<number> {
+    const result = await handleCommand(
+      this.deps.store,
+      sessionStream(session.sessionId),
+      sessionDecider,
+      { type: 'OpenSession', session },
+      this.sessionMetadata(session, context),
+    );
+    return result.append?.lastPosition ?? 0;
+  }
+
+  private async openImmutableSession(session: SessionOpenedData, context: RequestContext): Promise<Opened> {
+    const position = await this.appendOpened(session, context);
+    return { sessionId: session.sessionId, userId: session.userId, position, created: true };
+  }
+
+  /**
+   * Replaceable: the new session is recorded, then claims the user's slot for the application,
+   * replacing its holder. Until the claim lands the new session is not alive.
+   */
+  private async openReplaceable(
+    user: ActiveUser,
+    applicationId: number,
+    method: SignInMethod,
+    clientVersion: string | null,
+    context: RequestContext,
+  ): Promise<Opened> {
+    const session = this.newSession(user, applicationId, 'replaceable', method, clientVersion, context);
+    await this.appendOpened(session, context);
+    const position = await this.claim('replaceable', session, context, async () => false);
+    return { sessionId: session.sessionId, userId: user.userId, position, created: true };
+  }
+
+  /** SFTP and FTPS: the user's alive immutable session for the protocol, or a new one. */
+  private async openForProtocol(session: SessionOpenedData, context: RequestContext): Promise<Opened> {
+    const isAlive = async (holder: string) => (await this.check(holder)).liveness.alive;
+    const { state } = await loadState(
+      this.deps.store,
+      slotStream('protocol', session.userId, session.applicationId),
+      slotDecider,
+      'last',
+    );
+    if (state.holder !== null && (await isAlive(state.holder))) {
+      return { sessionId: state.holder, userId: session.userId, position: 0, created: false };
+    }
+    await this.appendOpened(session, context);
+    try {
+      const position = await this.claim('protocol', session, context, isAlive);
+      return { sessionId: session.sessionId, userId: session.userId, position, created: true };
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.code !== 'slot-held') throw error;
+      // A concurrent sign-in won: ours never served anyone; close it and hand out the winner.
+      await handleCommand(
+        this.deps.store,
+        sessionStream(session.sessionId),
+        sessionDecider,
+        {
+          type: 'CloseSession',
+          sessionId: session.sessionId,
+          by: null,
+          reason: 'superseded',
+          now: this.deps.clock.now(),
+        },
+        this.sessionMetadata(session, context),
+      );
+      return {
+        sessionId: String(error.details.sessionId),
+        userId: session.userId,
+        position: 0,
+        created: false,
+      };
+    }
+  }
+
+  private async claim(
+    slot: SlotKind,
+    session: SessionOpenedData,
+    context: RequestContext,
+    isAlive: (holder: string) => Promise<boolean>,
+  ): Promise<number> {
+    const result = await handleCommand(
+      this.deps.store,
+      slotStream(slot, session.userId, session.applicationId),
+      slotDecider,
+      async (state) => ({
+        type: 'ClaimSlot' as const,
+        slot,
+        userId: session.userId,
+        applicationId: session.applicationId,
+        sessionId: session.sessionId,
+        holderAlive: state.holder !== null && (await isAlive(state.holder)),
+      }),
+      this.sessionMetadata(session, context),
+      'last',
+    );
+    return result.append?.lastPosition ?? 0;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * A projection turns events into read-model rows. The runner (runner.ts) feeds it batches in
+ * global-position order and commits its writes together with its checkpoint, so `apply` must
+ * not keep state of its own, must not be idempotent by design (exactly-once comes from the
+ * checkpoint), and must write only its own `tables`, only through the Kysely instance it is
+ * given, never naming a schema: a rebuild hands it a transaction bound to a scratch schema.
+ */
+import type { Kysely } from 'kysely';
+import type { ReadModel } from '../adapters/readmodel/schema.js';
+import type { RecordedEvent } from '../domain/event-store.js';
+import { asDomainEvent, type DomainEventType, type RecordedDomainEvent } from '../domain/events/catalogue.js';
+
+export interface Projection {
+  /** Stable name; the key of its checkpoint row. Renaming it rebuilds from position 0. */
+  readonly name: string;
+  /** The event types `apply` receives; other events only advance the checkpoint. */
+  readonly handles: readonly DomainEventType[];
+  /** The tables it owns (and that `rebuild` replaces); created by a read-model migration. */
+  readonly tables: readonly string[];
+  /**
+   * Writes the effect of `events` (non-empty, in global order, all of `handles`' types)
+   * inside `trx`, a transaction. Throwing rolls the whole batch back; it is retried.
+   */
+  apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void>;
+}
+
+/**
+ * The events of `batch` that `projection` handles, checked against the catalogue. An invalid
+ * event throws (`InvalidEvent`): the batch is retried, never silently skipped.
+ */
+export function handledEvents(
+  projection: Projection,
+  batch: readonly RecordedEvent[],
+): RecordedDomainEvent[] {
+  const handled: RecordedDomainEvent[] = [];
+  for (const event of batch) {
+    if (!(projection.handles as readonly string[]).includes(event.type)) continue;
+    const domainEvent = asDomainEvent(event);
+    if (domainEvent) handled.push(domainEvent);
+  }
+  return handled;
+}
