@@ -1,0 +1,21 @@
+# Sluice: multi-stage build, runs as a non-root user, healthy when /readyz answers 200.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+# g++/make/python3 build ssh2's native crypto binding.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ make python3 && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production MFT_DATA_DIR=/var/lib/sluice
+RUN useradd --system --create-home --home-dir /var/lib/sluice sluice
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY src ./src
+USER sluice
+EXPOSE 8080 2222
+VOLUME ["/var/lib/sluice"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.MFT_HTTP_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "--import", "tsx", "src/main.ts"]
