@@ -17,6 +17,16 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** /readyz fails while any projection is more than this many events behind the log. */
   readonly readyMaxLag: number;
+  /** Password of the `admin` user made on first start; generated and printed once when unset. */
+  readonly adminPassword: string | undefined;
+  /** Secret shared with integrators for sign-in tickets; ticket calls are refused when unset. */
+  readonly ticketSecret: string | undefined;
+  readonly ticketMaxAgeMs: number;
+  readonly ticketClockSkewMs: number;
+  /** When set, tickets must name this site. */
+  readonly siteName: string | undefined;
+  /** How often immutable sessions past their 48 hours are recorded as expired. */
+  readonly sessionExpiryIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -65,6 +75,14 @@ function postgresUrl(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A secret taken as is (not trimmed); its value never appears in an error. */
+function secret(env: Env, name: string, minLength: number): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length < minLength) throw new ConfigError(name, `must be at least ${minLength} characters`);
+  return raw;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -88,6 +106,12 @@ export function loadConfig(env: Env = process.env): Config {
     embeddedPgPort: port(env, 'MFT_PG_PORT', 54329),
     logLevel: logLevel as Config['logLevel'],
     readyMaxLag: integer(env, 'MFT_READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
+    adminPassword: secret(env, 'MFT_ADMIN_PASSWORD', 8),
+    ticketSecret: secret(env, 'MFT_TICKET_SECRET', 16),
+    ticketMaxAgeMs: integer(env, 'MFT_TICKET_MAX_AGE_SECONDS', 300, 1, 86_400) * 1000,
+    ticketClockSkewMs: integer(env, 'MFT_TICKET_CLOCK_SKEW_SECONDS', 60, 0, 3600) * 1000,
+    siteName: value(env, 'MFT_SITE_NAME'),
+    sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
   };
   return config;
 }

@@ -4,24 +4,39 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { pino } from 'pino';
+import { pathToFileURL } from 'node:url';
+import { type Logger, pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { checkReachable, describeDatabaseUrl, openDatabase } from './adapters/database/connect.js';
+import { credentialMigrations } from './adapters/credentials/migrations/index.js';
+import type { CredentialTables } from './adapters/credentials/postgres-credential-store.js';
+import { PostgresCredentialStore } from './adapters/credentials/postgres-credential-store.js';
+import { checkReachable, describeDatabaseUrl, kyselyOn, openDatabase } from './adapters/database/connect.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './adapters/database/embedded-postgres.js';
 import { migrate } from './adapters/database/migrate.js';
 import { AppendNotifier } from './adapters/eventstore/postgres/append-notifier.js';
 import { eventStoreMigrations } from './adapters/eventstore/postgres/migrations/index.js';
 import { PostgresEventStore } from './adapters/eventstore/postgres/postgres-event-store.js';
 import { createMetrics } from './adapters/metrics/metrics.js';
+import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
 import { readModelMigrations } from './adapters/readmodel/migrations/index.js';
 import type { ReadModel } from './adapters/readmodel/schema.js';
+import { TicketCodec } from './adapters/tickets/ticket-codec.js';
 import { readinessCheck } from './api/health/readiness.js';
 import { buildServer } from './api/server.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ApplicationService } from './application/applications.js';
+import { ensureAdmin } from './application/bootstrap.js';
+import type { Clock } from './application/ports.js';
+import { SessionExpiry } from './application/session-expiry.js';
+import { SignInService } from './application/sign-in.js';
+import { UserService } from './application/users.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { toNewEvent } from './domain/events/catalogue.js';
 import type { EventMetadata } from './domain/events/envelope.js';
+import { applicationsProjection, listApplications } from './projections/applications-view.js';
 import { ProjectionRunner } from './projections/runner.js';
 import { serverInstancesProjection } from './projections/server-instances.js';
+import { sessionsDueToExpire, sessionsProjection } from './projections/sessions-view.js';
+import { listUsers, usersProjection } from './projections/users-view.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -32,21 +47,32 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`, 2);
-    throw error;
-  }
+export interface StartOptions {
+  /** Injected time (tests use a fake clock for the 48-hour expiry). */
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
 
+export interface RunningSluice {
+  readonly address: string;
+  readonly instanceId: string;
+  readonly logger: Logger;
+  readonly runner: ProjectionRunner;
+  readonly expiry: SessionExpiry;
+  /** Stops accepting, records ServerStopped, then stops everything it started. */
+  stop(reason: string): Promise<void>;
+}
+
+/** Starts Sluice with a validated configuration; rejects (after cleaning up) when it cannot. */
+export async function startSluice(config: Config, options: StartOptions = {}): Promise<RunningSluice> {
   const instanceId = uuidv7();
-  const logger = pino({
-    level: config.logLevel,
-    base: { service: 'sluice', instanceId },
-    redact: ['req.headers.authorization', 'req.headers.cookie'],
-  });
+  const logger =
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      base: { service: 'sluice', instanceId },
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+    });
   logger.info({ version, pid: process.pid, dataDir: config.dataDir }, `Sluice ${version} starting`);
 
   const cleanups: Array<() => Promise<void>> = [];
@@ -79,6 +105,7 @@ async function main(): Promise<void> {
     await checkReachable(database);
     await migrate(database.db, { name: 'eventstore', migrations: eventStoreMigrations });
     await migrate(database.db, { name: 'readmodel', migrations: readModelMigrations });
+    await migrate(database.db, { name: 'credentials', migrations: credentialMigrations });
 
     const metrics = createMetrics();
     const notifier = new AppendNotifier(databaseUrl, logger.child({ component: 'event-store' }));
@@ -96,7 +123,7 @@ async function main(): Promise<void> {
     const runner = new ProjectionRunner({
       store,
       db: database.db,
-      projections: [serverInstancesProjection],
+      projections: [serverInstancesProjection, usersProjection, applicationsProjection, sessionsProjection],
       logger: logger.child({ component: 'projections' }),
       onBatch: ({ name, events, seconds, position }) => {
         metrics.projectionEvents.inc({ projection: name }, events);
@@ -130,6 +157,48 @@ async function main(): Promise<void> {
       { expectedRevision: 'no_stream' },
     );
 
+    const clock = options.clock ?? { now: () => new Date() };
+    const users = new UserService({
+      store,
+      passwords: new Argon2Hasher(),
+      credentials: new PostgresCredentialStore(kyselyOn<CredentialTables>(database.pool)),
+      clock,
+    });
+    const applications = new ApplicationService(store);
+    const signIn = new SignInService({
+      store,
+      users,
+      applications,
+      clock,
+      ids: { uuid: uuidv7 },
+      tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
+      ticketPolicy: {
+        maxAgeMs: config.ticketMaxAgeMs,
+        clockSkewMs: config.ticketClockSkewMs,
+        siteName: config.siteName ?? null,
+      },
+    });
+    const admin = await ensureAdmin(users, config.adminPassword);
+    if (admin.created) {
+      logger.info({ userId: admin.userId }, 'created the "admin" user');
+      if (admin.generatedPassword !== null) {
+        // Printed once, on the console only: it is in no event and no log line.
+        process.stderr.write(
+          `\n  First start: the "admin" user's password is ${admin.generatedPassword}\n  (set MFT_ADMIN_PASSWORD to choose it; change it with PATCH /api/v1/users/${admin.userId})\n\n`,
+        );
+      }
+    }
+    if (config.ticketSecret === undefined)
+      logger.warn('MFT_TICKET_SECRET is not set: ticket sign-ins are refused');
+    const expiry = new SessionExpiry({
+      store,
+      clock,
+      dueSessions: (now, limit) => sessionsDueToExpire(database.db, now, limit),
+      onError: (error) => logger.error({ err: error }, 'session expiry failed'),
+    });
+    expiry.start(config.sessionExpiryIntervalMs);
+    cleanups.push(() => expiry.stop());
+
     const app = await buildServer(
       {
         version,
@@ -143,10 +212,18 @@ async function main(): Promise<void> {
         beforeMetricsScrape: async () => {
           metrics.eventStoreHead.set(await store.headPosition());
         },
+        core: {
+          signIn,
+          users,
+          applications,
+          userDirectory: { list: (filters, after, limit) => listUsers(database.db, filters, after, limit) },
+          applicationDirectory: { list: (after, limit) => listApplications(database.db, after, limit) },
+        },
       },
       { logger: logger.child({ component: 'http' }) },
     );
-    cleanups.push(() => app.close());
+    const closeApp = () => app.close();
+    cleanups.push(closeApp);
     const address = await app.listen({ host: config.bindAddress, port: config.httpPort });
     logger.info(
       { address },
@@ -154,42 +231,61 @@ async function main(): Promise<void> {
     );
     logger.info(`data: ${config.dataDir} (files will live in ${config.filesDir})`);
 
-    let stopping = false;
-    const stop = async (signal: string) => {
-      if (stopping) {
-        logger.warn(`${signal} again: exiting without finishing the shutdown`);
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info(`${signal} received: shutting down`);
-      await app.close();
-      await store
-        .appendToStream(
-          serverStream,
-          [
-            toNewEvent(
-              {
-                type: 'ServerStopped',
-                data: { instanceId, reason: signal, stoppedAt: new Date().toISOString() },
-              },
-              systemMetadata(),
-            ),
-          ],
-          { expectedRevision: started.nextExpectedRevision },
-        )
-        .catch((error: unknown) => logger.error({ err: error }, 'could not record ServerStopped'));
-      cleanups.pop(); // app already closed
-      await cleanUp();
-      logger.info('stopped');
-      process.exit(0);
+    let stopped: Promise<void> | undefined;
+    const stop = (reason: string) => {
+      stopped ??= (async () => {
+        logger.info(`${reason}: shutting down`);
+        await app.close();
+        cleanups.splice(cleanups.indexOf(closeApp), 1);
+        await store
+          .appendToStream(
+            serverStream,
+            [
+              toNewEvent(
+                { type: 'ServerStopped', data: { instanceId, reason, stoppedAt: clock.now().toISOString() } },
+                systemMetadata(),
+              ),
+            ],
+            { expectedRevision: started.nextExpectedRevision },
+          )
+          .catch((error: unknown) => logger.error({ err: error }, 'could not record ServerStopped'));
+        await cleanUp();
+        logger.info('stopped');
+      })();
+      return stopped;
     };
-    process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGTERM', () => void stop('SIGTERM'));
+    return { address, instanceId, logger, runner, expiry, stop };
   } catch (error) {
-    logger.debug({ err: error }, 'start-up failed');
     await cleanUp();
-    fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`, 1);
+    throw error;
   }
 }
 
-await main();
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`, 2);
+    throw error;
+  }
+  let sluice: RunningSluice;
+  try {
+    sluice = await startSluice(config);
+  } catch (error) {
+    fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`, 1);
+  }
+  let signalled = false;
+  const onSignal = (signal: string) => {
+    if (signalled) {
+      sluice.logger.warn(`${signal} again: exiting without finishing the shutdown`);
+      process.exit(1);
+    }
+    signalled = true;
+    void sluice.stop(signal).then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

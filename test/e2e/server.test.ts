@@ -80,13 +80,27 @@ describe('the server process (npm start)', () => {
 
       const metrics = await curl([`${first.baseUrl}/metrics`]);
       assert.equal(metrics.status, 200);
-      assert.match(metrics.body, /^sluice_events_appended_total 1$/m);
+      assert.match(metrics.body, /^sluice_events_appended_total [1-9]\d*$/m);
       assert.match(
         metrics.body,
         /sluice_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} 1/,
       );
       assert.match(metrics.body, /^sluice_event_store_head_position \d+$/m);
       assert.match(metrics.body, /sluice_projection_position\{projection="server_instances"\} \d+/);
+
+      // First start: the generated admin password is printed once, on the console, and works.
+      const printed = /the "admin" user's password is (\S+)/.exec(first.stderr());
+      assert.ok(printed, `password printed: ${first.stderr()}`);
+      const password = printed[1]!;
+      assert.ok(!first.lines.some((l) => l.includes(password)), 'never in a log line');
+      const signIn = await curl([
+        '-H',
+        'content-type: application/json',
+        '-d',
+        JSON.stringify({ userName: 'admin', password, applicationId: 1, clientVersion: 'e2e' }),
+        `${first.baseUrl}/api/v1/sessions/open`,
+      ]);
+      assert.equal(signIn.status, 201, signIn.body);
 
       const startupLog = first.lines.join('\n');
       assert.match(startupLog, /embedded PostgreSQL in .*\/pg, listening on 127\.0\.0\.1:\d+/);
@@ -107,6 +121,8 @@ describe('the server process (npm start)', () => {
       const counts = await countEvents(second);
       assert.equal(counts.ServerStarted, 2, 'the second start appended to the same event log');
       assert.equal(counts.ServerStopped, 1);
+      assert.equal(counts.UserCreated, 1, 'the admin is created once');
+      assert.doesNotMatch(second.stderr(), /password is/, 'printed on the first start only');
     } finally {
       assert.equal(await second.stop('SIGTERM'), 0);
     }

@@ -32,6 +32,12 @@ describe('configuration from the environment', () => {
       embeddedPgPort: 6000,
       logLevel: 'debug',
       readyMaxLag: 0,
+      adminPassword: undefined,
+      ticketSecret: undefined,
+      ticketMaxAgeMs: 300_000,
+      ticketClockSkewMs: 60_000,
+      siteName: undefined,
+      sessionExpiryIntervalMs: 60_000,
     });
   });
 
@@ -46,6 +52,9 @@ describe('configuration from the environment', () => {
     [{ MFT_LOG_LEVEL: 'verbose' }, 'MFT_LOG_LEVEL'],
     [{ MFT_READY_MAX_LAG: 'lots' }, 'MFT_READY_MAX_LAG'],
     [{ EVENTSTORE_URL: 'esdb://localhost:2113' }, 'EVENTSTORE_URL'],
+    [{ MFT_TICKET_SECRET: 'too-short' }, 'MFT_TICKET_SECRET'],
+    [{ MFT_ADMIN_PASSWORD: 'short' }, 'MFT_ADMIN_PASSWORD'],
+    [{ MFT_TICKET_MAX_AGE_SECONDS: '0' }, 'MFT_TICKET_MAX_AGE_SECONDS'],
   ];
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {

@@ -30,6 +30,11 @@ export function openDatabase<DB>(url: string, options: { max?: number } = {}): D
   return { db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }), pool, url };
 }
 
+/** Another typed view over the same pool (Kysely's table types do not widen or narrow). */
+export function kyselyOn<DB>(pool: pg.Pool): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
 /** Fails with one line naming the database and the reason when it cannot be reached. */
 export async function checkReachable(handle: {
   readonly pool: pg.Pool;

@@ -16,7 +16,21 @@ export const openApiPlugin = fp(
             'Managed file transfer with an immutable audit trail. Errors are application/problem+json (RFC 9457). ' +
             'Authenticated calls carry `Authorization: Bearer <sessionId>`.',
         },
-        tags: [{ name: 'health', description: 'Liveness, readiness and metrics' }],
+        tags: [
+          { name: 'sessions', description: 'The seven session calls and who-am-I' },
+          { name: 'users', description: 'User administration (admin right)' },
+          { name: 'applications', description: 'The application registry (admin right)' },
+          { name: 'health', description: 'Liveness, readiness and metrics' },
+        ],
+        components: {
+          securitySchemes: {
+            bearer: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'A session id from one of the open calls',
+            },
+          },
+        },
       },
       refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     });

@@ -1,6 +1,8 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_projection_checkpoints.js';
 import * as m0002 from './0002_server_instances.js';
+import * as m0003 from './0003_users_and_applications.js';
+import * as m0004 from './0004_sessions.js';
 
 /**
  * The read model's migrations, applied in key order with
@@ -14,4 +16,6 @@ import * as m0002 from './0002_server_instances.js';
 export const readModelMigrations: Record<string, Migration> = {
   '0001_projection_checkpoints': m0001,
   '0002_server_instances': m0002,
+  '0003_users_and_applications': m0003,
+  '0004_sessions': m0004,
 };
