@@ -218,6 +218,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           applications,
           userDirectory: { list: (filters, after, limit) => listUsers(database.db, filters, after, limit) },
           applicationDirectory: { list: (after, limit) => listApplications(database.db, after, limit) },
+          waitForPosition: (position, timeoutMs) => runner.waitForPosition(position, timeoutMs),
         },
       },
       { logger: logger.child({ component: 'http' }) },

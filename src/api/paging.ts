@@ -7,7 +7,28 @@ export const MAX_PAGE_SIZE = 500;
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor of the previous page' })),
+  minPosition: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        'Answer only once the view includes this global position (the `position` a command returned)',
+    }),
+  ),
 };
+
+/** How long a query waits for its view to reach `minPosition` before answering 503. */
+export const MAX_VIEW_WAIT_MS = 5000;
+
+/** Read-your-writes: waits (bounded) until the views have caught up with `minPosition`. */
+export async function awaitView(
+  waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>,
+  minPosition: number | undefined,
+): Promise<void> {
+  if (minPosition === undefined || minPosition === 0) return;
+  if (!(await waitForPosition(minPosition, MAX_VIEW_WAIT_MS))) {
+    throw new Problem(503, 'view-behind', `The view has not reached position ${minPosition} yet; try again`);
+  }
+}
 
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({

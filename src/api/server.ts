@@ -30,6 +30,8 @@ export interface ApiDependencies {
     readonly userDirectory: UserDirectory;
     readonly applications: ApplicationService;
     readonly applicationDirectory: ApplicationDirectory;
+    /** Read-your-writes for queries of the views (the projection runner's waitForPosition). */
+    readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
   };
 }
 
@@ -63,12 +65,14 @@ export async function buildServer(
       users: core.users,
       signIn: core.signIn,
       directory: core.userDirectory,
+      waitForPosition: core.waitForPosition,
     });
     await app.register(applicationRoutes, {
       prefix: '/api/v1/applications',
       applications: core.applications,
       directory: core.applicationDirectory,
       signIn: core.signIn,
+      waitForPosition: core.waitForPosition,
     });
   }
   return app;

@@ -6,7 +6,7 @@ import { metadataFor } from '../../application/metadata.js';
 import type { SignInService } from '../../application/sign-in.js';
 import { builtInApplications } from '../../domain/applications/built-in.js';
 import { authenticate, contextOf, requireRight } from '../auth.js';
-import { decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
+import { awaitView, decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
 import { Problem } from '../problem.js';
 
 const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
@@ -47,6 +47,7 @@ export interface ApplicationRoutesOptions {
   readonly applications: ApplicationService;
   readonly directory: ApplicationDirectory;
   readonly signIn: SignInService;
+  readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
 }
 
 function body(view: ApplicationView, position?: number | null): ApplicationBody {
@@ -55,7 +56,7 @@ function body(view: ApplicationView, position?: number | null): ApplicationBody 
 
 export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptions> = async (
   app,
-  { applications, directory, signIn },
+  { applications, directory, signIn, waitForPosition },
 ) => {
   app.addHook('preHandler', authenticate(signIn));
   app.addHook('preHandler', requireRight('admin'));
@@ -105,6 +106,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
     async (request) => {
       const limit = request.query.limit ?? 50;
       const after = decodeCursor(request.query.cursor, { applicationId: 'number' })?.applicationId ?? 0;
+      await awaitView(waitForPosition, request.query.minPosition);
       const builtIns = builtInApplications
         .filter((a) => a.applicationId > after)
         .map((a) => ({ ...a, enabled: true, builtIn: true }));

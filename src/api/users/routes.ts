@@ -7,7 +7,7 @@ import type { SignInService } from '../../application/sign-in.js';
 import type { ActiveUser, UserService } from '../../application/users.js';
 import type { UserChanges } from '../../domain/users/user.js';
 import { authenticate, contextOf, requireRight } from '../auth.js';
-import { decodeCursor, encodeCursor } from '../paging.js';
+import { awaitView, decodeCursor, encodeCursor } from '../paging.js';
 import { Problem } from '../problem.js';
 import {
   CreateUserBody,
@@ -34,6 +34,7 @@ export interface UserRoutesOptions {
   readonly users: UserService;
   readonly signIn: SignInService;
   readonly directory: UserDirectory;
+  readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
 }
 
 export function userBody(user: ActiveUser, position?: number | null): UserBody {
@@ -57,7 +58,7 @@ const notFound = (userId: number) => new Problem(404, 'user-not-found', `No user
 
 export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
   app,
-  { users, signIn, directory },
+  { users, signIn, directory, waitForPosition },
 ) => {
   app.addHook('preHandler', authenticate(signIn));
   app.addHook('preHandler', requireRight('admin'));
@@ -126,6 +127,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     async (request) => {
       const limit = request.query.limit ?? 50;
       const after = decodeCursor(request.query.cursor, { userId: 'number' });
+      await awaitView(waitForPosition, request.query.minPosition);
       const rows = await directory.list(request.query, after?.userId, limit);
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];

@@ -1,0 +1,93 @@
+/**
+ * Sluice in this test process (startSluice from src/main.ts) on a fresh test database, with
+ * an injectable clock, listening on 127.0.0.1; plus a small JSON client over fetch.
+ */
+import { pino } from 'pino';
+import type { Clock } from '../../src/application/ports.js';
+import { loadConfig } from '../../src/config.js';
+import { type RunningSluice, startSluice } from '../../src/main.js';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { freePort } from './free-port.js';
+
+export const ADMIN_PASSWORD = 'admin-test-password';
+export const TICKET_SECRET = 'test-ticket-secret-0123456789';
+
+export class FakeClock implements Clock {
+  private offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.offsetMs);
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export interface TestSluice {
+  readonly base: string;
+  readonly sluice: RunningSluice;
+  readonly database: TestDatabase;
+  readonly clock: FakeClock;
+  stop(): Promise<void>;
+}
+
+export async function startTestSluice(
+  options: { env?: Record<string, string>; database?: TestDatabase } = {},
+): Promise<TestSluice> {
+  const database = options.database ?? (await createTestDatabase('sluice'));
+  const clock = new FakeClock();
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    MFT_HTTP_PORT: String(await freePort()),
+    MFT_BIND_ADDRESS: '127.0.0.1',
+    MFT_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    MFT_TICKET_SECRET: TICKET_SECRET,
+    MFT_DATA_DIR: '/nonexistent-data-dir-unused-with-database-url',
+    ...options.env,
+  });
+  const sluice = await startSluice(config, { clock, logger: pino({ level: 'silent' }) });
+  return {
+    base: sluice.address,
+    sluice,
+    database,
+    clock,
+    async stop() {
+      await sluice.stop('test finished');
+      if (!options.database) await database.drop();
+    },
+  };
+}
+
+export interface JsonResponse<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+}
+
+/** A JSON call; `token` becomes `Authorization: Bearer <token>`. */
+export async function call<T = Record<string, unknown>>(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string> } = {},
+): Promise<JsonResponse<T>> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+      ...options.headers,
+    },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : null) as T };
+}
+
+/** Signs in as `admin` (OpenImmutable on the admin application, 1: never replaced); returns the session id. */
+export async function adminSession(base: string): Promise<string> {
+  const res = await call<{ sessionId: string }>(base, 'POST', '/api/v1/sessions/open-immutable', {
+    body: { userName: 'admin', password: ADMIN_PASSWORD, applicationId: 1, clientVersion: 'tests' },
+  });
+  if (res.status !== 201) throw new Error(`admin sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.sessionId;
+}
