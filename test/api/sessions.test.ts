@@ -433,7 +433,7 @@ describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
       (e) => e.data.sessionId === viaPassword.body.sessionId,
     );
     assert.equal(opened?.data.userString, 'X');
-    assert.equal((opened?.metadata.actor as Record<string, unknown>).userString, 'X');
+    assert.equal((opened?.metadata.actor as Record<string, unknown> | undefined)?.userString, 'X');
   });
 
   it('refuses a userString that is empty, too long or carries control characters, and both forms at once', async () => {
