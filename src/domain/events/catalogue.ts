@@ -9,6 +9,18 @@ import type { NewEvent, RecordedEvent } from '../event-store.js';
 import type { EventMetadata } from './envelope.js';
 import './formats.js';
 import { ApplicationEnabledChanged, ApplicationRegistered } from './application-events.js';
+import {
+  AccessDenied,
+  ConnectionClosed,
+  ConnectionOpened,
+  DirectoryCreated,
+  DirectoryRemoved,
+  FileDeleted,
+  FileDownloaded,
+  FileRenamed,
+  FileUploaded,
+  UploadAborted,
+} from './file-events.js';
 import { ServerStarted, ServerStopped } from './server-events.js';
 import {
   SessionClosed,
@@ -56,6 +68,16 @@ const schemas = {
   SessionExpired,
   SignInFailed,
   TicketRedeemed,
+  ConnectionOpened,
+  ConnectionClosed,
+  FileUploaded,
+  FileDownloaded,
+  FileDeleted,
+  FileRenamed,
+  DirectoryCreated,
+  DirectoryRemoved,
+  UploadAborted,
+  AccessDenied,
 } as const;
 
 type Schemas = typeof schemas;

@@ -1,0 +1,105 @@
+/**
+ * What happens to files and connections, from any protocol. Who did it (user, application,
+ * session, client address and port, the session's userString) is in each event's metadata
+ * actor; the data says what happened. Paths are virtual: absolute within the user's root.
+ */
+import { Type } from '@sinclair/typebox';
+import { eventSchema, IpAddress, Text, UserId, Uuid } from './schema-helpers.js';
+
+export const Protocol = Type.Union([Type.Literal('sftp'), Type.Literal('http'), Type.Literal('ftps')]);
+const VirtualPath = Text(4096, 1);
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Bytes = Type.Integer({ minimum: 0 });
+
+export const FileOperation = Type.Union(
+  [
+    'list',
+    'download',
+    'upload',
+    'overwrite',
+    'delete',
+    'rename',
+    'mkdir',
+    'rmdir',
+    'setstat',
+    'symlink',
+    'link',
+    'stat',
+  ].map((o) => Type.Literal(o)),
+);
+
+export const FileUploaded = eventSchema('FileUploaded', {
+  protocol: Protocol,
+  path: VirtualPath,
+  size: Bytes,
+  sha256: Sha256,
+  /** An earlier file of that name was replaced. */
+  overwrote: Type.Boolean(),
+});
+
+export const FileDownloaded = eventSchema('FileDownloaded', {
+  protocol: Protocol,
+  path: VirtualPath,
+  bytesSent: Bytes,
+  /** The whole file was read, start to end; otherwise a range (resume, partial read). */
+  whole: Type.Boolean(),
+  /** First byte sent (0 for whole files). */
+  offset: Bytes,
+  /** Of the whole file, when it was read whole. */
+  sha256: Type.Union([Sha256, Type.Null()]),
+});
+
+export const FileDeleted = eventSchema('FileDeleted', {
+  protocol: Protocol,
+  path: VirtualPath,
+  size: Type.Union([Bytes, Type.Null()]),
+});
+
+export const FileRenamed = eventSchema('FileRenamed', {
+  protocol: Protocol,
+  from: VirtualPath,
+  to: VirtualPath,
+  /** posix-rename may replace an existing target; plain SFTP RENAME never does. */
+  overwrote: Type.Boolean(),
+});
+
+export const DirectoryCreated = eventSchema('DirectoryCreated', { protocol: Protocol, path: VirtualPath });
+export const DirectoryRemoved = eventSchema('DirectoryRemoved', { protocol: Protocol, path: VirtualPath });
+
+export const UploadAborted = eventSchema('UploadAborted', {
+  protocol: Protocol,
+  path: VirtualPath,
+  bytesReceived: Bytes,
+  reason: Text(200, 1),
+});
+
+export const AccessDenied = eventSchema('AccessDenied', {
+  protocol: Protocol,
+  operation: FileOperation,
+  /** As the client sent it (possibly hostile), cut to 4096 characters, control characters escaped. */
+  path: Text(4096),
+  reason: Text(200, 1),
+});
+
+export const ConnectionOpened = eventSchema('ConnectionOpened', {
+  connectionId: Uuid,
+  protocol: Protocol,
+  sessionId: Uuid,
+  userId: UserId,
+  remoteAddress: IpAddress,
+  remotePort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  clientSoftware: Text(255),
+  authMethod: Type.Union([Type.Literal('password'), Type.Literal('public-key')]),
+  keyFingerprint: Type.Union([Text(100, 10), Type.Null()]),
+});
+
+export const ConnectionClosed = eventSchema('ConnectionClosed', {
+  connectionId: Uuid,
+  protocol: Protocol,
+  sessionId: Uuid,
+  userId: UserId,
+  reason: Text(200, 1),
+  bytesIn: Bytes,
+  bytesOut: Bytes,
+  durationMs: Bytes,
+});
