@@ -10,6 +10,9 @@ export interface Config {
   readonly filesDir: string;
   readonly bindAddress: string;
   readonly httpPort: number;
+  readonly sftpPort: number;
+  readonly sftpMaxConnectionsPerUser: number;
+  readonly sftpMaxHandlesPerConnection: number;
   /** External PostgreSQL for the event store and the read model; embedded when absent. */
   readonly databaseUrl: string | undefined;
   /** Port of the embedded PostgreSQL (127.0.0.1 only). */
@@ -102,6 +105,9 @@ export function loadConfig(env: Env = process.env): Config {
     filesDir: path.join(dataDir, 'files'),
     bindAddress: value(env, 'MFT_BIND_ADDRESS') ?? '0.0.0.0',
     httpPort: port(env, 'MFT_HTTP_PORT', 8080),
+    sftpPort: port(env, 'MFT_SFTP_PORT', 2222),
+    sftpMaxConnectionsPerUser: integer(env, 'MFT_SFTP_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
+    sftpMaxHandlesPerConnection: integer(env, 'MFT_SFTP_MAX_HANDLES', 256, 1, 100_000),
     databaseUrl: postgresUrl(env, 'DATABASE_URL'),
     embeddedPgPort: port(env, 'MFT_PG_PORT', 54329),
     logLevel: logLevel as Config['logLevel'],
@@ -113,5 +119,8 @@ export function loadConfig(env: Env = process.env): Config {
     siteName: value(env, 'MFT_SITE_NAME'),
     sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
   };
+  if (config.httpPort === config.sftpPort) {
+    throw new ConfigError('MFT_SFTP_PORT', `must differ from MFT_HTTP_PORT (${config.httpPort})`);
+  }
   return config;
 }

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Logger, pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
@@ -20,11 +21,16 @@ import { createMetrics } from './adapters/metrics/metrics.js';
 import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
 import { readModelMigrations } from './adapters/readmodel/migrations/index.js';
 import type { ReadModel } from './adapters/readmodel/schema.js';
+import { ConnectionRegistry } from './adapters/sftp/connection-registry.js';
+import { loadOrCreateHostKeys } from './adapters/sftp/host-keys.js';
+import { nativeCryptoLoaded, SftpServer } from './adapters/sftp/ssh-server.js';
+import { LocalDisk } from './adapters/storage/local-disk.js';
 import { TicketCodec } from './adapters/tickets/ticket-codec.js';
 import { readinessCheck } from './api/health/readiness.js';
 import { buildServer } from './api/server.js';
 import { ApplicationService } from './application/applications.js';
 import { ensureAdmin } from './application/bootstrap.js';
+import { FileOperations } from './application/files/file-operations.js';
 import type { Clock } from './application/ports.js';
 import { SessionExpiry } from './application/session-expiry.js';
 import { SignInService } from './application/sign-in.js';
@@ -59,6 +65,8 @@ export interface RunningSluice {
   readonly logger: Logger;
   readonly runner: ProjectionRunner;
   readonly expiry: SessionExpiry;
+  /** The SFTP port actually listened on. */
+  readonly sftpPort: number;
   /** Stops accepting, records ServerStopped, then stops everything it started. */
   stop(reason: string): Promise<void>;
 }
@@ -230,7 +238,51 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       { address },
       `HTTP API listening on ${address} (OpenAPI at ${address}/openapi.json, docs at ${address}/docs, metrics at ${address}/metrics)`,
     );
-    logger.info(`data: ${config.dataDir} (files will live in ${config.filesDir})`);
+    const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'));
+    await disk.prepare();
+    const files = new FileOperations({ storage: disk, store, clock, ids: { uuid: uuidv7 } });
+    const recovered = await files.recoverUploads();
+    if (recovered.finished + recovered.discarded > 0) {
+      logger.warn(
+        recovered,
+        'uploads cut short by the last stop: recorded ones finished, the rest discarded',
+      );
+    }
+    const registry = new ConnectionRegistry();
+    await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
+    cleanups.push(() => registry.stop());
+    const hostKeys = await loadOrCreateHostKeys(config.dataDir);
+    const sftp = new SftpServer(
+      {
+        host: config.bindAddress,
+        port: config.sftpPort,
+        hostKeys,
+        maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
+        maxHandlesPerConnection: config.sftpMaxHandlesPerConnection,
+      },
+      {
+        signIn,
+        users,
+        files,
+        registry,
+        store,
+        clock,
+        ids: { uuid: uuidv7 },
+        logger: logger.child({ component: 'sftp' }),
+      },
+    );
+    const sftpAddress = await sftp.listen();
+    cleanups.push(() => sftp.close());
+    logger.info(
+      {
+        hostKeys: hostKeys.map((k) => ({ type: k.type, fingerprint: k.fingerprint })),
+        nativeCrypto: nativeCryptoLoaded(),
+      },
+      `SFTP listening on ${sftpAddress.host}:${sftpAddress.port}; host keys ${hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}; ssh2 native crypto ${nativeCryptoLoaded() ? 'loaded' : 'NOT loaded (slower ciphers)'}`,
+    );
+    logger.info(
+      `data: ${config.dataDir} (files in ${config.filesDir}, staged uploads in ${path.join(config.dataDir, 'uploads')})`,
+    );
 
     let stopped: Promise<void> | undefined;
     const stop = (reason: string) => {
@@ -255,7 +307,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       })();
       return stopped;
     };
-    return { address, instanceId, logger, runner, expiry, stop };
+    return { address, instanceId, logger, runner, expiry, sftpPort: sftpAddress.port, stop };
   } catch (error) {
     await cleanUp();
     throw error;

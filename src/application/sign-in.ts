@@ -62,7 +62,7 @@ export interface Opened {
   readonly created: boolean;
 }
 
-interface Attempt {
+export interface Attempt {
   readonly method: SignInMethod;
   readonly applicationId: number | null;
   readonly userName: string | null;
@@ -205,6 +205,48 @@ export class SignInService {
     return this.openImmutableSession(session, context);
   }
 
+  /**
+   * An SSH sign-in by public key (the transport has verified the signature): OpenImmutable
+   * semantics for the protocol's application id, method `public-key`.
+   */
+  async openImmutableWithKey(
+    input: { userName: string; fingerprint: string; applicationId: number; clientVersion: string | null },
+    context: RequestContext,
+  ): Promise<Opened> {
+    const attempt: Attempt = {
+      method: 'public-key',
+      applicationId: input.applicationId,
+      userName: input.userName,
+      userId: null,
+      clientVersion: input.clientVersion,
+      context,
+    };
+    await this.requireApplication(attempt);
+    const user = await this.keyUser(input.userName, input.fingerprint, attempt);
+    const session = this.newSession(
+      user,
+      input.applicationId,
+      'immutable',
+      'public-key',
+      input.clientVersion,
+      context,
+    );
+    if (isProtocolApplication(input.applicationId)) return this.openForProtocol(session, context);
+    return this.openImmutableSession(session, context);
+  }
+
+  /** The user whose keys include `fingerprint`, or a recorded refusal. */
+  async keyUser(userName: string, fingerprint: string, attempt: Attempt): Promise<ActiveUser> {
+    const userId = await this.deps.users.findUserId('userName', userName);
+    const user = userId === null ? undefined : await this.deps.users.getUser(userId);
+    if (user?.status !== 'active') return this.refuse('unknown-user', attempt);
+    const known = { ...attempt, userId: user.userId };
+    if (!user.keys.some((k) => k.fingerprint === fingerprint))
+      return this.refuse('invalid-credentials', known);
+    if (!user.enabled) return this.refuse('user-disabled', known);
+    return user;
+  }
+
   async openImmutableImpersonate(input: ServiceSignIn, context: RequestContext): Promise<Opened> {
     return this.openForService(input, 'impersonated', null, context);
   }
@@ -279,6 +321,13 @@ export class SignInService {
       clientVersion: input.clientVersion,
       context,
     };
+  }
+
+  /** Records a failed sign-in a front end refused by itself (e.g. an SSH key signature that did not verify). */
+  async recordFailure(reason: SignInFailureReason, attempt: Attempt): Promise<void> {
+    await this.refuse(reason, attempt).catch((error: unknown) => {
+      if (!(error instanceof SignInRefused)) throw error;
+    });
   }
 
   /** Records the failure, then throws. Never records the password or the ticket. */

@@ -2,12 +2,14 @@
  * Sluice in this test process (startSluice from src/main.ts) on a fresh test database, with
  * an injectable clock, listening on 127.0.0.1; plus a small JSON client over fetch.
  */
+import { rm } from 'node:fs/promises';
 import { pino } from 'pino';
 import type { Clock } from '../../src/application/ports.js';
 import { loadConfig } from '../../src/config.js';
 import { type RunningSluice, startSluice } from '../../src/main.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './free-port.js';
+import { makeDataDir } from './server-process.js';
 
 export const ADMIN_PASSWORD = 'admin-test-password';
 export const TICKET_SECRET = 'test-ticket-secret-0123456789';
@@ -27,6 +29,8 @@ export interface TestSluice {
   readonly sluice: RunningSluice;
   readonly database: TestDatabase;
   readonly clock: FakeClock;
+  /** Files, host keys and staged uploads of this instance. */
+  readonly dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -34,6 +38,7 @@ export async function startTestSluice(
   options: { env?: Record<string, string>; database?: TestDatabase } = {},
 ): Promise<TestSluice> {
   const database = options.database ?? (await createTestDatabase('sluice'));
+  const dataDir = await makeDataDir();
   const clock = new FakeClock();
   const config = loadConfig({
     DATABASE_URL: database.url,
@@ -41,7 +46,8 @@ export async function startTestSluice(
     MFT_BIND_ADDRESS: '127.0.0.1',
     MFT_ADMIN_PASSWORD: ADMIN_PASSWORD,
     MFT_TICKET_SECRET: TICKET_SECRET,
-    MFT_DATA_DIR: '/nonexistent-data-dir-unused-with-database-url',
+    MFT_SFTP_PORT: String(await freePort()),
+    MFT_DATA_DIR: dataDir,
     ...options.env,
   });
   const sluice = await startSluice(config, { clock, logger: pino({ level: 'silent' }) });
@@ -50,9 +56,11 @@ export async function startTestSluice(
     sluice,
     database,
     clock,
+    dataDir,
     async stop() {
       await sluice.stop('test finished');
       if (!options.database) await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,378 @@
+/**
+ * The SSH front end (ssh2) for SFTP. Each connection signs in through OpenImmutable with the
+ * SFTP application id (password or public key), so a user's connections within 48 hours
+ * share one immutable session; each connection is recorded as ConnectionOpened/Closed; the
+ * `sftp` subsystem is served by Sluice's own SFTP v3 layer over the file-operations core.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import ssh2, { type AuthContext, type Connection } from 'ssh2';
+import type { FileOperations } from '../../application/files/file-operations.js';
+import { metadataFor } from '../../application/metadata.js';
+import type { Clock, IdGenerator, RequestContext } from '../../application/ports.js';
+import { SignInRefused, type SignInService } from '../../application/sign-in.js';
+import type { ActiveUser, UserService } from '../../application/users.js';
+import { BuiltInApplication } from '../../domain/applications/built-in.js';
+import type { EventStore } from '../../domain/event-store.js';
+import { toNewEvent } from '../../domain/events/catalogue.js';
+import { fingerprintOf } from '../ssh/public-keys.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import type { HostKey } from './host-keys.js';
+import { SftpProtocolSession } from './protocol/server.js';
+
+export interface SftpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly hostKeys: readonly HostKey[];
+  readonly maxConnectionsPerUser: number;
+  readonly maxHandlesPerConnection: number;
+  /** Failed authentication attempts before the connection is cut. */
+  readonly maxAuthAttempts?: number;
+}
+
+export interface SftpServerDeps {
+  readonly signIn: SignInService;
+  readonly users: UserService;
+  readonly files: FileOperations;
+  readonly registry: ConnectionRegistry;
+  readonly store: EventStore;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+  readonly logger: Logger;
+}
+
+/** Modern algorithms only: no CBC ciphers, no SHA-1 or MD5 MACs or key exchanges. */
+export const SSH_ALGORITHMS = {
+  kex: [
+    'curve25519-sha256',
+    'curve25519-sha256@libssh.org',
+    'ecdh-sha2-nistp256',
+    'ecdh-sha2-nistp384',
+    'ecdh-sha2-nistp521',
+    'diffie-hellman-group-exchange-sha256',
+    'diffie-hellman-group16-sha512',
+    'diffie-hellman-group14-sha256',
+  ],
+  cipher: [
+    'chacha20-poly1305@openssh.com',
+    'aes128-gcm@openssh.com',
+    'aes256-gcm@openssh.com',
+    'aes128-ctr',
+    'aes192-ctr',
+    'aes256-ctr',
+  ],
+  hmac: ['hmac-sha2-256-etm@openssh.com', 'hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256', 'hmac-sha2-512'],
+  serverHostKey: ['ssh-ed25519', 'rsa-sha2-512', 'rsa-sha2-256'],
+  compress: ['none'],
+};
+
+/** Whether ssh2's native crypto addon was built (else ChaCha20-Poly1305 runs ~3× slower in WebAssembly). */
+export function nativeCryptoLoaded(): boolean {
+  const require = createRequire(import.meta.url);
+  const root = path.dirname(require.resolve('ssh2/package.json'));
+  return existsSync(path.join(root, 'lib/protocol/crypto/build/Release/sshcrypto.node'));
+}
+
+interface Authenticated {
+  readonly sessionId: string;
+  readonly user: ActiveUser;
+  readonly method: 'password' | 'public-key';
+  readonly fingerprint: string | null;
+}
+
+export class SftpServer {
+  private server: ssh2.Server | undefined;
+
+  constructor(
+    private readonly options: SftpServerOptions,
+    private readonly deps: SftpServerDeps,
+  ) {}
+
+  async listen(): Promise<{ host: string; port: number }> {
+    const server = new ssh2.Server(
+      {
+        hostKeys: this.options.hostKeys.map((k) => k.privateKey),
+        ident: 'Sluice',
+        algorithms: SSH_ALGORITHMS as ssh2.Algorithms,
+      },
+      (client, info) => this.onConnection(client, info),
+    );
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error: Error) => this.deps.logger.error({ err: error }, 'SSH server error'));
+    const address = server.address();
+    return {
+      host: this.options.host,
+      port: typeof address === 'object' && address ? address.port : this.options.port,
+    };
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.deps.registry.disconnectAll('server stopping');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private onConnection(client: Connection, info: ssh2.ClientInfo): void {
+    const { logger, ids } = this.deps;
+    const connectionId = ids.uuid();
+    const clientSoftware = (info.header?.identRaw ?? 'unknown').slice(0, 255);
+    const context: RequestContext = { correlationId: connectionId, clientIp: info.ip, clientPort: info.port };
+    const log = logger.child({ connectionId, remote: `${info.ip}:${info.port}` });
+    let authenticated: Authenticated | undefined;
+    let failures = 0;
+    const maxFailures = this.options.maxAuthAttempts ?? 6;
+
+    client.on('error', (error: Error) => log.debug({ err: error }, 'SSH connection error'));
+    client.on('authentication', (ctx) => {
+      void this.authenticate(ctx, context, clientSoftware)
+        .then((result) => {
+          if (result === 'continue') return;
+          if (result) {
+            authenticated = result;
+            ctx.accept();
+            return;
+          }
+          failures++;
+          if (failures >= maxFailures) {
+            log.info('too many failed sign-in attempts: disconnecting');
+            client.end();
+            return;
+          }
+          ctx.reject(['publickey', 'password']);
+        })
+        .catch((error: unknown) => {
+          log.error({ err: error }, 'authentication failed unexpectedly');
+          ctx.reject(['publickey', 'password']);
+        });
+    });
+    client.on('ready', () => {
+      if (!authenticated) {
+        client.end();
+        return;
+      }
+      // Attached at once: a client opens its session channel right after authenticating.
+      const ready = this.onReady(client, connectionId, authenticated, context, clientSoftware, log).catch(
+        (error: unknown) => {
+          log.error({ err: error }, 'could not start the connection');
+          client.end();
+          return undefined;
+        },
+      );
+      client.on('session', (accept) => {
+        const session = accept();
+        session.on('subsystem', (acceptSubsystem, reject, info) => {
+          if (info.name !== 'sftp') {
+            reject();
+            return;
+          }
+          const channel = acceptSubsystem();
+          // Hold the client's first packets until the connection is recorded.
+          channel.pause();
+          void ready.then((serve) => {
+            if (serve) serve(channel);
+            else channel.destroy();
+          });
+        });
+      });
+    });
+  }
+
+  /** One authentication request: an Authenticated result, null for a refusal, 'continue' for a key query. */
+  private async authenticate(
+    ctx: AuthContext,
+    context: RequestContext,
+    clientSoftware: string,
+  ): Promise<Authenticated | null | 'continue'> {
+    const { signIn, users } = this.deps;
+    const applicationId = BuiltInApplication.sftp;
+    try {
+      if (ctx.method === 'password') {
+        const opened = await signIn.openImmutable(
+          {
+            userName: ctx.username,
+            password: ctx.password,
+            applicationId,
+            clientVersion: clientSoftware.slice(0, 100),
+          },
+          context,
+        );
+        const user = await users.getUser(opened.userId);
+        return user.status === 'active'
+          ? { sessionId: opened.sessionId, user, method: 'password', fingerprint: null }
+          : null;
+      }
+      if (ctx.method === 'publickey') {
+        const fingerprint = fingerprintOf(ctx.key.data);
+        const userId = await users.findUserId('userName', ctx.username);
+        const user = userId === null ? undefined : await users.getUser(userId);
+        const stored =
+          user?.status === 'active' ? user.keys.find((k) => k.fingerprint === fingerprint) : undefined;
+        if (!ctx.signature || !ctx.blob) {
+          // The client asks whether this key would do; it has not proven it holds it yet.
+          if (stored) {
+            ctx.accept();
+            return 'continue';
+          }
+          return null;
+        }
+        const parsed = stored ? ssh2.utils.parseKey(stored.publicKey) : undefined;
+        const key =
+          parsed instanceof Error || parsed === undefined
+            ? undefined
+            : Array.isArray(parsed)
+              ? parsed[0]
+              : parsed;
+        const proven = key?.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+        if (!proven) {
+          await signIn.recordFailure(user?.status === 'active' ? 'invalid-credentials' : 'unknown-user', {
+            method: 'public-key',
+            applicationId,
+            userName: ctx.username,
+            userId: user?.status === 'active' ? user.userId : null,
+            clientVersion: clientSoftware.slice(0, 100),
+            context,
+          });
+          return null;
+        }
+        const opened = await signIn.openImmutableWithKey(
+          { userName: ctx.username, fingerprint, applicationId, clientVersion: clientSoftware.slice(0, 100) },
+          context,
+        );
+        const current = await users.getUser(opened.userId);
+        return current.status === 'active'
+          ? { sessionId: opened.sessionId, user: current, method: 'public-key', fingerprint }
+          : null;
+      }
+      return null;
+    } catch (error) {
+      if (error instanceof SignInRefused) return null;
+      throw error;
+    }
+  }
+
+  /** Records the connection; resolves with what serves an `sftp` channel, or undefined when refused. */
+  private async onReady(
+    client: Connection,
+    connectionId: string,
+    auth: Authenticated,
+    context: RequestContext,
+    clientSoftware: string,
+    log: Logger,
+  ): Promise<((channel: import('node:stream').Duplex) => void) | undefined> {
+    const { registry, store, files, clock } = this.deps;
+    const user = auth.user;
+    if (registry.countForUser(user.userId) >= this.options.maxConnectionsPerUser) {
+      log.info({ userId: user.userId }, 'connection limit per user reached: disconnecting');
+      client.end();
+      return undefined;
+    }
+    const openedAt = clock.now().getTime();
+    const actorContext: RequestContext = {
+      ...context,
+      actor: {
+        userId: user.userId,
+        applicationId: BuiltInApplication.sftp,
+        sessionId: auth.sessionId,
+        userString: null,
+      },
+    };
+    const stream = `connection-${connectionId}`;
+    await store.appendToStream(
+      stream,
+      [
+        toNewEvent(
+          {
+            type: 'ConnectionOpened',
+            data: {
+              connectionId,
+              protocol: 'sftp',
+              sessionId: auth.sessionId,
+              userId: user.userId,
+              remoteAddress: context.clientIp,
+              remotePort: context.clientPort ?? 0,
+              clientSoftware,
+              authMethod: auth.method,
+              keyFingerprint: auth.fingerprint,
+            },
+          },
+          metadataFor(actorContext),
+        ),
+      ],
+      { expectedRevision: 'no_stream' },
+    );
+    let closeReason = 'client disconnected';
+    registry.add({
+      connectionId,
+      sessionId: auth.sessionId,
+      userId: user.userId,
+      disconnect: (reason) => {
+        closeReason = reason;
+        client.end();
+      },
+    });
+    const sftpSessions: SftpProtocolSession[] = [];
+    const serve = (channel: import('node:stream').Duplex) => {
+      const fileSession = files.session({
+        userId: user.userId,
+        userName: user.userName,
+        homeFolder: user.homeFolder,
+        permissions: user.permissions,
+        sessionId: auth.sessionId,
+        applicationId: BuiltInApplication.sftp,
+        userString: null,
+        clientIp: context.clientIp,
+        ...(context.clientPort === undefined ? {} : { clientPort: context.clientPort }),
+        protocol: 'sftp',
+        connectionId,
+      });
+      sftpSessions.push(
+        new SftpProtocolSession(channel, fileSession, {
+          maxOpenHandles: this.options.maxHandlesPerConnection,
+          logger: log,
+        }),
+      );
+      channel.resume();
+    };
+    client.on('close', () => {
+      void (async () => {
+        registry.remove(connectionId);
+        await Promise.all(sftpSessions.map((s) => s.closed.catch(() => undefined)));
+        const bytesIn = sftpSessions.reduce((n, s) => n + s.bytesIn, 0);
+        const bytesOut = sftpSessions.reduce((n, s) => n + s.bytesOut, 0);
+        await store.appendToStream(
+          stream,
+          [
+            toNewEvent(
+              {
+                type: 'ConnectionClosed',
+                data: {
+                  connectionId,
+                  protocol: 'sftp',
+                  sessionId: auth.sessionId,
+                  userId: user.userId,
+                  reason: closeReason,
+                  bytesIn,
+                  bytesOut,
+                  durationMs: Math.max(0, clock.now().getTime() - openedAt),
+                },
+              },
+              metadataFor(actorContext),
+            ),
+          ],
+          { expectedRevision: 0 },
+        );
+      })().catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionClosed'));
+    });
+    return serve;
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * Files on local disk, confined to each user's home under `MFT_DATA_DIR/files`. Every path
+ * arrives here already resolved to a canonical virtual path; this layer maps it under the
+ * home, refuses anything whose real location (symbolic links followed) leaves the home, and
+ * stages uploads in `MFT_DATA_DIR/uploads` so a file appears under its name only when complete.
+ */
+import { constants as fsConstants } from 'node:fs';
+import {
+  copyFile,
+  type FileHandle,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rmdir,
+  stat,
+  statfs,
+  unlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
+import path from 'node:path';
+import type { StagedOwner, Storage } from '../../application/files/file-operations.js';
+import {
+  type FileAttributes,
+  FileError,
+  type FileSystemStats,
+} from '../../application/files/file-session.js';
+
+export interface StoredEntry {
+  readonly name: string;
+  readonly attrs: FileAttributes;
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Turns a file-system error into the core's typed error (never leaking real paths). */
+export function toFileError(error: unknown, virtualPath: string): FileError {
+  if (error instanceof FileError) return error;
+  switch (errnoOf(error)) {
+    case 'ENOENT':
+      return new FileError('not-found', `${virtualPath}: no such file or directory`);
+    case 'EEXIST':
+      return new FileError('already-exists', `${virtualPath}: already exists`);
+    case 'ENOTDIR':
+      return new FileError('not-a-directory', `${virtualPath}: not a directory`);
+    case 'EISDIR':
+      return new FileError('is-a-directory', `${virtualPath}: is a directory`);
+    case 'ENOTEMPTY':
+      return new FileError('not-empty', `${virtualPath}: directory not empty`);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new FileError('no-space', 'no space left on the server');
+    case 'EACCES':
+    case 'EPERM':
+    case 'ELOOP':
+      return new FileError('permission-denied', `${virtualPath}: permission denied`);
+    case 'ENAMETOOLONG':
+      return new FileError('invalid-path', `${virtualPath}: name too long`);
+    default:
+      return new FileError('failure', `${virtualPath}: the operation failed`);
+  }
+}
+
+export function attributesOf(info: import('node:fs').Stats): FileAttributes {
+  return {
+    size: info.size,
+    uid: info.uid,
+    gid: info.gid,
+    mode: info.mode,
+    atime: Math.floor(info.atimeMs / 1000),
+    mtime: Math.floor(info.mtimeMs / 1000),
+  };
+}
+
+/** A staged upload: written at any offsets, then committed under its name or discarded. */
+export interface StagedUpload {
+  readonly stagingPath: string;
+  write(offset: number, data: Buffer): Promise<void>;
+  read(offset: number, length: number): Promise<Buffer>;
+  size(): Promise<number>;
+  sync(): Promise<void>;
+  /** Moves the (already synced) data under its name. `overwrite: false` never replaces a file. */
+  commit(options: { overwrite: boolean }): Promise<{ overwrote: boolean }>;
+  discard(): Promise<void>;
+}
+
+export class LocalDisk implements Storage {
+  constructor(
+    /** `MFT_DATA_DIR/files`: every home folder lives below it. */
+    private readonly filesRoot: string,
+    /** `MFT_DATA_DIR/uploads`: staged uploads, outside every user's view, same file system. */
+    private readonly stagingRoot: string,
+  ) {}
+
+  async prepare(): Promise<void> {
+    await mkdir(this.filesRoot, { recursive: true, mode: 0o750 });
+    await mkdir(this.stagingRoot, { recursive: true, mode: 0o700 });
+  }
+
+  /** The user's home directory on disk, created on first use. */
+  async home(homeFolder: string): Promise<string> {
+    const dir = path.join(this.filesRoot, homeFolder);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    return realpath(dir);
+  }
+
+  /**
+   * The disk path of `virtualPath` under `home`, after checking that its real location —
+   * following any symbolic link on the way — stays inside the home. A missing final
+   * component is fine (it is about to be created); a missing parent is not-found.
+   */
+  async locate(home: string, virtualPath: string): Promise<string> {
+    const target = path.join(home, virtualPath);
+    if (virtualPath === '/') return home;
+    const parent = await realpath(path.dirname(target)).catch((error: unknown) => {
+      throw toFileError(error, virtualPath);
+    });
+    this.assertInside(home, parent, virtualPath);
+    const full = path.join(parent, path.basename(target));
+    const info = await lstat(full).catch(() => undefined);
+    if (info?.isSymbolicLink()) {
+      const real = await realpath(full).catch(() => {
+        throw new FileError('permission-denied', `${virtualPath}: a link that leads nowhere`);
+      });
+      this.assertInside(home, real, virtualPath);
+    }
+    return full;
+  }
+
+  private assertInside(home: string, real: string, virtualPath: string): void {
+    if (real !== home && !real.startsWith(`${home}${path.sep}`)) {
+      throw new FileError('permission-denied', `${virtualPath}: leads outside your folder`);
+    }
+  }
+
+  async stat(home: string, virtualPath: string, followLinks: boolean): Promise<FileAttributes> {
+    const full = await this.locate(home, virtualPath);
+    try {
+      return attributesOf(followLinks ? await stat(full) : await lstat(full));
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+  }
+
+  async list(home: string, virtualPath: string): Promise<StoredEntry[]> {
+    const full = await this.locate(home, virtualPath);
+    let names: string[];
+    try {
+      names = await readdir(full);
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+    const entries: StoredEntry[] = [];
+    for (const name of names) {
+      const info = await lstat(path.join(full, name)).catch(() => undefined);
+      if (info) entries.push({ name, attrs: attributesOf(info) });
+    }
+    return entries;
+  }
+
+  /** Opens an existing regular file for reading (never through a link leading out). */
+  async openForRead(home: string, virtualPath: string): Promise<{ handle: FileHandle; size: number }> {
+    const full = await this.locate(home, virtualPath);
+    try {
+      const handle = await open(full, fsConstants.O_RDONLY);
+      const info = await handle.stat();
+      if (info.isDirectory()) {
+        await handle.close();
+        throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
+      }
+      return { handle, size: info.size };
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+  }
+
+  /** Stages an upload; with `fromExisting`, it starts as a copy of the current file (resume). */
+  async stage(
+    home: string,
+    virtualPath: string,
+    uploadId: string,
+    fromExisting: boolean,
+    owner: StagedOwner,
+  ): Promise<StagedUpload> {
+    const target = await this.locate(home, virtualPath);
+    const parentInfo = await stat(path.dirname(target)).catch((error: unknown) => {
+      throw toFileError(error, virtualPath);
+    });
+    if (!parentInfo.isDirectory())
+      throw new FileError('not-a-directory', `${path.posix.dirname(virtualPath)}: not a directory`);
+    const existing = await lstat(target).catch(() => undefined);
+    if (existing?.isDirectory()) throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
+    const stagingPath = path.join(this.stagingRoot, `${uploadId}.part`);
+    // Who staged it, for the recovery after a crash (not synced: a lost note only loses the path).
+    await writeFile(path.join(this.stagingRoot, `${uploadId}.json`), JSON.stringify(owner), { mode: 0o600 });
+    if (fromExisting && existing?.isFile()) {
+      await copyFile(target, stagingPath, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
+    }
+    const handle = await open(stagingPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o640);
+    return stagedUpload(handle, stagingPath, target, virtualPath, () =>
+      unlink(path.join(this.stagingRoot, `${uploadId}.json`)),
+    );
+  }
+
+  async remove(home: string, virtualPath: string): Promise<number | null> {
+    const full = await this.locate(home, virtualPath);
+    try {
+      const info = await lstat(full);
+      if (info.isDirectory()) throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
+      await unlink(full);
+      await syncDirectory(path.dirname(full));
+      return info.isFile() ? info.size : null;
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+  }
+
+  async rename(home: string, from: string, to: string, overwrite: boolean): Promise<{ overwrote: boolean }> {
+    const source = await this.locate(home, from);
+    const target = await this.locate(home, to);
+    try {
+      await lstat(source);
+      const existing = await lstat(target).catch(() => undefined);
+      if (existing && !overwrite) throw new FileError('already-exists', `${to}: already exists`);
+      if (!existing && !overwrite) {
+        // No replace, atomically: link the new name (fails if it appeared meanwhile), drop the old.
+        const sourceInfo = await lstat(source);
+        if (sourceInfo.isDirectory()) await rename(source, target);
+        else {
+          await link(source, target);
+          await unlink(source);
+        }
+      } else {
+        await rename(source, target);
+      }
+      await syncDirectory(path.dirname(target));
+      if (path.dirname(source) !== path.dirname(target)) await syncDirectory(path.dirname(source));
+      return { overwrote: existing !== undefined };
+    } catch (error) {
+      throw toFileError(error, errnoOf(error) === 'EEXIST' ? to : from);
+    }
+  }
+
+  async mkdir(home: string, virtualPath: string): Promise<void> {
+    const full = await this.locate(home, virtualPath);
+    try {
+      await mkdir(full, { mode: 0o750 });
+      await syncDirectory(path.dirname(full));
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+  }
+
+  async rmdir(home: string, virtualPath: string): Promise<void> {
+    if (virtualPath === '/')
+      throw new FileError('permission-denied', '/: your home folder cannot be removed');
+    const full = await this.locate(home, virtualPath);
+    try {
+      const info = await lstat(full);
+      if (!info.isDirectory()) throw new FileError('not-a-directory', `${virtualPath}: not a directory`);
+      await rmdir(full);
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+  }
+
+  async setTimes(home: string, virtualPath: string, atime: number, mtime: number): Promise<void> {
+    const full = await this.locate(home, virtualPath);
+    await utimes(full, atime, mtime).catch((error: unknown) => {
+      throw toFileError(error, virtualPath);
+    });
+  }
+
+  /** A link's target as a virtual path, only when it stays inside the home. */
+  async readlink(home: string, virtualPath: string): Promise<string> {
+    const full = await this.locate(home, virtualPath);
+    try {
+      const info = await lstat(full);
+      if (!info.isSymbolicLink()) throw new FileError('failure', `${virtualPath}: not a symbolic link`);
+      const real = await realpath(full);
+      const relative = path.relative(home, real);
+      return `/${relative.split(path.sep).join('/')}`;
+    } catch (error) {
+      throw toFileError(error, virtualPath);
+    }
+  }
+
+  async statfs(home: string): Promise<FileSystemStats> {
+    const s = await statfs(home);
+    return {
+      blockSize: s.bsize,
+      blocks: s.blocks,
+      freeBlocks: s.bfree,
+      availableBlocks: s.bavail,
+      files: s.files,
+      freeFiles: s.ffree,
+      maxNameLength: 255,
+    };
+  }
+
+  /** Staged uploads left by a crash, with the owner noted when each was staged. */
+  async stagedUploads(): Promise<Array<{ uploadId: string; owner: StagedOwner | null }>> {
+    const names = await readdir(this.stagingRoot).catch(() => [] as string[]);
+    const uploads: Array<{ uploadId: string; owner: StagedOwner | null }> = [];
+    for (const name of names.filter((n) => n.endsWith('.part'))) {
+      const uploadId = name.slice(0, -'.part'.length);
+      const note = await readFile(path.join(this.stagingRoot, `${uploadId}.json`), 'utf8').catch(() => null);
+      let owner: StagedOwner | null = null;
+      try {
+        owner = note === null ? null : (JSON.parse(note) as StagedOwner);
+      } catch {
+        owner = null;
+      }
+      uploads.push({ uploadId, owner });
+    }
+    return uploads;
+  }
+
+  async finishStaged(uploadId: string, homeFolder: string, virtualPath: string): Promise<void> {
+    const target = await this.locate(await this.home(homeFolder), virtualPath);
+    await rename(path.join(this.stagingRoot, `${uploadId}.part`), target);
+    await syncDirectory(path.dirname(target));
+    await unlink(path.join(this.stagingRoot, `${uploadId}.json`)).catch(() => undefined);
+  }
+
+  async discardStaged(uploadId: string): Promise<void> {
+    await unlink(path.join(this.stagingRoot, `${uploadId}.part`)).catch(() => undefined);
+    await unlink(path.join(this.stagingRoot, `${uploadId}.json`)).catch(() => undefined);
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, fsConstants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function stagedUpload(
+  handle: FileHandle,
+  stagingPath: string,
+  target: string,
+  virtualPath: string,
+  dropNote: () => Promise<void>,
+): StagedUpload {
+  let open = true;
+  const closeHandle = async () => {
+    if (!open) return;
+    open = false;
+    await handle.close();
+  };
+  return {
+    stagingPath,
+    async write(offset, data) {
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await handle.write(data, written, data.length - written, offset + written);
+        written += bytesWritten;
+      }
+    },
+    async read(offset, length) {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    },
+    async size() {
+      return (await handle.stat()).size;
+    },
+    async sync() {
+      await handle.sync();
+    },
+    async commit({ overwrite }) {
+      try {
+        // The caller has synced the data (before recording the upload); this moves the name.
+        await closeHandle();
+        let overwrote = false;
+        if (overwrite) {
+          overwrote = (await lstat(target).catch(() => undefined)) !== undefined;
+          // rename replaces the directory entry, never writing through a hard link to the old file.
+          await rename(stagingPath, target);
+        } else {
+          await link(stagingPath, target);
+          await unlink(stagingPath);
+        }
+        await syncDirectory(path.dirname(target));
+        await dropNote().catch(() => undefined);
+        return { overwrote };
+      } catch (error) {
+        throw toFileError(error, virtualPath);
+      }
+    },
+    async discard() {
+      await closeHandle().catch(() => undefined);
+      await unlink(stagingPath).catch(() => undefined);
+      await dropNote().catch(() => undefined);
+    },
+  };
+}

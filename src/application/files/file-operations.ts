@@ -1,0 +1,644 @@
+/**
+ * The file-operations core every protocol shares (virtual path → permission → storage →
+ * event). A front end opens one `FileSession` per signed-in connection and maps the core's
+ * `FileError`s to its wire codes; it never touches storage or the event store itself.
+ *
+ * Uploads are staged outside the user's view and become visible under their name only when
+ * complete. At CLOSE: the staged data is made durable, `FileUploaded` is appended (stream
+ * `file-<uploadId>`), then the file is moved into place; the reply follows. A crash between
+ * the event and the move is finished at the next start (`recoverUploads`); a staged upload
+ * without its event is discarded and recorded as `UploadAborted`.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { EventStore } from '../../domain/event-store.js';
+import { type DomainEvent, toNewEvent } from '../../domain/events/catalogue.js';
+import type { EventMetadata } from '../../domain/events/envelope.js';
+import {
+  type FilePermission,
+  isPermitted,
+  type PathPermissionEntry,
+} from '../../domain/files/permissions.js';
+import { InvalidPath, resolveVirtualPath } from '../../domain/files/virtual-path.js';
+import type { Clock, IdGenerator } from '../ports.js';
+import {
+  type DirectoryEntry,
+  type DirectoryHandle,
+  type FileAttributes,
+  FileError,
+  type FileHandle,
+  type FileSession,
+  type FileSystemStats,
+  type OpenFlags,
+} from './file-session.js';
+
+export type Protocol = 'sftp' | 'http' | 'ftps';
+type FileOperation = Extract<DomainEvent, { type: 'AccessDenied' }>['data']['operation'];
+
+/** Who works with files, and how they reached Sluice. */
+export interface FileActor {
+  readonly userId: number;
+  readonly userName: string;
+  readonly homeFolder: string;
+  readonly permissions: readonly PathPermissionEntry[];
+  readonly sessionId: string;
+  readonly applicationId: number;
+  readonly userString: string | null;
+  readonly clientIp: string;
+  readonly clientPort?: number;
+  readonly protocol: Protocol;
+  /** The SFTP/FTPS connection, when there is one: the cause of each event. */
+  readonly connectionId?: string;
+}
+
+/** What the core needs from storage (src/adapters/storage/local-disk.ts). */
+export interface Storage {
+  home(homeFolder: string): Promise<string>;
+  stat(home: string, path: string, followLinks: boolean): Promise<FileAttributes>;
+  list(home: string, path: string): Promise<Array<{ name: string; attrs: FileAttributes }>>;
+  openForRead(home: string, path: string): Promise<{ handle: ReadableFile; size: number }>;
+  stage(
+    home: string,
+    path: string,
+    uploadId: string,
+    fromExisting: boolean,
+    owner: StagedOwner,
+  ): Promise<StagedFile>;
+  /** Uploads staged before a crash, with the owner noted when they were staged. */
+  stagedUploads(): Promise<Array<{ uploadId: string; owner: StagedOwner | null }>>;
+  /** Moves a staged upload under its name (recovery of a recorded upload). */
+  finishStaged(uploadId: string, homeFolder: string, path: string): Promise<void>;
+  discardStaged(uploadId: string): Promise<void>;
+  remove(home: string, path: string): Promise<number | null>;
+  rename(home: string, from: string, to: string, overwrite: boolean): Promise<{ overwrote: boolean }>;
+  mkdir(home: string, path: string): Promise<void>;
+  rmdir(home: string, path: string): Promise<void>;
+  setTimes(home: string, path: string, atime: number, mtime: number): Promise<void>;
+  readlink(home: string, path: string): Promise<string>;
+  statfs(home: string): Promise<FileSystemStats>;
+}
+
+/** Noted beside a staged upload, so an upload cut short by a crash can still be recorded. */
+export interface StagedOwner {
+  readonly userId: number;
+  readonly sessionId: string;
+  readonly homeFolder: string;
+  readonly path: string;
+  readonly protocol: Protocol;
+}
+
+export interface ReadableFile {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+export interface StagedFile {
+  write(offset: number, data: Buffer): Promise<void>;
+  read(offset: number, length: number): Promise<Buffer>;
+  size(): Promise<number>;
+  sync(): Promise<void>;
+  commit(options: { overwrite: boolean }): Promise<{ overwrote: boolean }>;
+  discard(): Promise<void>;
+}
+
+export interface FileOperationsDeps {
+  readonly storage: Storage;
+  readonly store: EventStore;
+  readonly clock: Clock;
+  readonly ids: IdGenerator;
+}
+
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const LISTING_CHUNK = 100;
+
+/** A client's path as it may appear in an event: control characters escaped, bounded. */
+function printable(path: string): string {
+  let escaped = '';
+  for (const c of path) {
+    const code = c.charCodeAt(0);
+    escaped += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : c;
+  }
+  return escaped.length > 4096 ? escaped.slice(0, 4096) : escaped;
+}
+
+function longname(name: string, attrs: FileAttributes, userName: string): string {
+  const mode = attrs.mode ?? 0;
+  const type = (mode & S_IFMT) === S_IFDIR ? 'd' : (mode & S_IFMT) === S_IFLNK ? 'l' : '-';
+  const bits = ['r', 'w', 'x'];
+  let perms = '';
+  for (let i = 8; i >= 0; i--) perms += mode & (1 << i) ? bits[(8 - i) % 3] : '-';
+  const date = new Date((attrs.mtime ?? 0) * 1000);
+  const month = date.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  const time = `${String(date.getUTCHours()).padStart(2, '0')}:${String(date.getUTCMinutes()).padStart(2, '0')}`;
+  const owner = userName.slice(0, 8).padEnd(8, ' ');
+  return `${type}${perms}    1 ${owner} ${owner} ${String(attrs.size ?? 0).padStart(8, ' ')} ${month} ${day} ${time} ${name}`;
+}
+
+export class FileOperations {
+  constructor(private readonly deps: FileOperationsDeps) {}
+
+  session(actor: FileActor): FileSession {
+    return new CoreFileSession(this.deps, actor);
+  }
+
+  /**
+   * After a restart: staged uploads whose FileUploaded was recorded are moved into place;
+   * the rest are discarded and recorded as UploadAborted.
+   */
+  async recoverUploads(): Promise<{ finished: number; discarded: number }> {
+    const { storage, store, ids } = this.deps;
+    let finished = 0;
+    let discarded = 0;
+    for (const { uploadId, owner } of await storage.stagedUploads()) {
+      const [recorded] = await store.readStream(`file-${uploadId}`, { maxCount: 1 });
+      if (recorded?.type === 'FileUploaded' && owner) {
+        await storage.finishStaged(uploadId, owner.homeFolder, owner.path);
+        finished++;
+        continue;
+      }
+      await storage.discardStaged(uploadId);
+      discarded++;
+      if (recorded || !owner) continue;
+      await store.appendToStream(
+        `file-${uploadId}`,
+        [
+          toNewEvent(
+            {
+              type: 'UploadAborted',
+              data: {
+                protocol: owner.protocol,
+                path: owner.path,
+                bytesReceived: 0,
+                reason: 'the server stopped during the upload',
+              },
+            },
+            {
+              envelopeVersion: 1,
+              correlationId: ids.uuid(),
+              actor: { userId: owner.userId, sessionId: owner.sessionId },
+            },
+          ),
+        ],
+        { expectedRevision: 'no_stream' },
+      );
+    }
+    return { finished, discarded };
+  }
+}
+
+class CoreFileSession implements FileSession {
+  private homeDir: Promise<string> | undefined;
+
+  constructor(
+    readonly deps: FileOperationsDeps,
+    private readonly actor: FileActor,
+  ) {}
+
+  home(): Promise<string> {
+    this.homeDir ??= this.deps.storage.home(this.actor.homeFolder);
+    return this.homeDir;
+  }
+
+  metadata(): EventMetadata {
+    const a = this.actor;
+    return {
+      envelopeVersion: 1,
+      correlationId: this.deps.ids.uuid(),
+      ...(a.connectionId === undefined ? {} : { causationId: a.connectionId }),
+      actor: {
+        userId: a.userId,
+        applicationId: a.applicationId,
+        sessionId: a.sessionId,
+        clientIp: a.clientIp,
+        ...(a.clientPort === undefined ? {} : { clientPort: a.clientPort }),
+        ...(a.userString === null ? {} : { userString: a.userString }),
+      },
+    };
+  }
+
+  /** Appends one event in a stream of its own; resolves once it is durable. */
+  async record(event: DomainEvent, id = this.deps.ids.uuid()): Promise<void> {
+    await this.deps.store.appendToStream(`file-${id}`, [toNewEvent(event, this.metadata())], {
+      expectedRevision: 'no_stream',
+    });
+  }
+
+  private async deny(
+    operation: FileOperation,
+    path: string,
+    reason: string,
+    code: 'permission-denied' | 'invalid-path' = 'permission-denied',
+  ): Promise<never> {
+    await this.record({
+      type: 'AccessDenied',
+      data: { protocol: this.actor.protocol, operation, path: printable(path), reason },
+    });
+    throw new FileError(code, `${printable(path)}: ${reason}`);
+  }
+
+  /** The canonical virtual path, or a recorded denial. */
+  private async resolve(path: string, operation: FileOperation): Promise<string> {
+    try {
+      return resolveVirtualPath(path);
+    } catch (error) {
+      if (error instanceof InvalidPath) return this.deny(operation, path, error.message, 'invalid-path');
+      throw error;
+    }
+  }
+
+  private async require(path: string, permission: FilePermission, operation: FileOperation): Promise<void> {
+    if (!isPermitted(this.actor.permissions, path, permission)) {
+      await this.deny(operation, path, `no ${permission} permission here`);
+    }
+  }
+
+  /** Storage refused because the real location leaves the home: recorded like any denial. */
+  private async guarded<T>(operation: FileOperation, path: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof FileError && error.code === 'permission-denied')
+        await this.deny(operation, path, error.message.replace(/^[^:]*: /, ''));
+      throw error;
+    }
+  }
+
+  async realpath(path: string): Promise<string> {
+    return this.resolve(path, 'stat');
+  }
+
+  async stat(path: string, options: { followLinks?: boolean } = {}): Promise<FileAttributes> {
+    const resolved = await this.resolve(path, 'stat');
+    const home = await this.home();
+    return this.guarded('stat', resolved, () =>
+      this.deps.storage.stat(home, resolved, options.followLinks ?? true),
+    );
+  }
+
+  async open(path: string, flags: OpenFlags): Promise<FileHandle> {
+    const writing = flags.write || flags.append || flags.create || flags.truncate;
+    const resolved = await this.resolve(path, writing ? 'upload' : 'download');
+    const home = await this.home();
+    if (!writing) {
+      await this.require(resolved, 'download', 'download');
+      const { handle, size } = await this.guarded('download', resolved, () =>
+        this.deps.storage.openForRead(home, resolved),
+      );
+      return new DownloadHandle(this, resolved, handle, size, this.deps.storage, home);
+    }
+    const existing = await this.deps.storage.stat(home, resolved, true).catch(() => undefined);
+    if (existing && flags.exclusive) throw new FileError('already-exists', `${resolved}: already exists`);
+    if (existing && ((existing.mode ?? 0) & S_IFMT) === S_IFDIR) {
+      throw new FileError('is-a-directory', `${resolved}: is a directory`);
+    }
+    if (existing) await this.require(resolved, 'overwrite', 'overwrite');
+    else await this.require(resolved, 'upload', 'upload');
+    const mayOverwrite = !flags.exclusive && isPermitted(this.actor.permissions, resolved, 'overwrite');
+    const uploadId = this.deps.ids.uuid();
+    const fromExisting = existing !== undefined && !flags.truncate;
+    const owner: StagedOwner = {
+      userId: this.actor.userId,
+      sessionId: this.actor.sessionId,
+      homeFolder: this.actor.homeFolder,
+      path: resolved,
+      protocol: this.actor.protocol,
+    };
+    const staged = await this.guarded('upload', resolved, () =>
+      this.deps.storage.stage(home, resolved, uploadId, fromExisting, owner),
+    );
+    return new UploadHandle(
+      this,
+      resolved,
+      uploadId,
+      staged,
+      mayOverwrite,
+      fromExisting,
+      flags.append ? (existing?.size ?? 0) : null,
+    );
+  }
+
+  async openDirectory(path: string): Promise<DirectoryHandle> {
+    const resolved = await this.resolve(path, 'list');
+    await this.require(resolved, 'list', 'list');
+    const home = await this.home();
+    const entries = await this.guarded('list', resolved, () => this.deps.storage.list(home, resolved));
+    const userName = this.actor.userName;
+    let index = 0;
+    return {
+      async next(): Promise<DirectoryEntry[] | null> {
+        if (index >= entries.length) return null;
+        const chunk = entries.slice(index, index + LISTING_CHUNK);
+        index += chunk.length;
+        return chunk.map((e) => ({
+          name: e.name,
+          attrs: e.attrs,
+          longname: longname(e.name, e.attrs, userName),
+        }));
+      },
+      async close() {
+        index = entries.length;
+      },
+    };
+  }
+
+  async remove(path: string): Promise<void> {
+    const resolved = await this.resolve(path, 'delete');
+    await this.require(resolved, 'delete', 'delete');
+    const home = await this.home();
+    const size = await this.guarded('delete', resolved, () => this.deps.storage.remove(home, resolved));
+    await this.record({ type: 'FileDeleted', data: { protocol: this.actor.protocol, path: resolved, size } });
+  }
+
+  async rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
+    const source = await this.resolve(from, 'rename');
+    const target = await this.resolve(to, 'rename');
+    await this.require(source, 'rename', 'rename');
+    await this.require(target, 'rename', 'rename');
+    const home = await this.home();
+    if (options.overwrite && (await this.deps.storage.stat(home, target, false).catch(() => undefined))) {
+      await this.require(target, 'overwrite', 'overwrite');
+    }
+    const { overwrote } = await this.guarded('rename', source, () =>
+      this.deps.storage.rename(home, source, target, options.overwrite),
+    );
+    await this.record({
+      type: 'FileRenamed',
+      data: { protocol: this.actor.protocol, from: source, to: target, overwrote },
+    });
+  }
+
+  async mkdir(path: string): Promise<void> {
+    const resolved = await this.resolve(path, 'mkdir');
+    await this.require(resolved, 'mkdir', 'mkdir');
+    const home = await this.home();
+    await this.guarded('mkdir', resolved, () => this.deps.storage.mkdir(home, resolved));
+    await this.record({ type: 'DirectoryCreated', data: { protocol: this.actor.protocol, path: resolved } });
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const resolved = await this.resolve(path, 'rmdir');
+    await this.require(resolved, 'rmdir', 'rmdir');
+    const home = await this.home();
+    await this.guarded('rmdir', resolved, () => this.deps.storage.rmdir(home, resolved));
+    await this.record({ type: 'DirectoryRemoved', data: { protocol: this.actor.protocol, path: resolved } });
+  }
+
+  /** The permitted subset: times are applied; mode and owner are accepted and left alone. */
+  async setstat(path: string, attrs: FileAttributes): Promise<void> {
+    const resolved = await this.resolve(path, 'setstat');
+    if (attrs.size !== undefined)
+      throw new FileError('unsupported', 'changing a file’s size is not supported; upload it again');
+    const home = await this.home();
+    await this.guarded('setstat', resolved, () => this.deps.storage.stat(home, resolved, true));
+    if (attrs.mtime !== undefined || attrs.atime !== undefined) {
+      await this.require(resolved, 'upload', 'setstat');
+      const now = Math.floor(this.deps.clock.now().getTime() / 1000);
+      await this.deps.storage.setTimes(home, resolved, attrs.atime ?? now, attrs.mtime ?? now);
+    }
+  }
+
+  async readlink(path: string): Promise<string> {
+    const resolved = await this.resolve(path, 'stat');
+    const home = await this.home();
+    return this.guarded('stat', resolved, () => this.deps.storage.readlink(home, resolved));
+  }
+
+  async statvfs(path: string): Promise<FileSystemStats> {
+    await this.resolve(path, 'stat');
+    return this.deps.storage.statfs(await this.home());
+  }
+
+  get protocol(): Protocol {
+    return this.actor.protocol;
+  }
+}
+
+/** Reads of one download: the event at CLOSE says whether the whole file went, and its sha256. */
+class DownloadHandle implements FileHandle {
+  private readonly hash: Hash = createHash('sha256');
+  private nextOffset = 0;
+  private inOrder = true;
+  private bytesSent = 0;
+  private firstOffset: number | null = null;
+  private readonly ahead = new Map<number, Buffer>();
+  private reads = 0;
+  private closed = false;
+
+  constructor(
+    private readonly session: CoreFileSession,
+    private readonly path: string,
+    private readonly file: ReadableFile,
+    private readonly size: number,
+    private readonly storage: Storage,
+    private readonly home: string,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Buffer | null> {
+    this.reads++;
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.file.read(buffer, 0, length, offset);
+    if (bytesRead === 0) return null;
+    const data = buffer.subarray(0, bytesRead);
+    this.firstOffset = this.firstOffset === null ? offset : Math.min(this.firstOffset, offset);
+    this.bytesSent += bytesRead;
+    this.digest(offset, data);
+    return data;
+  }
+
+  /**
+   * Clients pipeline reads and they complete out of order: pieces ahead of the hash wait in a
+   * small buffer until the gap before them is filled. A re-read or a runaway buffer gives up
+   * the streaming hash (the download is then recorded as a range).
+   */
+  private digest(offset: number, data: Buffer): void {
+    if (!this.inOrder) return;
+    if (offset < this.nextOffset) {
+      this.inOrder = false;
+      this.ahead.clear();
+      return;
+    }
+    this.ahead.set(offset, data);
+    if (this.ahead.size > 512) {
+      this.inOrder = false;
+      this.ahead.clear();
+      return;
+    }
+    for (let next = this.ahead.get(this.nextOffset); next; next = this.ahead.get(this.nextOffset)) {
+      this.ahead.delete(this.nextOffset);
+      this.hash.update(next);
+      this.nextOffset += next.length;
+    }
+  }
+
+  async write(): Promise<void> {
+    throw new FileError('permission-denied', `${this.path}: opened for reading`);
+  }
+
+  async stat(): Promise<FileAttributes> {
+    return this.storage.stat(this.home, this.path, true);
+  }
+
+  async setstat(attrs: FileAttributes): Promise<void> {
+    await this.session.setstat(this.path, attrs);
+  }
+
+  async sync(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.file.close();
+    if (this.reads === 0) return;
+    const whole =
+      this.inOrder && this.firstOffset !== null && this.firstOffset === 0 && this.nextOffset >= this.size;
+    const emptyWhole = this.size === 0 && this.bytesSent === 0;
+    await this.session.record({
+      type: 'FileDownloaded',
+      data: {
+        protocol: this.session.protocol,
+        path: this.path,
+        bytesSent: this.bytesSent,
+        whole: whole || emptyWhole,
+        offset: this.firstOffset ?? 0,
+        sha256: whole || emptyWhole ? this.hash.digest('hex') : null,
+      },
+    });
+  }
+
+  async abort(): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Writes of one upload, staged; sha256 computed while streaming when writes arrive in order. */
+class UploadHandle implements FileHandle {
+  private readonly hash: Hash = createHash('sha256');
+  private nextOffset = 0;
+  private inOrder: boolean;
+  private received = 0;
+  private done = false;
+
+  constructor(
+    private readonly session: CoreFileSession,
+    private readonly path: string,
+    private readonly uploadId: string,
+    private readonly staged: StagedFile,
+    private readonly mayOverwrite: boolean,
+    fromExisting: boolean,
+    /** For O_APPEND: where writes go regardless of their offset. */
+    private appendAt: number | null,
+  ) {
+    this.inOrder = !fromExisting;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer | null> {
+    const data = await this.staged.read(offset, length);
+    return data.length === 0 ? null : data;
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    if (this.done) throw new FileError('failure', `${this.path}: the upload is finished`);
+    let at = offset;
+    if (this.appendAt !== null) {
+      at = this.appendAt;
+      this.appendAt += data.length;
+      this.inOrder = false;
+    }
+    if (this.inOrder && at === this.nextOffset) {
+      this.hash.update(data);
+      this.nextOffset += data.length;
+    } else {
+      this.inOrder = false;
+    }
+    this.received += data.length;
+    await this.staged.write(at, data);
+  }
+
+  async stat(): Promise<FileAttributes> {
+    return { size: await this.staged.size(), mode: 0o100640 };
+  }
+
+  async setstat(attrs: FileAttributes): Promise<void> {
+    if (attrs.size !== undefined)
+      throw new FileError('unsupported', 'changing a file’s size is not supported');
+  }
+
+  async sync(): Promise<void> {
+    await this.staged.sync();
+  }
+
+  private async sha256(size: number): Promise<string> {
+    if (this.inOrder && this.nextOffset === size) return this.hash.digest('hex');
+    // Written out of order (or resumed): read the staged file back once.
+    const hash = createHash('sha256');
+    for (let offset = 0; offset < size; ) {
+      const chunk = await this.staged.read(offset, Math.min(1 << 20, size - offset));
+      if (chunk.length === 0) break;
+      hash.update(chunk);
+      offset += chunk.length;
+    }
+    return hash.digest('hex');
+  }
+
+  async close(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    const size = await this.staged.size();
+    const sha256 = await this.sha256(size);
+    await this.staged.sync();
+    const protocol = this.session.protocol;
+    const event: DomainEvent = {
+      type: 'FileUploaded',
+      data: { protocol, path: this.path, size, sha256, overwrote: false },
+    };
+    try {
+      // The event first (durable), then the name: a crash in between is finished at restart.
+      await this.commitAfter(event);
+    } catch (error) {
+      await this.staged.discard();
+      await this.session.record({
+        type: 'UploadAborted',
+        data: {
+          protocol,
+          path: this.path,
+          bytesReceived: this.received,
+          reason: error instanceof FileError ? error.message.slice(0, 200) : 'the file could not be stored',
+        },
+      });
+      throw error;
+    }
+  }
+
+  private async commitAfter(
+    event: Extract<DomainEvent, { type: 'FileUploaded' }>,
+  ): Promise<{ overwrote: boolean }> {
+    const home = await this.session.home();
+    const exists = await this.session.deps.storage.stat(home, this.path, false).then(
+      () => true,
+      () => false,
+    );
+    if (exists && !this.mayOverwrite) throw new FileError('already-exists', `${this.path}: already exists`);
+    await this.session.record({ ...event, data: { ...event.data, overwrote: exists } }, this.uploadId);
+    return this.staged.commit({ overwrite: this.mayOverwrite });
+  }
+
+  async abort(reason: string): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.staged.discard();
+    await this.session.record(
+      {
+        type: 'UploadAborted',
+        data: {
+          protocol: this.session.protocol,
+          path: this.path,
+          bytesReceived: this.received,
+          reason: reason.slice(0, 200) || 'aborted',
+        },
+      },
+      this.uploadId,
+    );
+  }
+}
