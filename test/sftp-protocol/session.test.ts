@@ -363,6 +363,8 @@ describe('SFTP session: FileError mapping', () => {
     'not-a-directory': FX.FAILURE,
     'no-space': FX.FAILURE,
     'too-many-handles': FX.FAILURE,
+    'digest-mismatch': FX.FAILURE,
+    'too-large': FX.FAILURE,
     failure: FX.FAILURE,
     unsupported: FX.OP_UNSUPPORTED,
   };
@@ -463,6 +465,35 @@ describe('SFTP session: pipelining and back-pressure', () => {
     }
     assert.equal(files.maxWritesInFlight, 8);
     for (const id of ids) assert.equal(statusOf(await client.reply(id)).code, FX.OK);
+    client.socket.end();
+  });
+
+  it('pauses the channel once the read-ahead is used up, resumes when under the bound', async () => {
+    const files = new MemoryFiles();
+    const gates: Array<() => void> = [];
+    files.hooks.beforeWrite = () => new Promise<void>((r) => gates.push(r));
+    const { client, session, serverSocket } = await ready(files, {
+      maxInFlight: 4,
+      maxReadAhead: 256 * 1024,
+    });
+    const wh = await client.open('/big-writes', pflags.WRITE | pflags.CREAT);
+    const ids: number[] = [];
+    const block = Buffer.alloc(64 * 1024, 7);
+    for (let i = 0; i < 200; i++) {
+      const id = client.id();
+      ids.push(id);
+      client.write(request(T.WRITE, id, str(wh), u64(i * block.length), str(block)));
+    }
+    await sleep(100);
+    assert.equal(files.writesInFlight, 4);
+    assert.equal(serverSocket.isPaused(), true);
+    const sent = 200 * (block.length + 30);
+    assert.ok(serverSocket.bytesRead < 1024 * 1024, `read ${serverSocket.bytesRead} of ${sent} bytes`);
+    files.hooks.beforeWrite = undefined;
+    for (const gate of gates.splice(0)) gate();
+    for (const id of ids) assert.equal(statusOf(await client.reply(id)).code, FX.OK);
+    assert.equal(session.bytesIn, 200 * block.length);
+    assert.equal(files.maxWritesInFlight, 4);
     client.socket.end();
   });
 

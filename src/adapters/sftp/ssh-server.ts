@@ -346,7 +346,9 @@ export class SftpServer {
     client.on('close', () => {
       void (async () => {
         registry.remove(connectionId);
-        await Promise.all(sftpSessions.map((s) => s.closed.catch(() => undefined)));
+        // The channel may never report its end if the client left with requests unread.
+        for (const session of sftpSessions) session.end('connection closed');
+        await Promise.all(sftpSessions.map((s) => s.closed));
         const bytesIn = sftpSessions.reduce((n, s) => n + s.bytesIn, 0);
         const bytesOut = sftpSessions.reduce((n, s) => n + s.bytesOut, 0);
         await store.appendToStream(

@@ -582,11 +582,30 @@ class UploadHandle implements FileHandle {
     return hash.digest('hex');
   }
 
-  async close(): Promise<void> {
+  async close(options: { expectedSha256?: string } = {}): Promise<void> {
     if (this.done) return;
     this.done = true;
     const size = await this.staged.size();
     const sha256 = await this.sha256(size);
+    if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
+      await this.staged.discard();
+      await this.session.record(
+        {
+          type: 'UploadAborted',
+          data: {
+            protocol: this.session.protocol,
+            path: this.path,
+            bytesReceived: this.received,
+            reason: 'the content does not match the digest the client sent',
+          },
+        },
+        this.uploadId,
+      );
+      throw new FileError(
+        'digest-mismatch',
+        `${this.path}: the content does not match the digest sent with it`,
+      );
+    }
     await this.staged.sync();
     const protocol = this.session.protocol;
     const event: DomainEvent = {

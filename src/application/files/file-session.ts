@@ -16,6 +16,8 @@ export type FileErrorCode =
   | 'no-space'
   | 'unsupported'
   | 'too-many-handles'
+  | 'digest-mismatch'
+  | 'too-large'
   | 'failure';
 
 export class FileError extends Error {
@@ -65,9 +67,11 @@ export interface FileHandle {
   sync(): Promise<void>;
   /**
    * Completes the transfer: an upload becomes visible under its name and its event is
-   * durable before this resolves; a download records what was sent.
+   * durable before this resolves; a download records what was sent. With `expectedSha256`,
+   * an upload whose content differs is discarded, recorded as aborted, and refused with
+   * `digest-mismatch`.
    */
-  close(): Promise<void>;
+  close(options?: { expectedSha256?: string }): Promise<void>;
   /** The connection ended without CLOSE: an upload leaves nothing behind but UploadAborted. */
   abort(reason: string): Promise<void>;
 }

@@ -4,8 +4,9 @@
  *
  * - VERSION 3 announces the OpenSSH extensions (posix-rename, statvfs, fstatvfs, hardlink,
  *   fsync, limits), so OpenSSH clients use ~255 KiB reads and writes.
- * - Back-pressure: at most `maxInFlight` requests are dispatched at once; the channel is paused
- *   at the bound and while a `write()` waits for 'drain'.
+ * - Back-pressure: at most `maxInFlight` requests are dispatched at once, and none while a
+ *   `write()` waits for 'drain'; meanwhile at most `maxReadAhead` bytes are read on, then the
+ *   channel is paused.
  * - Pipelined requests run concurrently where order cannot matter (see ordering.ts); every
  *   request id is answered exactly once.
  * - When the stream ends without CLOSE, open files are `abort()`ed and directories closed,
@@ -30,6 +31,12 @@ export interface SftpSessionOptions {
   readonly maxInFlight?: number;
   /** Longest inbound packet accepted (default 256 KiB + 1 KiB); longer ends the session. */
   readonly maxPacketLength?: number;
+  /**
+   * Bytes of not-yet-dispatched requests read ahead while dispatching is blocked (default 1 MiB).
+   * Reading on a little lets a client's EOF be seen while replies wait for 'drain' (a channel
+   * that is never read to its end never emits 'end'); past it the channel is paused.
+   */
+  readonly maxReadAhead?: number;
   readonly logger?: SftpLogger;
 }
 
@@ -57,6 +64,7 @@ export class SftpProtocolSession {
   private readonly ordering = new RequestOrdering();
   private readonly logger: SftpLogger;
   private readonly maxInFlight: number;
+  private readonly maxReadAhead: number;
 
   private initialised = false;
   private ending = false;
@@ -82,6 +90,7 @@ export class SftpProtocolSession {
     this.framer = new PacketFramer(options.maxPacketLength ?? DEFAULT_MAX_INBOUND_PACKET_LENGTH);
     this.handles = new HandleTable(options.maxOpenHandles ?? 256);
     this.maxInFlight = Math.max(1, options.maxInFlight ?? 64);
+    this.maxReadAhead = Math.max(0, options.maxReadAhead ?? 1024 * 1024);
     this.logger = options.logger ?? silentLogger;
     this.operations = {
       files,
@@ -165,13 +174,15 @@ export class SftpProtocolSession {
     this.updateFlow();
   }
 
+  /** Pauses the channel while dispatching is blocked and the read-ahead is used up. */
   private updateFlow(): void {
     if (this.ending) return;
     const blocked = this.inFlight >= this.maxInFlight || this.outputBlocked;
-    if (blocked && !this.paused) {
+    const stop = blocked && this.framer.bufferedBytes >= this.maxReadAhead;
+    if (stop && !this.paused) {
       this.paused = true;
       this.channel.pause();
-    } else if (!blocked && this.paused) {
+    } else if (!stop && this.paused) {
       this.paused = false;
       this.channel.resume();
     }

@@ -22,6 +22,8 @@ const BY_CODE: Record<FileErrorCode, SftpStatus> = {
   'not-a-directory': { code: StatusCode.FAILURE, message: 'not a directory' },
   'no-space': { code: StatusCode.FAILURE, message: 'no space left' },
   'too-many-handles': { code: StatusCode.FAILURE, message: 'too many open handles' },
+  'digest-mismatch': { code: StatusCode.FAILURE, message: 'the data does not match its digest' },
+  'too-large': { code: StatusCode.FAILURE, message: 'the file is larger than allowed' },
   failure: { code: StatusCode.FAILURE, message: 'failure' },
   unsupported: { code: StatusCode.OP_UNSUPPORTED, message: 'operation not supported' },
 };
