@@ -1,4 +1,7 @@
 # Sluice: multi-stage build, runs as a non-root user, healthy when /readyz answers 200.
+# Sluice runs its TypeScript through tsx (a runtime dependency), so there is no compile stage:
+# `deps` builds node_modules (with the toolchain for ssh2's native crypto), `runtime` gets only
+# node_modules and the sources.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 # g++/make/python3 build ssh2's native crypto binding.
@@ -6,10 +9,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends g++ make python
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:20-bookworm-slim AS runtime
 WORKDIR /app
-ENV NODE_ENV=production MFT_DATA_DIR=/var/lib/sluice
-RUN useradd --system --create-home --home-dir /var/lib/sluice sluice
+ENV NODE_ENV=production MFT_DATA_DIR=/var/lib/sluice MFT_HTTP_PORT=8080 MFT_SFTP_PORT=2222
+# A fixed uid/gid, so volumes and shared file storage can be prepared for it (chown 10001:10001).
+RUN groupadd --system --gid 10001 sluice \
+  && useradd --system --uid 10001 --gid sluice --create-home --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src

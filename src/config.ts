@@ -2,6 +2,7 @@
  * Configuration from the environment, validated once at start. A bad value stops Sluice with
  * one line naming the variable (`ConfigError`), never a stack trace.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 
 export interface Config {
@@ -11,10 +12,21 @@ export interface Config {
   readonly bindAddress: string;
   readonly httpPort: number;
   readonly sftpPort: number;
+  /** Largest HTTP upload accepted, in bytes. */
+  readonly maxUploadBytes: number;
+  /** PEM certificate and key files: the HTTP API then speaks HTTPS only. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody's by default. */
+  readonly trustedProxies: readonly string[];
   readonly sftpMaxConnectionsPerUser: number;
   readonly sftpMaxHandlesPerConnection: number;
   /** External PostgreSQL for the event store and the read model; embedded when absent. */
   readonly databaseUrl: string | undefined;
+  /**
+   * KurrentDB connection string (esdb://, esdb+discover://, kurrentdb://, kurrentdb+discover://):
+   * when set, events live in KurrentDB; the read model, credentials and checkpoints stay in PostgreSQL.
+   */
+  readonly eventStoreUrl: string | undefined;
   /** Port of the embedded PostgreSQL (127.0.0.1 only). */
   readonly embeddedPgPort: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -86,6 +98,60 @@ function secret(env: Env, name: string, minLength: number): string | undefined {
   return raw;
 }
 
+const EVENTSTORE_SCHEMES = ['esdb', 'esdb+discover', 'kurrentdb', 'kurrentdb+discover'];
+const EVENTSTORE_HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/;
+
+/** A KurrentDB connection string: scheme, optional user:password@, host[:port][,…], optional ?options. */
+function eventStoreUrl(env: Env, name: string): string | undefined {
+  const raw = value(env, name);
+  if (raw === undefined) return undefined;
+  const expected = `expected ${EVENTSTORE_SCHEMES.map((s) => `${s}://`).join(', ')} followed by host:port`;
+  // Parsed by hand: a gossip seed list (a:2113,b:2113) is not a WHATWG URL. The value may hold a
+  // password, so no message repeats it.
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(?:[^@/?#]*@)?([^@/?#]*)\/?(\?[^#]*)?$/.exec(raw);
+  if (!match) throw new ConfigError(name, `not a valid connection string (${expected})`);
+  const scheme = match[1]!.toLowerCase();
+  if (!EVENTSTORE_SCHEMES.includes(scheme)) throw new ConfigError(name, `${expected}, got ${scheme}://`);
+  const hosts = match[2]!.split(',');
+  if (hosts.some((host) => !EVENTSTORE_HOST.test(host))) {
+    throw new ConfigError(name, `names no valid host (${expected}, e.g. esdb://kurrentdb:2113?tls=false)`);
+  }
+  return raw;
+}
+
+function tlsFiles(env: Env): Config['tls'] {
+  const certFile = value(env, 'MFT_TLS_CERT');
+  const keyFile = value(env, 'MFT_TLS_KEY');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) throw new ConfigError('MFT_TLS_CERT', 'must be set together with MFT_TLS_KEY');
+  if (keyFile === undefined) throw new ConfigError('MFT_TLS_KEY', 'must be set together with MFT_TLS_CERT');
+  for (const [name, file] of [
+    ['MFT_TLS_CERT', certFile],
+    ['MFT_TLS_KEY', keyFile],
+  ] as const) {
+    if (!existsSync(file)) throw new ConfigError(name, `no such file: ${file}`);
+  }
+  return { certFile, keyFile };
+}
+
+const IPV4_OR_CIDR = /^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/;
+const IPV6_OR_CIDR = /^[0-9a-f:]+(\/\d{1,3})?$/i;
+
+function proxyList(env: Env, name: string): string[] {
+  const raw = value(env, name);
+  if (raw === undefined) return [];
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    if (!IPV4_OR_CIDR.test(entry) && !(entry.includes(':') && IPV6_OR_CIDR.test(entry))) {
+      throw new ConfigError(name, `"${entry}" is not an IP address or CIDR range`);
+    }
+  }
+  return entries;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -94,21 +160,19 @@ export function loadConfig(env: Env = process.env): Config {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError('MFT_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
-  if (value(env, 'EVENTSTORE_URL') !== undefined) {
-    throw new ConfigError(
-      'EVENTSTORE_URL',
-      'the KurrentDB event store is not available in this version; unset it to keep events in PostgreSQL',
-    );
-  }
   const config: Config = {
     dataDir,
     filesDir: path.join(dataDir, 'files'),
     bindAddress: value(env, 'MFT_BIND_ADDRESS') ?? '0.0.0.0',
     httpPort: port(env, 'MFT_HTTP_PORT', 8080),
     sftpPort: port(env, 'MFT_SFTP_PORT', 2222),
+    maxUploadBytes: integer(env, 'MFT_HTTP_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    tls: tlsFiles(env),
+    trustedProxies: proxyList(env, 'MFT_TRUSTED_PROXIES'),
     sftpMaxConnectionsPerUser: integer(env, 'MFT_SFTP_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
     sftpMaxHandlesPerConnection: integer(env, 'MFT_SFTP_MAX_HANDLES', 256, 1, 100_000),
     databaseUrl: postgresUrl(env, 'DATABASE_URL'),
+    eventStoreUrl: eventStoreUrl(env, 'EVENTSTORE_URL'),
     embeddedPgPort: port(env, 'MFT_PG_PORT', 54329),
     logLevel: logLevel as Config['logLevel'],
     readyMaxLag: integer(env, 'MFT_READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),

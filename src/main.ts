@@ -14,6 +14,8 @@ import { PostgresCredentialStore } from './adapters/credentials/postgres-credent
 import { checkReachable, describeDatabaseUrl, kyselyOn, openDatabase } from './adapters/database/connect.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './adapters/database/embedded-postgres.js';
 import { migrate } from './adapters/database/migrate.js';
+import { describeEventStoreUrl } from './adapters/eventstore/kurrentdb/connection.js';
+import { openKurrentDbEventStore } from './adapters/eventstore/kurrentdb/kurrentdb-event-store.js';
 import { AppendNotifier } from './adapters/eventstore/postgres/append-notifier.js';
 import { eventStoreMigrations } from './adapters/eventstore/postgres/migrations/index.js';
 import { PostgresEventStore } from './adapters/eventstore/postgres/postgres-event-store.js';
@@ -36,9 +38,11 @@ import { SessionExpiry } from './application/session-expiry.js';
 import { SignInService } from './application/sign-in.js';
 import { UserService } from './application/users.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
+import type { EventStore } from './domain/event-store.js';
 import { toNewEvent } from './domain/events/catalogue.js';
 import type { EventMetadata } from './domain/events/envelope.js';
 import { applicationsProjection, listApplications } from './projections/applications-view.js';
+import { auditProjection } from './projections/audit-view.js';
 import { ProjectionRunner } from './projections/runner.js';
 import { serverInstancesProjection } from './projections/server-instances.js';
 import { sessionsDueToExpire, sessionsProjection } from './projections/sessions-view.js';
@@ -111,27 +115,44 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const database = openDatabase<ReadModel>(databaseUrl, { max: 20 });
     cleanups.push(() => database.db.destroy());
     await checkReachable(database);
-    await migrate(database.db, { name: 'eventstore', migrations: eventStoreMigrations });
+    if (config.eventStoreUrl === undefined) {
+      await migrate(database.db, { name: 'eventstore', migrations: eventStoreMigrations });
+    }
     await migrate(database.db, { name: 'readmodel', migrations: readModelMigrations });
     await migrate(database.db, { name: 'credentials', migrations: credentialMigrations });
 
     const metrics = createMetrics();
-    const notifier = new AppendNotifier(databaseUrl, logger.child({ component: 'event-store' }));
-    const store = new PostgresEventStore({
-      db: database.db,
-      notifier,
-      onAppended: (_stream, count, seconds) => {
-        metrics.eventsAppended.inc(count);
-        metrics.appendSeconds.observe(seconds);
-      },
-    });
+    const onAppended = (_stream: string, count: number, seconds: number) => {
+      metrics.eventsAppended.inc(count);
+      metrics.appendSeconds.observe(seconds);
+    };
+    let store: EventStore;
+    if (config.eventStoreUrl === undefined) {
+      const notifier = new AppendNotifier(databaseUrl, logger.child({ component: 'event-store' }));
+      store = new PostgresEventStore({ db: database.db, notifier, onAppended });
+      logger.info('event store: PostgreSQL (table "events"); read model: PostgreSQL (same database)');
+    } else {
+      // Fails within 10 s, in one line without the password, when KurrentDB does not answer.
+      store = await openKurrentDbEventStore(config.eventStoreUrl, {
+        onAppended,
+        logger: logger.child({ component: 'event-store' }),
+      });
+      logger.info(
+        `event store: KurrentDB at ${describeEventStoreUrl(config.eventStoreUrl)}; read model, credentials and checkpoints: PostgreSQL`,
+      );
+    }
     cleanups.push(() => store.close());
-    logger.info('event store: PostgreSQL (table "events"); read model: PostgreSQL (same database)');
 
     const runner = new ProjectionRunner({
       store,
       db: database.db,
-      projections: [serverInstancesProjection, usersProjection, applicationsProjection, sessionsProjection],
+      projections: [
+        serverInstancesProjection,
+        usersProjection,
+        applicationsProjection,
+        sessionsProjection,
+        auditProjection,
+      ],
       logger: logger.child({ component: 'projections' }),
       onBatch: ({ name, events, seconds, position }) => {
         metrics.projectionEvents.inc({ projection: name }, events);
@@ -155,7 +176,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
               version,
               hostname: os.hostname(),
               pid: process.pid,
-              eventStore: 'postgres',
+              eventStore: config.eventStoreUrl === undefined ? 'postgres' : 'kurrentdb',
               startedAt: new Date().toISOString(),
             },
           },
@@ -207,6 +228,17 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     expiry.start(config.sessionExpiryIntervalMs);
     cleanups.push(() => expiry.stop());
 
+    const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'));
+    await disk.prepare();
+    const files = new FileOperations({ storage: disk, store, clock, ids: { uuid: uuidv7 } });
+    const recovered = await files.recoverUploads();
+    if (recovered.finished + recovered.discarded > 0) {
+      logger.warn(
+        recovered,
+        'uploads cut short by the last stop: recorded ones finished, the rest discarded',
+      );
+    }
+
     const app = await buildServer(
       {
         version,
@@ -227,9 +259,24 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           userDirectory: { list: (filters, after, limit) => listUsers(database.db, filters, after, limit) },
           applicationDirectory: { list: (after, limit) => listApplications(database.db, after, limit) },
           waitForPosition: (position, timeoutMs) => runner.waitForPosition(position, timeoutMs),
+          files,
+          maxUploadBytes: config.maxUploadBytes,
+          views: {
+            db: database.db,
+            store,
+            auditPosition: () => runner.positions()[auditProjection.name] ?? 0,
+            waitForAudit: (position, timeoutMs) =>
+              runner.waitForPosition(position, timeoutMs, auditProjection.name),
+          },
         },
       },
-      { logger: logger.child({ component: 'http' }) },
+      {
+        logger: logger.child({ component: 'http' }),
+        trustedProxies: config.trustedProxies,
+        ...(config.tls
+          ? { tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+          : {}),
+      },
     );
     const closeApp = () => app.close();
     cleanups.push(closeApp);
@@ -238,16 +285,6 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       { address },
       `HTTP API listening on ${address} (OpenAPI at ${address}/openapi.json, docs at ${address}/docs, metrics at ${address}/metrics)`,
     );
-    const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'));
-    await disk.prepare();
-    const files = new FileOperations({ storage: disk, store, clock, ids: { uuid: uuidv7 } });
-    const recovered = await files.recoverUploads();
-    if (recovered.finished + recovered.discarded > 0) {
-      logger.warn(
-        recovered,
-        'uploads cut short by the last stop: recorded ones finished, the rest discarded',
-      );
-    }
     const registry = new ConnectionRegistry();
     await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
     cleanups.push(() => registry.stop());
@@ -322,23 +359,27 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(`invalid configuration: ${error.message}`, 2);
     throw error;
   }
-  let sluice: RunningSluice;
-  try {
-    sluice = await startSluice(config);
-  } catch (error) {
-    fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`, 1);
-  }
-  let signalled = false;
+  // Signals are handled from the start: one that arrives during start-up stops Sluice as
+  // soon as it is up, in the same orderly way.
+  let requested: string | undefined;
+  let running: RunningSluice | undefined;
   const onSignal = (signal: string) => {
-    if (signalled) {
-      sluice.logger.warn(`${signal} again: exiting without finishing the shutdown`);
+    if (requested !== undefined) {
+      process.stderr.write(`sluice: ${signal} again: exiting without finishing the shutdown\n`);
       process.exit(1);
     }
-    signalled = true;
-    void sluice.stop(signal).then(() => process.exit(0));
+    requested = signal;
+    if (running) void running.stop(signal).then(() => process.exit(0));
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+  try {
+    running = await startSluice(config);
+  } catch (error) {
+    fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`, 1);
+  }
+  running.logger.info('Sluice is ready');
+  if (requested !== undefined) await running.stop(requested).then(() => process.exit(0));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

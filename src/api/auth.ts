@@ -3,11 +3,12 @@
  * store on every request (fail closed: anything else is 401). Routes that need a right add
  * `requireRight`.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { v7 as uuidv7 } from 'uuid';
 import type { RequestContext } from '../application/ports.js';
 import type { SignInService } from '../application/sign-in.js';
+import type { ActiveUser } from '../application/users.js';
 import type { SessionEndReason } from '../domain/sessions/liveness.js';
 import type { SessionOpenedData } from '../domain/sessions/session.js';
 import type { UserRight } from '../domain/users/user.js';
@@ -17,6 +18,8 @@ export interface Principal {
   readonly session: SessionOpenedData;
   readonly userName: string;
   readonly rights: readonly UserRight[];
+  /** The user as it is now: home folder, permissions, keys. */
+  readonly user: ActiveUser;
 }
 
 declare module 'fastify' {
@@ -37,7 +40,7 @@ const ended: Record<SessionEndReason, [string, string]> = {
 };
 
 function unauthenticated(slug: string, title: string): Problem {
-  return new Problem(401, slug, title);
+  return new Problem(401, slug, title, undefined, { 'www-authenticate': 'Bearer' });
 }
 
 /** The request as the core sees it: who, from which address and port, which request. */
@@ -64,9 +67,8 @@ export function contextOf(request: FastifyRequest): RequestContext {
 export const requestId = () => uuidv7();
 
 export function authenticate(signIn: SignInService) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  return async (request: FastifyRequest): Promise<void> => {
     const header = request.headers.authorization;
-    reply.header('www-authenticate', 'Bearer');
     if (header === undefined)
       throw unauthenticated('unauthenticated', 'Sign in and send Authorization: Bearer <sessionId>');
     const match = /^Bearer ([^\s]+)$/i.exec(header);
@@ -77,7 +79,7 @@ export function authenticate(signIn: SignInService) {
       const [slug, title] = ended[liveness.alive ? 'user-deleted' : liveness.reason];
       throw unauthenticated(slug, title);
     }
-    request.principal = { session: liveness.session, userName: user.userName, rights: user.rights };
+    request.principal = { session: liveness.session, userName: user.userName, rights: user.rights, user };
   };
 }
 

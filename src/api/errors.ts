@@ -6,6 +6,7 @@ export function ticketProblem(error: unknown): unknown {
 }
 
 import { InvalidPublicKey } from '../adapters/ssh/public-keys.js';
+import { FileError, type FileErrorCode } from '../application/files/file-session.js';
 /**
  * The one place where the core's typed errors become HTTP problems. Each rule that says no
  * has a stable problem type; sign-in refusals never tell an unknown user from a wrong password.
@@ -46,8 +47,29 @@ const domainProblems: Record<string, [number, string]> = {
   'session-exists': [409, 'session-exists'],
 };
 
+/** The file-operations core's errors, as HTTP sees them. */
+const fileProblems: Record<FileErrorCode, [number, string]> = {
+  'not-found': [404, 'file-not-found'],
+  'permission-denied': [403, 'permission-denied'],
+  'invalid-path': [400, 'invalid-path'],
+  'already-exists': [412, 'already-exists'],
+  'not-a-directory': [409, 'not-a-folder'],
+  'is-a-directory': [409, 'is-a-folder'],
+  'not-empty': [409, 'folder-not-empty'],
+  'no-space': [507, 'no-space'],
+  unsupported: [501, 'unsupported'],
+  'too-many-handles': [503, 'too-busy'],
+  'digest-mismatch': [400, 'digest-mismatch'],
+  'too-large': [413, 'too-large'],
+  failure: [500, 'file-operation-failed'],
+};
+
 export function toProblem(error: unknown): Problem | undefined {
   if (error instanceof Problem) return error;
+  if (error instanceof FileError) {
+    const [status, slug] = fileProblems[error.code];
+    return new Problem(status, slug, error.message);
+  }
   if (error instanceof SignInRefused) {
     const [status, slug, title] = signInProblems[error.reason];
     return new Problem(status, slug, title);

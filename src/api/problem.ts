@@ -32,6 +32,8 @@ export class Problem extends Error {
     readonly slug: string,
     readonly title: string,
     readonly detail?: string,
+    /** Response headers that belong with this problem (e.g. WWW-Authenticate on a 401). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(detail ?? title);
   }
@@ -48,3 +50,13 @@ export class Problem extends Error {
 }
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Route-schema responses for the given error statuses, each a problem+json body. */
+export function problemResponses<const S extends readonly number[]>(
+  ...statuses: S
+): Record<S[number], { $ref: 'Problem#' }> {
+  return Object.fromEntries(statuses.map((status) => [status, { $ref: 'Problem#' as const }])) as Record<
+    S[number],
+    { $ref: 'Problem#' }
+  >;
+}

@@ -6,16 +6,21 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../adapters/metrics/metrics.js';
 import type { ApplicationService } from '../application/applications.js';
+import type { FileOperations } from '../application/files/file-operations.js';
 import type { SignInService } from '../application/sign-in.js';
 import type { UserService } from '../application/users.js';
 import { type ApplicationDirectory, applicationRoutes } from './applications/routes.js';
+import type { ViewDependencies } from './audit/access.js';
+import { auditRoutes } from './audit/routes.js';
 import { principalPlugin, requestId } from './auth.js';
+import { fileRoutes } from './files/routes.js';
 import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { problemsPlugin } from './plugins/problems.js';
 import { sessionRoutes } from './sessions/routes.js';
+import { sessionViewRoutes } from './sessions/views.js';
 import { type UserDirectory, userRoutes } from './users/routes.js';
 
 export interface ApiDependencies {
@@ -25,6 +30,9 @@ export interface ApiDependencies {
   readonly beforeMetricsScrape?: () => Promise<void>;
   /** The sign-in, user and application areas; absent in tests of the shell alone. */
   readonly core?: {
+    /** The file-operations core the HTTP file API shares with SFTP. */
+    readonly files: FileOperations;
+    readonly maxUploadBytes: number;
     readonly signIn: SignInService;
     readonly users: UserService;
     readonly userDirectory: UserDirectory;
@@ -32,20 +40,31 @@ export interface ApiDependencies {
     readonly applicationDirectory: ApplicationDirectory;
     /** Read-your-writes for queries of the views (the projection runner's waitForPosition). */
     readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
+    /** The session and audit views (read model, audit-read recording, the audit view's progress). */
+    readonly views?: ViewDependencies;
   };
 }
 
-export async function buildServer(
-  deps: ApiDependencies,
-  options: { logger: FastifyBaseLogger | false },
-): Promise<FastifyInstance> {
+export interface ServerOptions {
+  readonly logger: FastifyBaseLogger | false;
+  /** PEM key and certificate: serve HTTPS only. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
+  /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For is believed; none by default. */
+  readonly trustedProxies?: readonly string[];
+}
+
+export async function buildServer(deps: ApiDependencies, options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
-    // The client address comes from the connection; forwarded headers are not believed.
-    trustProxy: false,
+    ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
+    // The client address comes from the connection; X-Forwarded-For only from named proxies.
+    trustProxy:
+      options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
+    // A client that sends nothing for a minute is dropped; a whole request may take an hour.
+    connectionTimeout: 60_000,
     genReqId: requestId,
     bodyLimit: 1024 * 1024,
-    requestTimeout: 120_000,
+    requestTimeout: 3_600_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -60,6 +79,17 @@ export async function buildServer(
   const core = deps.core;
   if (core) {
     await app.register(sessionRoutes, { prefix: '/api/v1/sessions', signIn: core.signIn });
+    await app.register(fileRoutes, {
+      prefix: '/api/v1',
+      files: core.files,
+      signIn: core.signIn,
+      maxUploadBytes: core.maxUploadBytes,
+    });
+    if (core.views) {
+      const views = { signIn: core.signIn, views: core.views, waitForPosition: core.waitForPosition };
+      await app.register(sessionViewRoutes, { prefix: '/api/v1/sessions', ...views });
+      await app.register(auditRoutes, { prefix: '/api/v1/audit', ...views });
+    }
     await app.register(userRoutes, {
       prefix: '/api/v1/users',
       users: core.users,

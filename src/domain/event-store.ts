@@ -1,6 +1,6 @@
 /**
  * The EventStore port: the only source of truth. Two adapters implement it (PostgreSQL in
- * `src/adapters/eventstore/postgres`, KurrentDB later) and both must pass
+ * `src/adapters/eventstore/postgres`, KurrentDB in `src/adapters/eventstore/kurrentdb`) and both must pass
  * `test/conformance/event-store.conformance.ts`.
  *
  * Positions: every recorded event has a `globalPosition`, a positive integer that grows in the

@@ -86,6 +86,15 @@ describe('Open (replaceable)', () => {
     assert.equal(me.body.expiresAt, null);
   });
 
+  it('takes the address from the connection, not from X-Forwarded-For (no proxy is trusted)', async () => {
+    const res = await call<Opened>(t.base, 'POST', '/api/v1/sessions/open', {
+      body: { userName: 'alice', password: PASSWORD, applicationId: 1002 - 2, clientVersion: 'x' },
+      headers: { 'x-forwarded-for': '198.51.100.9' },
+    });
+    assert.equal(res.status, 201);
+    assert.equal((await current(res.body.sessionId)).body.clientIp, '127.0.0.1');
+  });
+
   it('is replaced by the next Open of the same user and application, and says so', async () => {
     const first = await open('alice', 1001);
     const second = await open('alice', 1001);
@@ -436,8 +445,8 @@ describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
     assert.equal((opened?.metadata.actor as Record<string, unknown> | undefined)?.userString, 'X');
   });
 
-  it('refuses a userString that is empty, too long or carries control characters, and both forms at once', async () => {
-    for (const userString of ['', 'x'.repeat(256), 'line\nbreak']) {
+  it('refuses a userString that is empty, too long or carries a NUL byte, and both forms at once', async () => {
+    for (const userString of ['', 'x'.repeat(256), 'nul\u0000byte']) {
       const res = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-user-string', {
         body: { userName: 'alice', password: PASSWORD, applicationId: 1000, clientVersion: 'x', userString },
       });

@@ -84,7 +84,7 @@ describe('upload recovery after a crash', () => {
     assert.deepEqual(await readdir(path.join(dataDir, 'uploads')), []);
     const [aborted] = await store.readStream(`file-${b}`);
     assert.equal(aborted?.type, 'UploadAborted');
-    assert.equal((aborted?.data as { path: string }).path, '/b.txt');
+    assert.equal((aborted?.data as { path: string } | undefined)?.path, '/b.txt');
     assert.deepEqual(
       await files.recoverUploads(),
       { finished: 0, discarded: 0 },

@@ -1,4 +1,4 @@
-/** The real `curl` client: runs it and splits its `--include` output into status, headers and body. */
+/** The real `curl` client: runs it and splits its output (headers dumped to stdout) into status, headers and body. */
 import { execFile } from 'node:child_process';
 
 export interface CurlResponse {
@@ -12,7 +12,7 @@ export function curl(args: readonly string[]): Promise<CurlResponse> {
   return new Promise((resolve, reject) => {
     execFile(
       'curl',
-      ['-sS', '--include', '--max-time', '30', ...args],
+      ['-sS', '-D', '-', '--max-time', '120', ...args],
       { maxBuffer: 64 * 1024 * 1024 },
       (error, stdout) => {
         if (error) return reject(error);

@@ -29,7 +29,7 @@ export async function makeDataDir(): Promise<string> {
   return dir;
 }
 
-/** Spawns the server; with `waitForListening` (default) resolves once it logs its HTTP address. */
+/** Spawns the server; with `waitForListening` (default) resolves once it logs that it is ready. */
 export async function spawnServer(
   options: {
     env?: Record<string, string>;
@@ -88,7 +88,7 @@ export async function spawnServer(
     exitedEarly = true;
     for (const w of waiters.splice(0)) w();
   });
-  while (!lines.some((l) => l.includes('HTTP API listening'))) {
+  while (!lines.some((l) => l.includes('Sluice is ready'))) {
     if (exitedEarly) throw new Error(`server exited during start-up: ${stderr}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -19,6 +19,7 @@ describe('configuration from the environment', () => {
       MFT_HTTP_PORT: '9000',
       MFT_BIND_ADDRESS: '127.0.0.1',
       DATABASE_URL: 'postgresql://u:p@db.internal:5432/sluice',
+      EVENTSTORE_URL: 'esdb://admin:changeit@kurrentdb:2113?tls=false',
       MFT_PG_PORT: '6000',
       MFT_LOG_LEVEL: 'debug',
       MFT_READY_MAX_LAG: '0',
@@ -29,9 +30,13 @@ describe('configuration from the environment', () => {
       bindAddress: '127.0.0.1',
       httpPort: 9000,
       sftpPort: 2222,
+      maxUploadBytes: 10 * 1024 ** 3,
+      tls: undefined,
+      trustedProxies: [],
       sftpMaxConnectionsPerUser: 10,
       sftpMaxHandlesPerConnection: 256,
       databaseUrl: 'postgresql://u:p@db.internal:5432/sluice',
+      eventStoreUrl: 'esdb://admin:changeit@kurrentdb:2113?tls=false',
       embeddedPgPort: 6000,
       logLevel: 'debug',
       readyMaxLag: 0,
@@ -54,11 +59,36 @@ describe('configuration from the environment', () => {
     [{ DATABASE_URL: 'http://localhost/db' }, 'DATABASE_URL'],
     [{ MFT_LOG_LEVEL: 'verbose' }, 'MFT_LOG_LEVEL'],
     [{ MFT_READY_MAX_LAG: 'lots' }, 'MFT_READY_MAX_LAG'],
-    [{ EVENTSTORE_URL: 'esdb://localhost:2113' }, 'EVENTSTORE_URL'],
+    [{ EVENTSTORE_URL: 'http://localhost:2113' }, 'EVENTSTORE_URL'],
+    [{ EVENTSTORE_URL: 'localhost:2113' }, 'EVENTSTORE_URL'],
+    [{ EVENTSTORE_URL: 'esdb://admin:changeit@' }, 'EVENTSTORE_URL'],
     [{ MFT_TICKET_SECRET: 'too-short' }, 'MFT_TICKET_SECRET'],
+    [{ MFT_TLS_CERT: '/no/such/cert.pem' }, 'MFT_TLS_KEY'],
+    [{ MFT_TLS_CERT: '/no/such/cert.pem', MFT_TLS_KEY: '/no/such/key.pem' }, 'MFT_TLS_CERT'],
+    [{ MFT_TRUSTED_PROXIES: '10.0.0.1, example.com' }, 'MFT_TRUSTED_PROXIES'],
     [{ MFT_ADMIN_PASSWORD: 'short' }, 'MFT_ADMIN_PASSWORD'],
     [{ MFT_TICKET_MAX_AGE_SECONDS: '0' }, 'MFT_TICKET_MAX_AGE_SECONDS'],
   ];
+  it('accepts the KurrentDB connection string schemes, gossip seeds included', () => {
+    for (const url of [
+      'esdb://localhost:2113',
+      'esdb+discover://cluster.internal:2113?tls=true',
+      'kurrentdb://admin:changeit@kurrentdb:2113?tls=false',
+      'kurrentdb+discover://node1:2113,node2:2113,node3:2113?nodePreference=leader',
+      'esdb://[::1]:2113?tls=false',
+    ]) {
+      assert.equal(loadConfig({ EVENTSTORE_URL: url }).eventStoreUrl, url);
+    }
+    assert.equal(loadConfig({}).eventStoreUrl, undefined);
+  });
+
+  it('never repeats the connection string, which may hold a password, in its error', () => {
+    assert.throws(
+      () => loadConfig({ EVENTSTORE_URL: 'https://admin:s3cret-pw@kurrentdb:2113' }),
+      (error: unknown) => error instanceof ConfigError && !error.message.includes('s3cret-pw'),
+    );
+  });
+
   for (const [env, variable] of bad) {
     it(`rejects ${JSON.stringify(env)} naming ${variable}`, () => {
       assert.throws(

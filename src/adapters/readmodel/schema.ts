@@ -84,6 +84,51 @@ export interface SessionsTable {
   /** 'closed', 'superseded', 'replaced' or 'expired'. */
   end_reason: Nullable<string>;
   replaced_by: Nullable<string>;
+  /** Counters kept by the sessions projection from connection and file events. */
+  connections: ColumnType<number, number | undefined, number>;
+  uploads: ColumnType<number, number | undefined, number>;
+  downloads: ColumnType<number, number | undefined, number>;
+  deletes: ColumnType<number, number | undefined, number>;
+  /** Bytes uploaded (sizes of completed uploads) and downloaded (bytes sent). */
+  bytes_in: ColumnType<string, number | string | undefined, number | string>;
+  bytes_out: ColumnType<string, number | string | undefined, number | string>;
+  last_activity_at: Nullable<Date | string>;
+}
+
+/** One row per auditable event (projection `audit`); rows are never updated. */
+export interface AuditEventsTable {
+  global_position: Bigint;
+  /** When the event was recorded (the log's time). */
+  at: Timestamp;
+  event_type: string;
+  /** 'session.open', 'file.upload', … (see src/projections/audit-view.ts). */
+  operation: string;
+  /** 'success', 'failure', 'denied' or 'aborted'. */
+  outcome: string;
+  user_id: number | null;
+  user_name: string | null;
+  user_name_folded: string | null;
+  application_id: number | null;
+  session_id: string | null;
+  client_ip: string | null;
+  user_string: string | null;
+  protocol: string | null;
+  path: string | null;
+  previous_path: string | null;
+  size: ColumnType<string | null, number | string | null, number | string | null>;
+  sha256: string | null;
+  reason: string | null;
+  /** What an admin change or a session replacement is about: 'user:42', 'session:<uuid>', … */
+  target: string | null;
+  /** Further facts of the event as compact JSON. */
+  detail: string | null;
+}
+
+/** Names the audit view has seen (user id 0: a name tried in a failed sign-in). */
+export interface AuditNamesTable {
+  name_folded: string;
+  user_id: number;
+  user_name: string;
 }
 
 export interface ReadModel {
@@ -92,4 +137,6 @@ export interface ReadModel {
   users: UsersTable;
   applications: ApplicationsTable;
   sessions: SessionsTable;
+  audit_events: AuditEventsTable;
+  audit_names: AuditNamesTable;
 }

@@ -7,7 +7,7 @@ import type { SignInService } from '../../application/sign-in.js';
 import { builtInApplications } from '../../domain/applications/built-in.js';
 import { authenticate, contextOf, requireRight } from '../auth.js';
 import { awaitView, decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
-import { Problem } from '../problem.js';
+import { Problem, problemResponses } from '../problem.js';
 
 const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
 
@@ -62,13 +62,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
   app.addHook('preHandler', requireRight('admin'));
   const tags = ['applications'];
   const security = [{ bearer: [] }];
-  const problems = {
-    400: { $ref: 'Problem#' },
-    401: { $ref: 'Problem#' },
-    403: { $ref: 'Problem#' },
-    404: { $ref: 'Problem#' },
-    409: { $ref: 'Problem#' },
-  } as const;
+  const problems = problemResponses(400, 401, 403, 404, 409);
 
   app.post(
     '/',

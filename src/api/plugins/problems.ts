@@ -36,6 +36,7 @@ export const problemsPlugin = fp(
       const problem = toProblem(error);
       if (problem) {
         body = problem.body(request.url);
+        reply.headers(problem.headers);
       } else {
         body = fromFastifyError(error);
         body.instance = request.url;

@@ -5,6 +5,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Opened, SignInService } from '../../application/sign-in.js';
 import { authenticate, contextOf } from '../auth.js';
 import { ticketProblem } from '../errors.js';
+import { problemResponses } from '../problem.js';
 import {
   CloseBody,
   ClosedSchema,
@@ -22,11 +23,7 @@ export interface SessionRoutesOptions {
   readonly signIn: SignInService;
 }
 
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-} as const;
+const problems = problemResponses(400, 401, 403);
 
 function reply(opened: Opened) {
   return { sessionId: opened.sessionId, userId: opened.userId, position: opened.position };
@@ -160,9 +157,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         body: CloseBody,
         response: {
           200: ClosedSchema,
-          400: { $ref: 'Problem#' },
-          404: { $ref: 'Problem#' },
-          409: { $ref: 'Problem#' },
+          ...problemResponses(400, 404, 409),
         },
       },
     },
@@ -181,7 +176,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         tags,
         summary: 'Who am I: the caller’s own session',
         security: [{ bearer: [] }],
-        response: { 200: CurrentSessionSchema, 401: { $ref: 'Problem#' } },
+        response: { 200: CurrentSessionSchema, ...problemResponses(401) },
       },
     },
     async (request) => {

@@ -24,7 +24,7 @@ const IpAddress = Type.String({
 const UserString = Type.String({
   minLength: 1,
   maxLength: 255,
-  pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+  pattern: '^[^\\u0000]*$',
   description: 'The external person the service acts for; recorded on every upload, download and delete',
   examples: ['jane.doe@partner.example'],
 });

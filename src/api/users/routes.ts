@@ -8,7 +8,7 @@ import type { ActiveUser, UserService } from '../../application/users.js';
 import type { UserChanges } from '../../domain/users/user.js';
 import { authenticate, contextOf, requireRight } from '../auth.js';
 import { awaitView, decodeCursor, encodeCursor } from '../paging.js';
-import { Problem } from '../problem.js';
+import { Problem, problemResponses } from '../problem.js';
 import {
   CreateUserBody,
   type ListUsersFilters,
@@ -64,13 +64,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
   app.addHook('preHandler', requireRight('admin'));
   const tags = ['users'];
   const security = [{ bearer: [] }];
-  const problems = {
-    400: { $ref: 'Problem#' },
-    401: { $ref: 'Problem#' },
-    403: { $ref: 'Problem#' },
-    404: { $ref: 'Problem#' },
-    409: { $ref: 'Problem#' },
-  } as const;
+  const problems = problemResponses(400, 401, 403, 404, 409);
 
   async function load(userId: number): Promise<ActiveUser> {
     const user = await users.getUser(userId);

@@ -21,6 +21,7 @@ import {
 import { InvalidPath, resolveVirtualPath } from '../../domain/files/virtual-path.js';
 import type { Clock, IdGenerator } from '../ports.js';
 import {
+  type ClosedFile,
   type DirectoryEntry,
   type DirectoryHandle,
   type FileAttributes,
@@ -486,14 +487,15 @@ class DownloadHandle implements FileHandle {
 
   async sync(): Promise<void> {}
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  async close(): Promise<ClosedFile> {
+    if (this.closed) return { size: this.bytesSent, sha256: null };
     this.closed = true;
     await this.file.close();
-    if (this.reads === 0) return;
+    if (this.reads === 0) return { size: 0, sha256: null };
     const whole =
       this.inOrder && this.firstOffset !== null && this.firstOffset === 0 && this.nextOffset >= this.size;
     const emptyWhole = this.size === 0 && this.bytesSent === 0;
+    const sha256 = whole || emptyWhole ? this.hash.digest('hex') : null;
     await this.session.record({
       type: 'FileDownloaded',
       data: {
@@ -502,9 +504,10 @@ class DownloadHandle implements FileHandle {
         bytesSent: this.bytesSent,
         whole: whole || emptyWhole,
         offset: this.firstOffset ?? 0,
-        sha256: whole || emptyWhole ? this.hash.digest('hex') : null,
+        sha256,
       },
     });
+    return { size: this.bytesSent, sha256 };
   }
 
   async abort(): Promise<void> {
@@ -582,8 +585,8 @@ class UploadHandle implements FileHandle {
     return hash.digest('hex');
   }
 
-  async close(options: { expectedSha256?: string } = {}): Promise<void> {
-    if (this.done) return;
+  async close(options: { expectedSha256?: string } = {}): Promise<ClosedFile> {
+    if (this.done) throw new FileError('failure', `${this.path}: the upload is already finished`);
     this.done = true;
     const size = await this.staged.size();
     const sha256 = await this.sha256(size);
@@ -615,6 +618,7 @@ class UploadHandle implements FileHandle {
     try {
       // The event first (durable), then the name: a crash in between is finished at restart.
       await this.commitAfter(event);
+      return { size, sha256 };
     } catch (error) {
       await this.staged.discard();
       await this.session.record({

@@ -57,6 +57,14 @@ export interface OpenFlags {
   readonly exclusive: boolean;
 }
 
+/** What a finished transfer amounted to. */
+export interface ClosedFile {
+  /** Bytes stored (upload) or sent (download). */
+  readonly size: number;
+  /** Of the whole file, when known (every upload; downloads read whole). */
+  readonly sha256: string | null;
+}
+
 export interface FileHandle {
   /** Up to `length` bytes at `offset`; null at end of file. */
   read(offset: number, length: number): Promise<Buffer | null>;
@@ -71,7 +79,7 @@ export interface FileHandle {
    * an upload whose content differs is discarded, recorded as aborted, and refused with
    * `digest-mismatch`.
    */
-  close(options?: { expectedSha256?: string }): Promise<void>;
+  close(options?: { expectedSha256?: string }): Promise<ClosedFile>;
   /** The connection ended without CLOSE: an upload leaves nothing behind but UploadAborted. */
   abort(reason: string): Promise<void>;
 }

@@ -9,6 +9,7 @@ import type { NewEvent, RecordedEvent } from '../event-store.js';
 import type { EventMetadata } from './envelope.js';
 import './formats.js';
 import { ApplicationEnabledChanged, ApplicationRegistered } from './application-events.js';
+import { AuditQueried } from './audit-events.js';
 import {
   AccessDenied,
   ConnectionClosed,
@@ -78,6 +79,7 @@ const schemas = {
   DirectoryRemoved,
   UploadAborted,
   AccessDenied,
+  AuditQueried,
 } as const;
 
 type Schemas = typeof schemas;

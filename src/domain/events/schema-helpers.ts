@@ -13,6 +13,10 @@ export function eventSchema<T extends string, P extends TProperties>(type: T, da
 export const Text = (maxLength: number, minLength = 0) =>
   Type.String({ minLength, maxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
 
+/** Free text that may hold line breaks and tabs (an external person's description), never NUL. */
+export const FreeText = (maxLength: number, minLength = 0) =>
+  Type.String({ minLength, maxLength, pattern: '^[^\\u0000]*$' });
+
 export const UserId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const ApplicationId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const Uuid = Type.String({ format: 'uuid' });

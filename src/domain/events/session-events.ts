@@ -3,7 +3,16 @@
  * known only by its SHA-256 digest.
  */
 import { Type } from '@sinclair/typebox';
-import { ApplicationId, eventSchema, IpAddress, Text, Timestamp, UserId, Uuid } from './schema-helpers.js';
+import {
+  ApplicationId,
+  eventSchema,
+  FreeText,
+  IpAddress,
+  Text,
+  Timestamp,
+  UserId,
+  Uuid,
+} from './schema-helpers.js';
 
 export const SessionKind = Type.Union([
   Type.Literal('replaceable'),
@@ -31,7 +40,7 @@ export const SessionOpened = eventSchema('SessionOpened', {
   clientIp: IpAddress,
   /** The address of the connection that asked (the service for impersonation). */
   callerIp: IpAddress,
-  userString: Type.Union([Text(255, 1), Type.Null()]),
+  userString: Type.Union([FreeText(255, 1), Type.Null()]),
   impersonator: Type.Union([
     Type.Object({ userId: UserId, sessionId: Uuid }, { additionalProperties: false }),
     Type.Null(),

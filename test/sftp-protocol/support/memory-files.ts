@@ -111,6 +111,7 @@ export class MemoryFiles implements FileSession {
         done = true;
         if (flags.write) files.files.set(at, content);
         files.closed.push(at);
+        return { size: content.length, sha256: null };
       },
       async abort(reason) {
         if (done) throw new Error('aborted after close');

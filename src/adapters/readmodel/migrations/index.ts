@@ -3,6 +3,7 @@ import * as m0001 from './0001_projection_checkpoints.js';
 import * as m0002 from './0002_server_instances.js';
 import * as m0003 from './0003_users_and_applications.js';
 import * as m0004 from './0004_sessions.js';
+import * as m0005 from './0005_audit_and_session_views.js';
 
 /**
  * The read model's migrations, applied in key order with
@@ -18,4 +19,5 @@ export const readModelMigrations: Record<string, Migration> = {
   '0002_server_instances': m0002,
   '0003_users_and_applications': m0003,
   '0004_sessions': m0004,
+  '0005_audit_and_session_views': m0005,
 };

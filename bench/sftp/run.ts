@@ -1,0 +1,891 @@
+/**
+ * `npm run bench:sftp`: Sluice's SFTP server against OpenSSH's own (`sshd` + internal-sftp) in
+ * one run, with the same files and the same OpenSSH `sftp -b` client at its defaults. See
+ * bench/README.md.
+ *
+ *   --big-mib N       size of the big upload/download file in MiB (default 1024; env BENCH_BIG_MIB)
+ *   --small N         4 KiB files uploaded in one session (default 1000; env BENCH_SMALL)
+ *   --sessions N      concurrent sessions (default 32; env BENCH_SESSIONS)
+ *   --session-mib N   MiB each concurrent session uploads (default 32; env BENCH_SESSION_MIB)
+ *   --rounds N        rounds, alternating which server goes first (default 3; env BENCH_ROUNDS)
+ *   --cases LIST      any of upload,download,small,concurrent (default all)
+ *   --servers LIST    any of openssh,sluice (default both)
+ *   --cpu-prof DIR    start Sluice under `node --cpu-prof`, profile written to DIR at the end
+ *   --keep            keep the temporary directory (files, configs, logs) and print its path
+ *
+ * Prints tables only; writes no result files. Figures are for reading, never for assertions.
+ */
+
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { freePort } from '../../test/support/free-port.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SSHD = '/usr/sbin/sshd';
+const MiB = 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const CASES = ['upload', 'download', 'small', 'concurrent'] as const;
+type CaseName = (typeof CASES)[number];
+const SERVERS = ['openssh', 'sluice'] as const;
+type ServerName = (typeof SERVERS)[number];
+
+interface Options {
+  readonly bigMib: number;
+  readonly small: number;
+  readonly sessions: number;
+  readonly sessionMib: number;
+  readonly rounds: number;
+  readonly cases: readonly CaseName[];
+  readonly servers: readonly ServerName[];
+  readonly cpuProf: string | undefined;
+  readonly keep: boolean;
+}
+
+/** A bad command line: reported in one line, without a stack. */
+class UsageError extends Error {}
+
+const VALUE_OPTIONS = [
+  '--big-mib',
+  '--small',
+  '--sessions',
+  '--session-mib',
+  '--rounds',
+  '--cases',
+  '--servers',
+  '--cpu-prof',
+];
+
+function argValue(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === `--${name}`) return args[i + 1] ?? '';
+    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
+  }
+  return value;
+}
+
+function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
+  if (text === undefined || text === '') return [...allowed];
+  const items = text.split(',').map((s) => s.trim().toLowerCase());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(`${name}: unknown "${item}" (one or more of ${allowed.join(',')})`);
+    }
+  }
+  return allowed.filter((a) => items.includes(a));
+}
+
+function parseOptions(): Options {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const key = arg.split('=')[0]!;
+    if (VALUE_OPTIONS.includes(key)) {
+      if (!arg.includes('=')) i++;
+    } else if (key !== '--keep' && key !== '--help') {
+      throw new UsageError(`unknown option ${arg} (see --help)`);
+    }
+  }
+  if (args.includes('--help')) {
+    process.stdout.write(
+      'usage: npm run bench:sftp -- [--big-mib N] [--small N] [--sessions N] [--session-mib N] [--rounds N]\n' +
+        '                             [--cases upload,download,small,concurrent] [--servers openssh,sluice]\n' +
+        '                             [--cpu-prof DIR] [--keep]\n' +
+        '  --big-mib      big file in MiB, uploaded then downloaded (default 1024, env BENCH_BIG_MIB)\n' +
+        '  --small        4 KiB files uploaded in one session (default 1000, env BENCH_SMALL)\n' +
+        '  --sessions     concurrent sessions (default 32, env BENCH_SESSIONS)\n' +
+        '  --session-mib  MiB uploaded by each concurrent session (default 32, env BENCH_SESSION_MIB)\n' +
+        '  --rounds       rounds, alternating which server goes first (default 3, env BENCH_ROUNDS)\n' +
+        '  --cases        cases to run (default all)\n' +
+        '  --servers      servers to run (default both; ratios need both)\n' +
+        '  --cpu-prof     run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
+        '  --keep         keep the temporary directory and print its path\n',
+    );
+    process.exit(0);
+  }
+  const cpuProf = argValue('cpu-prof');
+  if (cpuProf === '') throw new UsageError('--cpu-prof needs a directory');
+  return {
+    bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
+    small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
+    sessions: positiveInt('--sessions', argValue('sessions') ?? process.env.BENCH_SESSIONS, 32),
+    sessionMib: positiveInt('--session-mib', argValue('session-mib') ?? process.env.BENCH_SESSION_MIB, 32),
+    rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
+    cases: list('--cases', argValue('cases'), CASES),
+    servers: list('--servers', argValue('servers'), SERVERS),
+    cpuProf: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    keep: args.includes('--keep'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** `ssh -V` prints to stderr; sshd and sftp come from the same package. */
+function sshVersion(): string {
+  const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
+  return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim() || 'OpenSSH';
+}
+
+function run(command: string, args: readonly string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Fields of /proc/<pid>/stat, numbered as in proc(5) (14 utime, 15 stime, 16 cutime, 17 cstime). */
+async function procStat(pid: number | 'self'): Promise<string[] | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!text) return undefined;
+  // comm (field 2) may contain spaces: split after its closing parenthesis; index 0 is field 3.
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+function ticks(fields: readonly string[] | undefined, numbers: readonly number[]): number {
+  if (!fields) return 0;
+  return numbers.reduce((sum, n) => sum + Number(fields[n - 3] ?? 0), 0);
+}
+
+/** CPU seconds of a process and of all its children that have exited and were waited for. */
+async function cpuWithReaped(pid: number | 'self'): Promise<number> {
+  return ticks(await procStat(pid), [14, 15, 16, 17]) / CLOCK_TICKS;
+}
+
+/** CPU seconds of a process's live children (utime + stime). */
+async function cpuOfLiveChildren(parent: number): Promise<number> {
+  let sum = 0;
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = await procStat(Number(entry));
+    if (fields && Number(fields[1]) === parent) sum += ticks(fields, [14, 15]);
+  }
+  return sum / CLOCK_TICKS;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(run('getconf', ['CLK_TCK']).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+async function writeRandomFile(file: string, bytes: number): Promise<void> {
+  const out = createWriteStream(file);
+  const chunk = 4 * MiB;
+  for (let written = 0; written < bytes; written += chunk) {
+    if (!out.write(randomBytes(Math.min(chunk, bytes - written)))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'close');
+}
+
+async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  const timer = sleep(ms).then(() => false);
+  return Promise.race([once(child, 'exit').then(() => true), timer]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The servers
+
+interface Target {
+  readonly name: ServerName;
+  readonly label: string;
+  readonly port: number;
+  readonly user: string;
+  /** How the client names a file in the server's upload directory. */
+  remote(file: string): string;
+  /** Where that file is on this machine's disk. */
+  local(file: string): string;
+}
+
+interface Probe {
+  readonly cipher: string;
+  readonly requests: string;
+}
+
+class Bench {
+  readonly work: string;
+  private sshdPidFile: string | undefined;
+  private sluice: ChildProcess | undefined;
+  private sluiceDataDir: string | undefined;
+  private cleaned: Promise<void> | undefined;
+
+  constructor(
+    work: string,
+    readonly options: Options,
+  ) {
+    this.work = work;
+  }
+
+  get key(): string {
+    return path.join(this.work, 'user_ed25519');
+  }
+
+  /** Client key (shared by both servers), OpenSSH host key, test files. */
+  async prepare(): Promise<void> {
+    const o = this.options;
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', this.key]);
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(this.work, 'host_ed25519')]);
+    const needBig = o.cases.includes('upload') || o.cases.includes('download');
+    if (needBig) {
+      log(`writing a ${o.bigMib} MiB random file`);
+      await writeRandomFile(path.join(this.work, 'big.bin'), o.bigMib * MiB);
+    }
+    if (o.cases.includes('small')) {
+      await mkdir(path.join(this.work, 'small'));
+      for (let i = 1; i <= o.small; i++) {
+        await writeFile(path.join(this.work, 'small', `f${i}`), randomBytes(4096));
+      }
+    }
+    if (o.cases.includes('concurrent')) {
+      await writeRandomFile(path.join(this.work, 'session.bin'), o.sessionMib * MiB);
+    }
+  }
+
+  async startOpenSsh(): Promise<Target> {
+    await access(SSHD, 'is missing: apt-get install -y openssh-server');
+    const port = await freePort();
+    const dir = path.join(this.work, 'dst-openssh');
+    await mkdir(dir);
+    await mkdir('/run/sshd', { recursive: true });
+    const authorized = path.join(this.work, 'authorized_keys');
+    await writeFile(authorized, await readFile(`${this.key}.pub`), { mode: 0o600 });
+    this.sshdPidFile = path.join(this.work, 'sshd.pid');
+    const config = path.join(this.work, 'sshd_config');
+    await writeFile(
+      config,
+      [
+        `Port ${port}`,
+        'ListenAddress 127.0.0.1',
+        `HostKey ${path.join(this.work, 'host_ed25519')}`,
+        `AuthorizedKeysFile ${authorized}`,
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'PermitRootLogin yes',
+        'StrictModes no',
+        'UsePAM no',
+        // The default 10:30:100 drops unauthenticated connections beyond 10: the concurrent case
+        // opens them all at once.
+        `MaxStartups ${Math.max(100, this.options.sessions * 2)}`,
+        'Subsystem sftp internal-sftp',
+        `PidFile ${this.sshdPidFile}`,
+        '',
+      ].join('\n'),
+    );
+    run(SSHD, ['-f', config, '-E', path.join(this.work, 'sshd.log')]);
+    for (let i = 0; i < 50 && !(await exists(this.sshdPidFile)); i++) await sleep(100);
+    return {
+      name: 'openssh',
+      label: `OpenSSH (${sshVersion().split(',')[0]}, internal-sftp)`,
+      port,
+      user: 'root',
+      remote: (file) => path.join(dir, file),
+      local: (file) => path.join(dir, file),
+    };
+  }
+
+  async startSluice(): Promise<Target> {
+    const dataDir = path.join(this.work, 'sluice');
+    await mkdir(dataDir);
+    await chmod(dataDir, 0o755); // the embedded PostgreSQL runs as user postgres
+    this.sluiceDataDir = dataDir;
+    const [httpPort, sftpPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+    const password = randomBytes(12).toString('hex');
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MFT_')) env[k] = v;
+    Object.assign(env, {
+      MFT_DATA_DIR: dataDir,
+      MFT_HTTP_PORT: String(httpPort),
+      MFT_SFTP_PORT: String(sftpPort),
+      MFT_PG_PORT: String(pgPort),
+      MFT_BIND_ADDRESS: '127.0.0.1',
+      MFT_ADMIN_PASSWORD: password,
+      MFT_LOG_LEVEL: process.env.BENCH_SLUICE_LOG_LEVEL || 'warn',
+      // The default (10 per user) would refuse most of the concurrent sessions.
+      MFT_SFTP_MAX_CONNECTIONS_PER_USER: String(Math.max(10, this.options.sessions * 2)),
+    });
+    const nodeArgs = ['--import', 'tsx'];
+    if (this.options.cpuProf) {
+      await mkdir(this.options.cpuProf, { recursive: true });
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProf}`);
+    }
+    const logFile = path.join(this.work, 'sluice.log');
+    const out = createWriteStream(logFile);
+    await once(out, 'open');
+    this.sluice = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', out, out],
+    });
+    const base = `http://127.0.0.1:${httpPort}`;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      if (this.sluice.exitCode !== null) {
+        throw new Error(`Sluice exited with ${this.sluice.exitCode}:\n${await readFile(logFile, 'utf8')}`);
+      }
+      const ready = await fetch(`${base}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline)
+        throw new Error(`Sluice not ready after 120 s:\n${await readFile(logFile, 'utf8')}`);
+      await sleep(250);
+    }
+    const session = await api<{ sessionId: string }>(
+      base,
+      'POST',
+      '/api/v1/sessions/open-immutable',
+      undefined,
+      {
+        userName: 'admin',
+        password,
+        applicationId: 1,
+      },
+    );
+    const publicKey = (await readFile(`${this.key}.pub`, 'utf8')).trim();
+    await api(base, 'POST', '/api/v1/users', session.sessionId, {
+      userName: 'bench',
+      emailAddress: 'bench@example.com',
+      sshPublicKeys: [publicKey],
+    });
+    const home = path.join(dataDir, 'files', 'bench');
+    return {
+      name: 'sluice',
+      label: 'Sluice',
+      port: sftpPort,
+      user: 'bench',
+      remote: (file) => file,
+      local: (file) => path.join(home, file),
+    };
+  }
+
+  /**
+   * CPU seconds used so far by a server. OpenSSH: the listening sshd and every per-connection
+   * process it forked (each reaps its own children, so their time adds up in the listener's
+   * cutime/cstime once a session ends). Sluice: the node process, the PostgreSQL postmaster
+   * with its reaped children, and its live backends.
+   */
+  async serverCpu(name: ServerName): Promise<{ total: number; pg: number }> {
+    if (name === 'openssh') {
+      const pid = Number((await readFile(this.sshdPidFile!, 'utf8')).trim());
+      return { total: await cpuWithReaped(pid), pg: 0 };
+    }
+    const node = ticks(await procStat(this.sluice!.pid!), [14, 15]) / CLOCK_TICKS;
+    const pidFile = path.join(this.sluiceDataDir!, 'pg', 'postmaster.pid');
+    const postmaster = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+    if (!(postmaster > 0)) return { total: node, pg: 0 };
+    const pg = (await cpuWithReaped(postmaster)) + (await cpuOfLiveChildren(postmaster));
+    return { total: node + pg, pg };
+  }
+
+  /** Events in Sluice's store by type, read straight from the embedded PostgreSQL. */
+  async sluiceEvents(): Promise<Map<string, number>> {
+    const dataDir = this.sluiceDataDir!;
+    const password = (await readFile(path.join(dataDir, 'pg-password'), 'utf8')).trim();
+    const pgPort = Number(
+      (await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3] ?? Number.NaN,
+    );
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: pgPort,
+      user: 'sluice',
+      password,
+      database: 'sluice',
+    });
+    await client.connect();
+    try {
+      const result = await client.query<{ type: string; n: string }>(
+        'SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type',
+      );
+      return new Map(result.rows.map((r) => [r.type, Number(r.n)]));
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** After a failure: Sluice's events by type and the end of its log, before they are removed. */
+  async explainFailure(): Promise<void> {
+    if (!this.sluiceDataDir) return;
+    const events = await this.sluiceEvents().catch(() => undefined);
+    if (events) log(`Sluice events so far: ${[...events].map(([type, n]) => `${type} ${n}`).join(', ')}`);
+    const text = await readFile(path.join(this.work, 'sluice.log'), 'utf8').catch(() => '');
+    const lines = text.trimEnd().split('\n').slice(-40);
+    if (text) log(`Sluice log (last ${lines.length} lines):\n${lines.join('\n')}`);
+  }
+
+  /** Stops both servers and removes the temporary directory; safe to call more than once. */
+  cleanup(): Promise<void> {
+    this.cleaned ??= (async () => {
+      if (this.sshdPidFile) {
+        const pid = Number((await readFile(this.sshdPidFile, 'utf8').catch(() => '')).trim());
+        if (pid > 0) {
+          try {
+            process.kill(pid, 'SIGTERM');
+          } catch {}
+        }
+      }
+      const sluice = this.sluice;
+      if (sluice && sluice.exitCode === null && sluice.signalCode === null) {
+        sluice.kill('SIGTERM');
+        if (!(await waitForExit(sluice, 60_000))) {
+          log('Sluice did not stop within 60 s: killing it');
+          sluice.kill('SIGKILL');
+          await waitForExit(sluice, 5_000);
+        }
+      }
+      if (this.sluiceDataDir) {
+        // If Sluice could not stop its embedded PostgreSQL, stop it here.
+        const text = await readFile(path.join(this.sluiceDataDir, 'pg', 'postmaster.pid'), 'utf8').catch(
+          () => '',
+        );
+        const pid = Number(text.split('\n')[0]);
+        if (pid > 0 && alive(pid)) {
+          try {
+            process.kill(pid, 'SIGINT'); // fast shutdown
+          } catch {}
+          for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
+        }
+      }
+      if (this.options.keep) log(`kept ${this.work}`);
+      else await rm(this.work, { recursive: true, force: true });
+    })();
+    return this.cleaned;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function access(file: string, message: string): Promise<void> {
+  if (!(await exists(file))) throw new UsageError(`${file} ${message}`);
+}
+
+async function api<T>(
+  base: string,
+  method: string,
+  route: string,
+  bearer: string | undefined,
+  body: unknown,
+): Promise<T> {
+  const response = await fetch(`${base}${route}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client: OpenSSH `sftp -b`, defaults (no -B/-R), public key, no known_hosts
+
+class Client {
+  private batches = 0;
+  constructor(private readonly bench: Bench) {}
+
+  private args(target: Target, batchFile: string, extra: readonly string[] = []): string[] {
+    return [
+      // Not -q: that also silences ssh's own error messages. LogLevel=ERROR drops only the
+      // "Permanently added" warning each session would print.
+      ...(extra.length > 0 ? extra : ['-o', 'LogLevel=ERROR']),
+      '-F',
+      '/dev/null', // no ~/.ssh/config: the client's defaults
+      '-b',
+      batchFile,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-i',
+      this.bench.key,
+      '-P',
+      String(target.port),
+      `${target.user}@127.0.0.1`,
+    ];
+  }
+
+  private env(): NodeJS.ProcessEnv {
+    const env = { ...process.env };
+    delete env.SSH_AUTH_SOCK; // offer the bench key only
+    return env;
+  }
+
+  /** Runs one session with this batch; resolves with its stderr, rejects if sftp failed. */
+  async session(target: Target, commands: readonly string[], extra: readonly string[] = []): Promise<string> {
+    const batchFile = path.join(this.bench.work, `batch-${++this.batches}`);
+    await writeFile(batchFile, `${commands.join('\n')}\n`);
+    const child = spawn('sftp', this.args(target, batchFile, extra), {
+      env: this.env(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    await rm(batchFile, { force: true });
+    if (code !== 0) {
+      throw new Error(
+        `sftp to ${target.label} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
+    }
+    return stderr;
+  }
+
+  /** The cipher the client got and the request sizes it chose (from `sftp -vvv`). */
+  async probe(target: Target): Promise<Probe> {
+    const text = await this.session(target, ['pwd'], ['-vvv']);
+    const cipher = (direction: string) => {
+      const m = new RegExp(`kex: ${direction} cipher: (\\S+) MAC: (\\S+)`).exec(text);
+      if (!m) return '?';
+      return m[2] === '<implicit>' ? m[1]! : `${m[1]} + ${m[2]}`;
+    };
+    const up = cipher('client->server');
+    const down = cipher('server->client');
+    const sizes = /buffer sizes .*; using (\d+) \/ (\d+)/.exec(text);
+    return {
+      cipher: up === down ? up : `${up} up, ${down} down`,
+      requests: sizes
+        ? `${sizes[1]} B up / ${sizes[2]} B down (limits@openssh.com)`
+        : '32768 B (no limits@openssh.com)',
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+interface Sample {
+  /** MiB/s or files/s. */
+  readonly rate: number;
+  readonly seconds: number;
+  /** CPU seconds of the server's processes during the case. */
+  readonly serverCpu: number;
+  /** The part of `serverCpu` used by Sluice's PostgreSQL. */
+  readonly pgCpu: number;
+  /** CPU seconds of the sftp/ssh client processes during the case. */
+  readonly clientCpu: number;
+}
+
+interface CaseSpec {
+  readonly name: CaseName;
+  readonly title: string;
+  readonly unit: string;
+  /** Untimed preparation (removes the previous round's files). */
+  before(target: Target): Promise<void>;
+  /** Timed work; resolves with the amount (MiB or files) moved. */
+  timed(target: Target): Promise<number>;
+  /** Untimed check that the work really happened. */
+  after(target: Target): Promise<void>;
+}
+
+async function expectSize(file: string, bytes: number): Promise<void> {
+  const s = await stat(file).catch(() => undefined);
+  if (s?.size !== bytes) throw new Error(`${file}: expected ${bytes} bytes, found ${s?.size ?? 'no file'}`);
+}
+
+function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
+  const big = path.join(bench.work, 'big.bin');
+  const back = path.join(bench.work, 'back.bin');
+  const uploaded = new Set<ServerName>();
+  const bigLabel = o.bigMib % 1024 === 0 ? `${o.bigMib / 1024} GiB` : `${o.bigMib} MiB`;
+  const upload = (target: Target) => client.session(target, [`put ${big} ${target.remote('big.bin')}`]);
+  const all: CaseSpec[] = [
+    {
+      name: 'upload',
+      title: `upload ${bigLabel}`,
+      unit: 'MiB/s',
+      before: async (t) => {
+        await rm(t.local('big.bin'), { force: true });
+      },
+      timed: async (t) => {
+        await upload(t);
+        return o.bigMib;
+      },
+      after: async (t) => {
+        await expectSize(t.local('big.bin'), o.bigMib * MiB);
+        uploaded.add(t.name);
+      },
+    },
+    {
+      name: 'download',
+      title: `download ${bigLabel}`,
+      unit: 'MiB/s',
+      before: async (t) => {
+        await rm(back, { force: true });
+        if (!uploaded.has(t.name)) {
+          await upload(t);
+          uploaded.add(t.name);
+        }
+      },
+      timed: async (t) => {
+        await client.session(t, [`get ${t.remote('big.bin')} ${back}`]);
+        return o.bigMib;
+      },
+      after: async () => {
+        await expectSize(back, o.bigMib * MiB);
+        await rm(back, { force: true });
+      },
+    },
+    {
+      name: 'small',
+      title: `${o.small.toLocaleString('en')} × 4 KiB, 1 session`,
+      unit: 'files/s',
+      before: async (t) => {
+        for (let i = 1; i <= o.small; i++) await rm(t.local(`s${i}`), { force: true });
+      },
+      timed: async (t) => {
+        const commands: string[] = [];
+        for (let i = 1; i <= o.small; i++) {
+          commands.push(`put ${path.join(bench.work, 'small', `f${i}`)} ${t.remote(`s${i}`)}`);
+        }
+        await client.session(t, commands);
+        return o.small;
+      },
+      after: async (t) => {
+        for (let i = 1; i <= o.small; i++) await expectSize(t.local(`s${i}`), 4096);
+      },
+    },
+    {
+      name: 'concurrent',
+      title: `${o.sessions} sessions × ${o.sessionMib} MiB up`,
+      unit: 'MiB/s',
+      before: async (t) => {
+        for (let i = 1; i <= o.sessions; i++) await rm(t.local(`c${i}.bin`), { force: true });
+      },
+      timed: async (t) => {
+        const file = path.join(bench.work, 'session.bin');
+        const sessions: Promise<string>[] = [];
+        for (let i = 1; i <= o.sessions; i++)
+          sessions.push(client.session(t, [`put ${file} ${t.remote(`c${i}.bin`)}`]));
+        await Promise.all(sessions);
+        return o.sessions * o.sessionMib;
+      },
+      after: async (t) => {
+        for (let i = 1; i <= o.sessions; i++) await expectSize(t.local(`c${i}.bin`), o.sessionMib * MiB);
+      },
+    },
+  ];
+  return all.filter((c) => o.cases.includes(c.name));
+}
+
+async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sample> {
+  await spec.before(target);
+  // Write back what the previous case left dirty (OpenSSH does not fsync), so that its
+  // write-back does not land in this measurement.
+  execFileSync('sync');
+  const server0 = await bench.serverCpu(target.name);
+  const client0 = await cpuWithReaped('self');
+  const t0 = performance.now();
+  const amount = await spec.timed(target);
+  const seconds = (performance.now() - t0) / 1000;
+  // A session's last processes may still be exiting on the server side: let them be reaped.
+  await sleep(200);
+  const server1 = await bench.serverCpu(target.name);
+  const clientCpu = (await cpuWithReaped('self')) - client0;
+  await spec.after(target);
+  return {
+    rate: amount / seconds,
+    seconds,
+    serverCpu: server1.total - server0.total,
+    pgCpu: server1.pg - server0.pg,
+    clientCpu,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+}
+
+function table(rows: string[][], rightAligned: readonly number[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (rightAligned.includes(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-sftp-'));
+  await chmod(work, 0o755);
+  const bench = new Bench(work, o);
+  const onSignal = () => {
+    log('interrupted: cleaning up');
+    void bench.cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const load = os.loadavg()[0]!;
+    log(`bench/sftp: ${work}; load ${load.toFixed(2)} on ${os.cpus().length} cores`);
+    await bench.prepare();
+    const targets: Target[] = [];
+    if (o.servers.includes('openssh')) targets.push(await bench.startOpenSsh());
+    if (o.servers.includes('sluice')) {
+      log('starting Sluice');
+      targets.push(await bench.startSluice());
+    }
+    const client = new Client(bench);
+    const probes = new Map<ServerName, Probe>();
+    for (const t of targets) probes.set(t.name, await client.probe(t));
+
+    const specs = cases(bench, client, o);
+    const samples = new Map<string, Sample[]>(); // `${case}/${server}`
+    for (let round = 1; round <= o.rounds; round++) {
+      const order = round % 2 === 1 ? targets : [...targets].reverse();
+      for (const spec of specs) {
+        for (const t of order) {
+          const s = await measure(bench, spec, t);
+          const key = `${spec.name}/${t.name}`;
+          samples.set(key, [...(samples.get(key) ?? []), s]);
+          log(
+            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}`,
+          );
+        }
+      }
+    }
+
+    const events = targets.some((t) => t.name === 'sluice') ? await bench.sluiceEvents() : undefined;
+
+    // --- tables (stdout)
+    const out: string[] = [];
+    out.push(
+      `bench/sftp — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
+        `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (servers alternate first), client: sftp of ${sshVersion()}`,
+    );
+    out.push('');
+    const header = ['case', 'unit'];
+    for (const t of targets) header.push(t.name === 'openssh' ? 'OpenSSH' : 'Sluice');
+    const both = targets.length === 2;
+    if (both) header.push('Sluice/OpenSSH');
+    for (const t of targets) header.push(`${t.name === 'openssh' ? 'OpenSSH' : 'Sluice'} rounds`);
+    for (const t of targets) header.push(`${t.name === 'openssh' ? 'OpenSSH' : 'Sluice'} CPU s srv+cli`);
+    const rows: string[][] = [header];
+    for (const spec of specs) {
+      const row = [spec.title, spec.unit];
+      const med = new Map<ServerName, number>();
+      for (const t of targets) {
+        const m = median((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => s.rate));
+        med.set(t.name, m);
+        row.push(fmt(m));
+      }
+      if (both) row.push((med.get('sluice')! / med.get('openssh')!).toFixed(2));
+      for (const t of targets) {
+        row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => fmt(s.rate)).join(' '));
+      }
+      for (const t of targets) {
+        const list = samples.get(`${spec.name}/${t.name}`) ?? [];
+        const server = median(list.map((s) => s.serverCpu)).toFixed(1);
+        row.push(`${server}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`);
+      }
+      rows.push(row);
+    }
+    const numeric = header.map((_, i) => i).filter((i) => i >= 2);
+    out.push(table(rows, numeric));
+    out.push('');
+    out.push(
+      'CPU s srv+cli: CPU seconds of the server (sshd and its session processes; Sluice node + PostgreSQL)',
+    );
+    out.push(
+      '  and of the sftp/ssh client processes during the case, medians. Load when done: ' +
+        os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' '),
+    );
+    for (const t of targets) {
+      const p = probes.get(t.name)!;
+      out.push(`${t.label}: cipher ${p.cipher}; client requests ${p.requests}; port ${t.port}`);
+    }
+    if (events) {
+      const total = [...events.values()].reduce((a, b) => a + b, 0);
+      const perRound =
+        (o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0) +
+        (o.cases.includes('small') ? o.small : 0) +
+        (o.cases.includes('concurrent') ? o.sessions : 0);
+      out.push(
+        `Sluice events recorded: ${total} in all; FileUploaded ${events.get('FileUploaded') ?? 0} ` +
+          `(files uploaded: ${perRound * o.rounds}), FileDownloaded ${events.get('FileDownloaded') ?? 0}; by type: ` +
+          [...events].map(([type, n]) => `${type} ${n}`).join(', '),
+      );
+    }
+    process.stdout.write(`${out.join('\n')}\n`);
+  } catch (error) {
+    await bench.explainFailure();
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await bench.cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`bench:sftp: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(
+    `bench:sftp: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,328 @@
+/**
+ * Queries of the audit view, keyset-paged by global position (ascending or descending).
+ *
+ * Rows are written in global-position order by one projection and never updated, so a page
+ * boundary (the last position seen) stays valid while rows are added: ascending pages never
+ * skip or repeat a row, and descending pages never repeat one (new rows appear above the first
+ * page). An `untilPosition` bound answers as the log stood at that position.
+ *
+ * Each one-valued filter is an equality on a column indexed together with the position, so
+ * PostgreSQL walks one index range in order and stops after `limit` rows. Several values of a
+ * filter (operations, or the user names a prefix matches) become one such range scan per value
+ * under a UNION ALL that PostgreSQL merges in position order (Merge Append), again stopping
+ * after `limit` rows.
+ */
+import { type Kysely, type RawBuilder, sql } from 'kysely';
+import type { ReadModel } from '../../adapters/readmodel/schema.js';
+import { foldCase } from '../../domain/users/reservation.js';
+import type { AuditOperation, AuditOutcome } from '../../projections/audit-view.js';
+import { Problem } from '../problem.js';
+
+/** A user-name prefix may match at most this many names (one index scan each). */
+export const MAX_NAME_MATCHES = 100;
+
+export interface AuditFilters {
+  readonly operations?: readonly AuditOperation[] | undefined;
+  readonly userId?: number | undefined;
+  /** Case-insensitive prefix of the user name (also names tried in failed sign-ins). */
+  readonly userName?: string | undefined;
+  readonly applicationId?: number | undefined;
+  readonly sessionId?: string | undefined;
+  readonly ip?: string | undefined;
+  readonly userString?: string | undefined;
+  readonly pathPrefix?: string | undefined;
+  readonly outcome?: AuditOutcome | undefined;
+  /** Recorded at or after. */
+  readonly from?: Date | undefined;
+  /** Recorded before. */
+  readonly to?: Date | undefined;
+  /** Recorded at or before (a timeline `asOf`). */
+  readonly asOf?: Date | undefined;
+  /** Only rows at or below this global position (the log as it stood then). */
+  readonly untilPosition?: number | undefined;
+}
+
+export interface AuditPageRequest {
+  /** Rows strictly after this position in `order` (the last one of the previous page). */
+  readonly after?: number | undefined;
+  readonly limit: number;
+  readonly order: 'asc' | 'desc';
+}
+
+export interface AuditItem {
+  readonly position: number;
+  readonly at: string;
+  readonly eventType: string;
+  readonly operation: string;
+  readonly outcome: string;
+  readonly userId: number | null;
+  readonly userName: string | null;
+  readonly applicationId: number | null;
+  readonly sessionId: string | null;
+  readonly clientIp: string | null;
+  readonly userString: string | null;
+  readonly protocol: string | null;
+  readonly path: string | null;
+  readonly previousPath: string | null;
+  readonly size: number | null;
+  readonly sha256: string | null;
+  readonly reason: string | null;
+  readonly target: string | null;
+  /** Further facts of the event, as JSON text (parsed by the JSON answers). */
+  readonly detail: string | null;
+}
+
+interface AuditRow {
+  global_position: string;
+  at: Date;
+  event_type: string;
+  operation: string;
+  outcome: string;
+  user_id: number | null;
+  user_name: string | null;
+  application_id: number | null;
+  session_id: string | null;
+  client_ip: string | null;
+  user_string: string | null;
+  protocol: string | null;
+  path: string | null;
+  previous_path: string | null;
+  size: string | null;
+  sha256: string | null;
+  reason: string | null;
+  target: string | null;
+  detail: string | null;
+}
+
+const COLUMNS = sql.raw(
+  'global_position, at, event_type, operation, outcome, user_id, user_name, application_id, session_id, ' +
+    'client_ip, user_string, protocol, path, previous_path, size, sha256, reason, target, detail',
+);
+
+function toItem(r: AuditRow): AuditItem {
+  return {
+    position: Number(r.global_position),
+    at: r.at.toISOString(),
+    eventType: r.event_type,
+    operation: r.operation,
+    outcome: r.outcome,
+    userId: r.user_id,
+    userName: r.user_name,
+    applicationId: r.application_id,
+    sessionId: r.session_id,
+    clientIp: r.client_ip,
+    userString: r.user_string,
+    protocol: r.protocol,
+    path: r.path,
+    previousPath: r.previous_path,
+    size: r.size === null ? null : Number(r.size),
+    sha256: r.sha256,
+    reason: r.reason,
+    target: r.target,
+    detail: r.detail,
+  };
+}
+
+/** `value%` for LIKE, with LIKE's own characters escaped. */
+export function likePrefix(value: string): string {
+  return `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * The users (by id) and the names tried in failed sign-ins that match no user whose folded
+ * name starts with `prefix`.
+ */
+async function matchingNames(
+  db: Kysely<ReadModel>,
+  prefix: string,
+): Promise<Array<{ name_folded: string; user_id: number }>> {
+  const rows = await db
+    .selectFrom('audit_names')
+    .select(['name_folded', 'user_id'])
+    .where('name_folded', 'like', likePrefix(foldCase(prefix)))
+    .orderBy('name_folded')
+    .orderBy('user_id')
+    .limit(MAX_NAME_MATCHES + 1)
+    .execute();
+  if (rows.length > MAX_NAME_MATCHES) {
+    throw new Problem(
+      400,
+      'filter-too-broad',
+      'The user name prefix matches too many users',
+      `userName matches more than ${MAX_NAME_MATCHES} names; give a longer prefix or a userId`,
+    );
+  }
+  return rows;
+}
+
+/**
+ * The query of one page (at most `limit` + 1 rows, to tell whether more follow) selecting
+ * `COLUMNS`, or null when a user-name prefix matches nobody.
+ */
+async function pageQuery(
+  db: Kysely<ReadModel>,
+  filters: AuditFilters,
+  page: AuditPageRequest,
+): Promise<RawBuilder<unknown> | null> {
+  const where: RawBuilder<unknown>[] = [];
+  if (page.after !== undefined) {
+    where.push(
+      page.order === 'asc' ? sql`global_position > ${page.after}` : sql`global_position < ${page.after}`,
+    );
+  }
+  if (filters.untilPosition !== undefined) where.push(sql`global_position <= ${filters.untilPosition}`);
+  if (filters.userId !== undefined) where.push(sql`user_id = ${filters.userId}`);
+  if (filters.applicationId !== undefined) where.push(sql`application_id = ${filters.applicationId}`);
+  if (filters.sessionId !== undefined) where.push(sql`session_id = ${filters.sessionId}::uuid`);
+  if (filters.ip !== undefined) where.push(sql`client_ip = ${filters.ip}`);
+  if (filters.userString !== undefined) where.push(sql`user_string = ${filters.userString}`);
+  if (filters.outcome !== undefined) where.push(sql`outcome = ${filters.outcome}`);
+  if (filters.pathPrefix !== undefined) where.push(sql`path LIKE ${likePrefix(filters.pathPrefix)}`);
+  if (filters.from !== undefined) where.push(sql`at >= ${filters.from.toISOString()}::timestamptz`);
+  if (filters.to !== undefined) where.push(sql`at < ${filters.to.toISOString()}::timestamptz`);
+  if (filters.asOf !== undefined) where.push(sql`at <= ${filters.asOf.toISOString()}::timestamptz`);
+
+  // The filter whose values become separate index scans, merged in position order.
+  let branches: RawBuilder<unknown>[] = [];
+  const operations = filters.operations ?? [];
+  if (filters.userName !== undefined) {
+    const names = await matchingNames(db, filters.userName);
+    if (names.length === 0) return null;
+    branches = names.map((n) =>
+      n.user_id > 0
+        ? sql`user_id = ${n.user_id}`
+        : sql`user_id IS NULL AND user_name_folded = ${n.name_folded}`,
+    );
+    if (operations.length === 1) where.push(sql`operation = ${operations[0]}`);
+    else if (operations.length > 1) where.push(sql`operation = ANY(${[...operations]}::text[])`);
+  } else if (operations.length === 1) {
+    where.push(sql`operation = ${operations[0]}`);
+  } else if (operations.length > 1) {
+    branches = [...new Set(operations)].map((o) => sql`operation = ${o}`);
+  }
+
+  const direction = sql.raw(page.order === 'asc' ? 'ASC' : 'DESC');
+  const limit = page.limit + 1;
+  const conditions = (extra?: RawBuilder<unknown>) => {
+    const all = extra ? [...where, extra] : where;
+    return all.length === 0 ? sql`TRUE` : sql.join(all, sql` AND `);
+  };
+  if (branches.length === 0) {
+    return sql`SELECT ${COLUMNS} FROM audit_events WHERE ${conditions()}
+      ORDER BY global_position ${direction} LIMIT ${limit}`;
+  }
+  return sql`SELECT * FROM (${sql.join(
+    branches.map(
+      (b) => sql`(SELECT ${COLUMNS} FROM audit_events WHERE ${conditions(b)}
+        ORDER BY global_position ${direction} LIMIT ${limit})`,
+    ),
+    sql` UNION ALL `,
+  )}) AS merged
+    ORDER BY global_position ${direction} LIMIT ${limit}`;
+}
+
+/**
+ * One page of audit rows (at most `limit` + 1, to tell whether more follow). Empty when a
+ * user-name prefix matches nobody.
+ */
+export async function queryAudit(
+  db: Kysely<ReadModel>,
+  filters: AuditFilters,
+  page: AuditPageRequest,
+): Promise<AuditItem[]> {
+  const query = await pageQuery(db, filters, page);
+  if (query === null) return [];
+  const result = await sql<AuditRow>`${query}`.execute(db);
+  return result.rows.map(toItem);
+}
+
+/** A timestamp as JavaScript's toISOString writes it (milliseconds, UTC, "Z"). */
+const isoTime = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/** An RFC 4180 field: quoted (quotes doubled) when it holds a comma, a quote, CR or LF; NULL is empty. */
+const csvText = (column: string) =>
+  `coalesce(CASE WHEN ${column} ~ '[",\\r\\n]' THEN '"' || replace(${column}, '"', '""') || '"' ELSE ${column} END, '')`;
+const csvPlain = (expression: string) => `coalesce(${expression}, '')`;
+
+/** The CSV line of a row, built by PostgreSQL: the same fields, in `CSV_COLUMNS` order. */
+const CSV_FIELDS = [
+  'global_position::text',
+  isoTime('at'),
+  'event_type',
+  'operation',
+  'outcome',
+  csvPlain('user_id::text'),
+  csvText('user_name'),
+  csvPlain('application_id::text'),
+  csvPlain('session_id::text'),
+  csvText('client_ip'),
+  csvText('user_string'),
+  csvPlain('protocol'),
+  csvText('path'),
+  csvText('previous_path'),
+  csvPlain('size::text'),
+  csvPlain('sha256'),
+  csvText('reason'),
+  csvText('target'),
+  csvText('detail'),
+];
+const CSV_LINE = sql.raw(`${CSV_FIELDS.join(" || ',' || ")} || E'\\r\\n'`);
+
+const jsonText = (column: string) => `coalesce(to_json(${column})::text, 'null')`;
+const jsonNumber = (column: string) => `coalesce(${column}::text, 'null')`;
+
+/** The NDJSON line of a row, built by PostgreSQL: the list's fields, in its order. */
+const NDJSON_LINE = sql.raw(
+  `'{"position":' || global_position::text || ',"at":"' || ${isoTime('at')} || '"` +
+    [
+      ['eventType', jsonText('event_type')],
+      ['operation', jsonText('operation')],
+      ['outcome', jsonText('outcome')],
+      ['userId', jsonNumber('user_id')],
+      ['userName', jsonText('user_name')],
+      ['applicationId', jsonNumber('application_id')],
+      ['sessionId', jsonText('session_id')],
+      ['clientIp', jsonText('client_ip')],
+      ['userString', jsonText('user_string')],
+      ['protocol', jsonText('protocol')],
+      ['path', jsonText('path')],
+      ['previousPath', jsonText('previous_path')],
+      ['size', jsonNumber('size')],
+      ['sha256', jsonText('sha256')],
+      ['reason', jsonText('reason')],
+      ['target', jsonText('target')],
+      ['detail', "coalesce(detail, 'null')"],
+    ]
+      .map(([key, expression]) => `,"${key}":' || ${expression} || '`)
+      .join('') +
+    `}' || E'\\n'`,
+);
+
+/**
+ * One page of export lines, formatted by PostgreSQL (CSV or NDJSON, line ends included), with
+ * their positions for the next page's keyset.
+ */
+export async function exportLines(
+  db: Kysely<ReadModel>,
+  filters: AuditFilters,
+  page: AuditPageRequest,
+  format: 'csv' | 'ndjson',
+): Promise<Array<{ position: number; line: string }>> {
+  const query = await pageQuery(db, filters, page);
+  if (query === null) return [];
+  const direction = sql.raw(page.order === 'asc' ? 'ASC' : 'DESC');
+  const result = await sql<{ global_position: string; line: string }>`
+    SELECT global_position, ${format === 'csv' ? CSV_LINE : NDJSON_LINE} AS line
+    FROM (${query}) AS page ORDER BY global_position ${direction}`.execute(db);
+  return result.rows.map((r) => ({ position: Number(r.global_position), line: r.line }));
+}
+
+/** The audit view's checkpoint: every row at or below it is visible. */
+export async function auditCheckpoint(db: Kysely<ReadModel>): Promise<number> {
+  const row = await db
+    .selectFrom('projection_checkpoints')
+    .select('position')
+    .where('name', '=', 'audit')
+    .executeTakeFirst();
+  return Number(row?.position ?? 0);
+}

@@ -1,0 +1,220 @@
+/**
+ * The audit calls: a filtered, keyset-paged list of audit events, the same rows exported as
+ * CSV or NDJSON (streamed), and a live Server-Sent Events stream of new rows, resumable with
+ * Last-Event-ID. Every call is recorded (AuditQueried) before it is answered.
+ */
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { SignInService } from '../../application/sign-in.js';
+import { authenticate, type Principal } from '../auth.js';
+import { awaitView } from '../paging.js';
+import { Problem } from '../problem.js';
+import {
+  auditItemBody,
+  nextCursor,
+  readCursor,
+  recordQuery,
+  scopedUserId,
+  timeRange,
+  type ViewDependencies,
+} from './access.js';
+import { exportChunks } from './export.js';
+import type { AuditFilters } from './queries.js';
+import { auditCheckpoint, queryAudit } from './queries.js';
+import {
+  AuditEventsQuery,
+  type AuditEventsQueryType,
+  AuditExportQuery,
+  AuditPage,
+  AuditStreamQuery,
+} from './schemas.js';
+import { type AuditStreams, streamAudit } from './stream.js';
+
+export interface AuditRoutesOptions {
+  readonly signIn: SignInService;
+  readonly views: ViewDependencies;
+  readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
+}
+
+const problems = {
+  400: { $ref: 'Problem#' },
+  401: { $ref: 'Problem#' },
+  403: { $ref: 'Problem#' },
+  503: { $ref: 'Problem#' },
+} as const;
+
+type FilterQuery = Omit<AuditEventsQueryType, 'order' | 'limit' | 'cursor' | 'minPosition'>;
+
+/** The filters of a request, scoped to what the caller may see. */
+function auditFilters(principal: Principal, query: FilterQuery): AuditFilters {
+  return {
+    operations: query.operation,
+    userId: scopedUserId(principal, query.userId),
+    userName: query.userName,
+    applicationId: query.applicationId,
+    sessionId: query.sessionId?.toLowerCase(),
+    ip: query.ip,
+    userString: query.userString,
+    pathPrefix: query.path,
+    outcome: query.outcome,
+    untilPosition: query.untilPosition,
+    ...timeRange(query.from, query.to),
+  };
+}
+
+export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (
+  app,
+  { signIn, views, waitForPosition },
+) => {
+  app.addHook('preHandler', authenticate(signIn));
+  const tags = ['audit'];
+  const security = [{ bearer: [] }];
+  const streams: AuditStreams = new Set();
+  // Open event streams would keep the server from closing: end them first.
+  app.addHook('preClose', async () => {
+    for (const controller of streams) controller.abort();
+  });
+
+  const principalOf = (request: FastifyRequest): Principal => {
+    const principal = request.principal;
+    if (!principal) throw new Problem(401, 'unauthenticated', 'Sign in first');
+    return principal;
+  };
+
+  app.get(
+    '/events',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Audit events: filters, keyset cursor paging, ascending or descending by global position',
+        description:
+          'Admins and auditors see every event; other users only their own. Pages are stable while events are added: ' +
+          'follow nextCursor until it is null. untilPosition answers as the log stood at that position.',
+        querystring: AuditEventsQuery,
+        response: { 200: AuditPage, ...problems },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const order = query.order ?? 'desc';
+      const limit = query.limit ?? 50;
+      const after = readCursor(query.cursor, order);
+      const filters = auditFilters(principalOf(request), query);
+      await awaitView(waitForPosition, query.minPosition);
+      await recordQuery(views.store, request, 'audit.events', query);
+      const rows = await queryAudit(views.db, filters, { after, limit, order });
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(auditItemBody),
+        nextCursor: nextCursor(rows.length > limit, last?.position, order),
+      };
+    },
+  );
+
+  app.get(
+    '/export',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Export audit events as CSV or NDJSON (streamed)',
+        description:
+          'The same filters as /audit/events. The export is the view as it stood when the call began (rows added ' +
+          'meanwhile are left out), in global-position order. CSV: RFC 4180, a header line, CRLF line ends, fields ' +
+          'with commas, quotes or line breaks quoted. Values are exported as recorded: spreadsheet users should ' +
+          'import them as text.',
+        querystring: AuditExportQuery,
+        produces: ['text/csv', 'application/x-ndjson'],
+        response: {
+          200: {
+            description: 'The rows, streamed',
+            content: {
+              'text/csv': { schema: { type: 'string' } },
+              'application/x-ndjson': { schema: { type: 'string' } },
+            },
+          },
+          ...problems,
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const filters = auditFilters(principalOf(request), query);
+      await awaitView(waitForPosition, query.minPosition);
+      await recordQuery(views.store, request, 'audit.export', query);
+      const checkpoint = await auditCheckpoint(views.db);
+      const until = Math.min(filters.untilPosition ?? checkpoint, checkpoint);
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      reply
+        .header('content-disposition', `attachment; filename="audit-${stamp}.${query.format}"`)
+        .header('cache-control', 'no-store')
+        .type(query.format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8');
+      const chunks = exportChunks(
+        views.db,
+        { ...filters, untilPosition: until },
+        query.order ?? 'asc',
+        query.format,
+      );
+      return reply.send(Readable.from(chunks, { objectMode: false, highWaterMark: 1 }));
+    },
+  );
+
+  app.get(
+    '/stream',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Live audit events as Server-Sent Events, resumable with Last-Event-ID',
+        description:
+          'Each new row matching the filters is sent as `event: audit`, `id: <global position>`, `data: <the row as ' +
+          'JSON>`. Reconnect with Last-Event-ID (or ?after=) to receive every row after that position, none missed. ' +
+          'Without it the stream starts at the present. A comment line every 15 s keeps proxies from closing it; ' +
+          'the stream ends (`event: end`) when the session ends.',
+        querystring: AuditStreamQuery,
+        produces: ['text/event-stream'],
+        response: {
+          200: {
+            description: 'An endless text/event-stream',
+            content: { 'text/event-stream': { schema: { type: 'string' } } },
+          },
+          ...problems,
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const principal = principalOf(request);
+      const filters = auditFilters(principal, query);
+      const header = request.headers['last-event-id'];
+      let after = query.after;
+      if (header !== undefined) {
+        const text = Array.isArray(header) ? header[0] : header;
+        if (text === undefined || !/^\d{1,15}$/.test(text.trim())) {
+          throw new Problem(400, 'invalid-last-event-id', 'Last-Event-ID must be a global position');
+        }
+        after = Number(text.trim());
+      }
+      await recordQuery(views.store, request, 'audit.stream', {
+        ...query,
+        ...(after === undefined ? {} : { after }),
+      });
+      await streamAudit({
+        request,
+        reply,
+        views,
+        filters,
+        // Without a position to resume from: whatever the log holds now is not sent.
+        after: after ?? (await views.store.headPosition()),
+        streams,
+        alive: async () => {
+          const { liveness, user } = await signIn.check(principal.session.sessionId);
+          return liveness.alive && user.status === 'active';
+        },
+      });
+    },
+  );
+};

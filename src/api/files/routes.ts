@@ -1,0 +1,383 @@
+/**
+ * The HTTP file API on the shared file-operations core: the same virtual paths, permissions,
+ * staged uploads and events as SFTP. Bodies stream in and out (never buffered whole); the
+ * reply to an upload, delete or move is sent only after its event is durable.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FileOperations } from '../../application/files/file-operations.js';
+import { FileError, type FileHandle, type FileSession } from '../../application/files/file-session.js';
+import type { SignInService } from '../../application/sign-in.js';
+import { authenticate } from '../auth.js';
+import { decodeCursor, encodeCursor, PageQuery } from '../paging.js';
+import { Problem, problemResponses } from '../problem.js';
+import { FolderPage, MoveBody, MovedSchema, UploadedSchema } from './schemas.js';
+
+export interface FileRoutesOptions {
+  readonly files: FileOperations;
+  readonly signIn: SignInService;
+  /** Largest upload accepted, in bytes. */
+  readonly maxUploadBytes: number;
+}
+
+const CHUNK = 256 * 1024;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+
+/** The sha-256 a client sent in Content-Digest (RFC 9530) or Digest (RFC 3230), as hex. */
+export function expectedDigest(headers: IncomingMessage['headers']): string | undefined {
+  const contentDigest = headers['content-digest'];
+  if (typeof contentDigest === 'string') {
+    const match = /(?:^|,)\s*sha-256=:([A-Za-z0-9+/=]+):/i.exec(contentDigest);
+    if (!match) throw new Problem(400, 'invalid-digest', 'Content-Digest must carry sha-256=:<base64>:');
+    return Buffer.from(match[1]!, 'base64').toString('hex');
+  }
+  const digest = headers.digest;
+  if (typeof digest === 'string') {
+    const match = /(?:^|,)\s*sha-256=([A-Za-z0-9+/=]+)/i.exec(digest);
+    if (!match) throw new Problem(400, 'invalid-digest', 'Digest must carry SHA-256=<base64>');
+    return Buffer.from(match[1]!, 'base64').toString('hex');
+  }
+  return undefined;
+}
+
+/** One `bytes=start-end` range (suffix and open ranges too), or undefined for the whole file. */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | undefined | 'unsatisfiable' {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return undefined; // several or odd ranges: send it all
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+function fileSession(files: FileOperations, request: FastifyRequest): FileSession {
+  const principal = request.principal!;
+  const session = principal.session;
+  return files.session({
+    userId: principal.user.userId,
+    userName: principal.user.userName,
+    homeFolder: principal.user.homeFolder,
+    permissions: principal.user.permissions,
+    sessionId: session.sessionId,
+    applicationId: session.applicationId,
+    userString: session.userString,
+    clientIp: request.ip,
+    ...(request.socket.remotePort === undefined ? {} : { clientPort: request.socket.remotePort }),
+    protocol: 'http',
+  });
+}
+
+/** The virtual path in the URL after the route's prefix, percent-decoded once. */
+function pathOf(request: FastifyRequest): string {
+  const wildcard = (request.params as { '*'?: string })['*'] ?? '';
+  return `/${wildcard}`;
+}
+
+/** Streams a file handle from `start` to `end` (inclusive), closing it at the end or on abort. */
+function streamFile(handle: FileHandle, start: number, end: number): Readable {
+  let position = start;
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await handle.close();
+  };
+  return new Readable({
+    highWaterMark: CHUNK,
+    async read() {
+      try {
+        if (position > end) {
+          await close();
+          this.push(null);
+          return;
+        }
+        const data = await handle.read(position, Math.min(CHUNK, end - position + 1));
+        if (data === null) {
+          await close();
+          this.push(null);
+          return;
+        }
+        position += data.length;
+        this.push(data);
+      } catch (error) {
+        this.destroy(error as Error);
+      }
+    },
+    destroy(error, callback) {
+      close().then(
+        () => callback(error),
+        (closeError: unknown) => callback((error ?? closeError) as Error | null),
+      );
+    },
+  });
+}
+
+export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
+  app,
+  { files, signIn, maxUploadBytes },
+) => {
+  app.addHook('preHandler', authenticate(signIn));
+  const tags = ['files'];
+  const security = [{ bearer: [] }];
+  const problems = problemResponses(400, 401, 403, 404);
+  const Wildcard = Type.Object({
+    '*': Type.String({ maxLength: 8192, description: 'The file’s path inside your folder' }),
+  });
+
+  // Uploads in a scope of their own: whatever their type, bodies are streamed to the core,
+  // never parsed or buffered.
+  await app.register(async (uploads) => {
+    uploads.removeAllContentTypeParsers();
+    uploads.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+    uploads.put(
+      '/files/*',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Upload a file (streamed; visible under its name only once complete)',
+          description:
+            '`If-None-Match: *` refuses to replace an existing file (412). `Content-Digest: sha-256=:<base64>:` (or `Digest: SHA-256=<base64>`) must match the body, or the upload is discarded and recorded as aborted (400).',
+          params: Wildcard,
+          consumes: ['application/octet-stream'],
+          response: {
+            201: UploadedSchema,
+            200: UploadedSchema,
+            ...problems,
+            ...problemResponses(412, 413),
+          },
+        },
+      },
+      async (request, reply) => {
+        const session = fileSession(files, request);
+        const path = pathOf(request);
+        const noOverwrite = request.headers['if-none-match'] === '*';
+        const digest = expectedDigest(request.headers);
+        const declared = Number(request.headers['content-length'] ?? Number.NaN);
+        if (Number.isFinite(declared) && declared > maxUploadBytes) {
+          throw new Problem(413, 'too-large', `Uploads are limited to ${maxUploadBytes} bytes`);
+        }
+        const existed = await session.stat(path).then(
+          () => true,
+          () => false,
+        );
+        if (existed && noOverwrite) throw new Problem(412, 'already-exists', `${path} already exists`);
+        const handle = await session.open(
+          path,
+          { read: false, write: true, append: false, create: true, truncate: true, exclusive: noOverwrite },
+          {},
+        );
+        const body = (request.body as IncomingMessage | undefined) ?? request.raw;
+        let offset = 0;
+        try {
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (offset + chunk.length > maxUploadBytes)
+              throw new FileError('too-large', `Uploads are limited to ${maxUploadBytes} bytes`);
+            await handle.write(offset, chunk);
+            offset += chunk.length;
+          }
+          if (body.readableAborted || (Number.isFinite(declared) && offset !== declared)) {
+            throw new FileError('failure', 'the client stopped sending before the end of the body');
+          }
+        } catch (error) {
+          await handle.abort(
+            error instanceof FileError ? error.message : 'the client disconnected during the upload',
+          );
+          throw error;
+        }
+        const stored = await handle.close(digest === undefined ? {} : { expectedSha256: digest });
+        const sha256 = stored.sha256 ?? '';
+        reply.status(existed ? 200 : 201).header('etag', `"${sha256}"`);
+        return { path: await session.realpath(path), size: stored.size, sha256, overwrote: existed };
+      },
+    );
+  });
+
+  const download = async (request: FastifyRequest, reply: FastifyReply, headOnly: boolean) => {
+    const session = fileSession(files, request);
+    const path = pathOf(request);
+    const attrs = await session.stat(path);
+    if (((attrs.mode ?? 0) & S_IFMT) === S_IFDIR)
+      throw new Problem(409, 'is-a-directory', `${path} is a folder: use /api/v1/folders`);
+    const size = attrs.size ?? 0;
+    reply.header('accept-ranges', 'bytes');
+    reply.header('last-modified', new Date((attrs.mtime ?? 0) * 1000).toUTCString());
+    reply.header('content-type', 'application/octet-stream');
+    if (headOnly) {
+      reply.header('content-length', String(size));
+      // An (empty) stream keeps our Content-Length on fastify's HEAD route.
+      return reply.status(200).send(Readable.from([]));
+    }
+    const range = parseRange(request.headers.range, size);
+    if (range === 'unsatisfiable') {
+      reply.header('content-range', `bytes */${size}`);
+      throw new Problem(416, 'range-not-satisfiable', `The file has ${size} bytes`);
+    }
+    const handle = await session.open(path, {
+      read: true,
+      write: false,
+      append: false,
+      create: false,
+      truncate: false,
+      exclusive: false,
+    });
+    const start = range?.start ?? 0;
+    const end = range?.end ?? size - 1;
+    reply.header('content-length', String(Math.max(0, end - start + 1)));
+    if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
+    if (size === 0) {
+      await handle.close();
+      return reply.send(Buffer.alloc(0));
+    }
+    return reply.send(streamFile(handle, start, end));
+  };
+
+  app.get(
+    '/files/*',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Download a file (streamed; single byte ranges with Range); HEAD gives its size and dates',
+        params: Wildcard,
+        produces: ['application/octet-stream'],
+        response: {
+          200: { type: 'string', format: 'binary' },
+          206: { type: 'string', format: 'binary', description: 'The requested range' },
+          ...problems,
+        },
+      },
+    },
+    (request, reply) => download(request, reply, request.method === 'HEAD'),
+  );
+
+  app.delete(
+    '/files/*',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Delete a file',
+        params: Wildcard,
+        response: { 204: Type.Null(), ...problems },
+      },
+    },
+    async (request, reply) => {
+      await fileSession(files, request).remove(pathOf(request));
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/moves',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Move or rename a file or folder',
+        description:
+          'Never replaces an existing target unless `overwrite` is true (and you hold the overwrite permission).',
+        body: MoveBody,
+        response: { 200: MovedSchema, ...problems, ...problemResponses(409, 412) },
+      },
+    },
+    async (request) => {
+      const { from, to, overwrite } = request.body;
+      const session = fileSession(files, request);
+      await session.rename(from, to, { overwrite: overwrite ?? false });
+      return { from: await session.realpath(from), to: await session.realpath(to) };
+    },
+  );
+
+  const FolderParams = Type.Object({ '*': Type.String({ maxLength: 8192 }) });
+  const FolderQuery = Type.Object(
+    { limit: PageQuery.limit, cursor: PageQuery.cursor },
+    { additionalProperties: false },
+  );
+
+  app.get(
+    '/folders/*',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'List a folder (paged by name)',
+        params: FolderParams,
+        querystring: FolderQuery,
+        response: { 200: FolderPage, ...problems },
+      },
+    },
+    async (request) => {
+      const session = fileSession(files, request);
+      const limit = request.query.limit ?? 50;
+      const after = decodeCursor(request.query.cursor, { name: 'string' })?.name;
+      const handle = await session.openDirectory(pathOf(request));
+      const entries = [];
+      try {
+        for (let chunk = await handle.next(); chunk; chunk = await handle.next()) entries.push(...chunk);
+      } finally {
+        await handle.close();
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const rest = after === undefined ? entries : entries.filter((e) => e.name > after);
+      const items = rest.slice(0, limit).map((e) => ({
+        name: e.name,
+        type: ((e.attrs.mode ?? 0) & S_IFMT) === S_IFDIR ? ('folder' as const) : ('file' as const),
+        size: e.attrs.size ?? 0,
+        modifiedAt: new Date((e.attrs.mtime ?? 0) * 1000).toISOString(),
+      }));
+      const last = items[items.length - 1];
+      return { items, nextCursor: rest.length > limit && last ? encodeCursor({ name: last.name }) : null };
+    },
+  );
+
+  app.post(
+    '/folders/*',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Create a folder',
+        params: FolderParams,
+        response: { 201: Type.Object({ path: Type.String() }), ...problems, ...problemResponses(409) },
+      },
+    },
+    async (request, reply) => {
+      const session = fileSession(files, request);
+      const path = pathOf(request);
+      await session.mkdir(path);
+      reply.status(201);
+      return { path: await session.realpath(path) };
+    },
+  );
+
+  app.delete(
+    '/folders/*',
+    {
+      schema: {
+        tags,
+        security,
+        summary: 'Remove an empty folder',
+        params: FolderParams,
+        response: { 204: Type.Null(), ...problems, ...problemResponses(409) },
+      },
+    },
+    async (request, reply) => {
+      await fileSession(files, request).rmdir(pathOf(request));
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,445 @@
+/**
+ * The `audit` view: one row per auditable event (sign-ins and their failures, session ends,
+ * connections, user and application changes, every file operation, denials, aborted uploads,
+ * audit reads, server starts and stops), keyed by global position and never updated, so a
+ * query bounded by a position answers exactly as the log stood then.
+ *
+ * Who and where come from the event's metadata actor, except for session and connection
+ * events, whose data names the session's own user, session and address. Names come from the
+ * view's own `audit_names` table (filled from UserCreated and failed sign-ins), so a rebuild
+ * gives the same rows whatever other views hold.
+ *
+ * A batch is written with one multi-row INSERT (`unnest` of one array per column).
+ */
+import { type Kysely, sql } from 'kysely';
+import type { ReadModel } from '../adapters/readmodel/schema.js';
+import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
+import { foldCase } from '../domain/users/reservation.js';
+import type { Projection } from './projection.js';
+
+export const auditOperations = [
+  'session.open',
+  'session.replace',
+  'session.close',
+  'session.expire',
+  'connection.open',
+  'connection.close',
+  'user.create',
+  'user.update',
+  'user.password',
+  'user.disable',
+  'user.enable',
+  'user.delete',
+  'user.key-add',
+  'user.key-remove',
+  'application.register',
+  'application.enable',
+  'application.disable',
+  'file.upload',
+  'file.download',
+  'file.delete',
+  'file.rename',
+  'file.list',
+  'file.stat',
+  'file.setstat',
+  'file.symlink',
+  'file.link',
+  'directory.create',
+  'directory.remove',
+  'audit.query',
+  'server.start',
+  'server.stop',
+] as const;
+export type AuditOperation = (typeof auditOperations)[number];
+
+export const auditOutcomes = ['success', 'failure', 'denied', 'aborted'] as const;
+export type AuditOutcome = (typeof auditOutcomes)[number];
+
+/** The operation a denied file request was for (AccessDenied's `operation`). */
+const deniedOperation: Record<string, AuditOperation> = {
+  list: 'file.list',
+  download: 'file.download',
+  upload: 'file.upload',
+  overwrite: 'file.upload',
+  delete: 'file.delete',
+  rename: 'file.rename',
+  mkdir: 'directory.create',
+  rmdir: 'directory.remove',
+  setstat: 'file.setstat',
+  symlink: 'file.symlink',
+  link: 'file.link',
+  stat: 'file.stat',
+};
+
+interface Row {
+  global_position: number;
+  at: string;
+  event_type: string;
+  operation: AuditOperation;
+  outcome: AuditOutcome;
+  user_id: number | null;
+  /** Set when the event itself names the user (failed sign-ins, user creation). */
+  user_name: string | null;
+  application_id: number | null;
+  session_id: string | null;
+  client_ip: string | null;
+  user_string: string | null;
+  protocol: string | null;
+  path: string | null;
+  previous_path: string | null;
+  size: number | null;
+  sha256: string | null;
+  reason: string | null;
+  target: string | null;
+  detail: string | null;
+}
+
+const json = (value: Record<string, unknown>): string => JSON.stringify(value);
+
+/** The audit row of one event, or undefined when the event is not auditable. */
+export function auditRow(event: RecordedDomainEvent): Row | undefined {
+  const actor = event.metadata.actor;
+  const row: Row = {
+    global_position: event.globalPosition,
+    at: event.recordedAt.toISOString(),
+    event_type: event.type,
+    operation: 'server.start',
+    outcome: 'success',
+    user_id: actor.userId ?? null,
+    user_name: null,
+    application_id: actor.applicationId ?? null,
+    session_id: actor.sessionId ?? null,
+    client_ip: actor.clientIp ?? null,
+    user_string: actor.userString ?? null,
+    protocol: null,
+    path: null,
+    previous_path: null,
+    size: null,
+    sha256: null,
+    reason: null,
+    target: null,
+    detail: null,
+  };
+  const set = (fields: Partial<Row>): Row => Object.assign(row, fields);
+  switch (event.type) {
+    case 'SessionOpened': {
+      const d = event.data;
+      return set({
+        operation: 'session.open',
+        user_id: d.userId,
+        application_id: d.applicationId,
+        session_id: d.sessionId,
+        client_ip: d.clientIp,
+        user_string: d.userString,
+        detail: json({
+          kind: d.kind,
+          method: d.method,
+          clientVersion: d.clientVersion,
+          ...(d.impersonator ? { impersonator: d.impersonator } : {}),
+          ...(d.callerIp === d.clientIp ? {} : { callerIp: d.callerIp }),
+        }),
+      });
+    }
+    case 'SignInFailed': {
+      const d = event.data;
+      return set({
+        operation: 'session.open',
+        outcome: 'failure',
+        user_id: d.userId,
+        user_name: d.userName,
+        application_id: d.applicationId,
+        client_ip: d.clientIp,
+        reason: d.reason,
+        detail: json({ method: d.method, clientVersion: d.clientVersion }),
+      });
+    }
+    case 'SessionReplaced':
+      return set({
+        operation: 'session.replace',
+        user_id: event.data.userId,
+        application_id: event.data.applicationId,
+        session_id: event.data.sessionId,
+        reason: 'replaced',
+        target: `session:${event.data.replacedBy}`,
+      });
+    case 'SessionClosed':
+      return set({
+        operation: 'session.close',
+        user_id: event.data.userId,
+        application_id: actor.sessionId === event.data.sessionId ? (actor.applicationId ?? null) : null,
+        session_id: event.data.sessionId,
+        reason: event.data.reason,
+        detail: json({ closedBy: event.data.closedBy }),
+      });
+    case 'SessionExpired':
+      return set({
+        operation: 'session.expire',
+        user_id: event.data.userId,
+        application_id: null,
+        session_id: event.data.sessionId,
+        client_ip: null,
+        reason: 'expired',
+      });
+    case 'ConnectionOpened': {
+      const d = event.data;
+      return set({
+        operation: 'connection.open',
+        user_id: d.userId,
+        session_id: d.sessionId,
+        client_ip: d.remoteAddress,
+        protocol: d.protocol,
+        detail: json({
+          connectionId: d.connectionId,
+          remotePort: d.remotePort,
+          clientSoftware: d.clientSoftware,
+          authMethod: d.authMethod,
+          keyFingerprint: d.keyFingerprint,
+        }),
+      });
+    }
+    case 'ConnectionClosed': {
+      const d = event.data;
+      return set({
+        operation: 'connection.close',
+        user_id: d.userId,
+        session_id: d.sessionId,
+        protocol: d.protocol,
+        reason: d.reason,
+        detail: json({
+          connectionId: d.connectionId,
+          bytesIn: d.bytesIn,
+          bytesOut: d.bytesOut,
+          durationMs: d.durationMs,
+        }),
+      });
+    }
+    case 'UserCreated':
+      return set({
+        operation: 'user.create',
+        target: `user:${event.data.userId}`,
+        detail: json({
+          userName: event.data.userName,
+          rights: event.data.rights,
+          createdBy: event.data.createdBy,
+        }),
+      });
+    case 'UserUpdated':
+      return set({
+        operation: 'user.update',
+        target: `user:${event.data.userId}`,
+        detail: json({
+          changed: Object.keys(event.data.changes),
+          ...(event.data.changes.rights ? { rights: event.data.changes.rights } : {}),
+        }),
+      });
+    case 'UserPasswordChanged':
+      return set({ operation: 'user.password', target: `user:${event.data.userId}` });
+    case 'UserDisabled':
+      return set({ operation: 'user.disable', target: `user:${event.data.userId}` });
+    case 'UserEnabled':
+      return set({ operation: 'user.enable', target: `user:${event.data.userId}` });
+    case 'UserDeleted':
+      return set({ operation: 'user.delete', target: `user:${event.data.userId}` });
+    case 'UserKeyAdded':
+      return set({
+        operation: 'user.key-add',
+        target: `user:${event.data.userId}`,
+        detail: json({ fingerprint: event.data.fingerprint, algorithm: event.data.algorithm }),
+      });
+    case 'UserKeyRemoved':
+      return set({
+        operation: 'user.key-remove',
+        target: `user:${event.data.userId}`,
+        detail: json({ fingerprint: event.data.fingerprint }),
+      });
+    case 'ApplicationRegistered':
+      return set({
+        operation: 'application.register',
+        target: `application:${event.data.applicationId}`,
+        detail: json({ name: event.data.name }),
+      });
+    case 'ApplicationEnabledChanged':
+      return set({
+        operation: event.data.enabled ? 'application.enable' : 'application.disable',
+        target: `application:${event.data.applicationId}`,
+      });
+    case 'FileUploaded':
+      return set({
+        operation: 'file.upload',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        size: event.data.size,
+        sha256: event.data.sha256,
+        detail: event.data.overwrote ? json({ overwrote: true }) : null,
+      });
+    case 'FileDownloaded':
+      return set({
+        operation: 'file.download',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        size: event.data.bytesSent,
+        sha256: event.data.sha256,
+        detail: event.data.whole ? null : json({ whole: false, offset: event.data.offset }),
+      });
+    case 'FileDeleted':
+      return set({
+        operation: 'file.delete',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        size: event.data.size,
+      });
+    case 'FileRenamed':
+      return set({
+        operation: 'file.rename',
+        protocol: event.data.protocol,
+        path: event.data.to,
+        previous_path: event.data.from,
+        detail: event.data.overwrote ? json({ overwrote: true }) : null,
+      });
+    case 'DirectoryCreated':
+      return set({ operation: 'directory.create', protocol: event.data.protocol, path: event.data.path });
+    case 'DirectoryRemoved':
+      return set({ operation: 'directory.remove', protocol: event.data.protocol, path: event.data.path });
+    case 'UploadAborted':
+      return set({
+        operation: 'file.upload',
+        outcome: 'aborted',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        size: event.data.bytesReceived,
+        reason: event.data.reason,
+      });
+    case 'AccessDenied':
+      return set({
+        operation: deniedOperation[event.data.operation] ?? 'file.stat',
+        outcome: 'denied',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        reason: event.data.reason,
+        detail: json({ operation: event.data.operation }),
+      });
+    case 'AuditQueried':
+      return set({
+        operation: 'audit.query',
+        user_id: event.data.userId,
+        target: event.data.query,
+        detail: json({ filters: event.data.filters }),
+      });
+    case 'ServerStarted':
+      return set({
+        operation: 'server.start',
+        detail: json({
+          instanceId: event.data.instanceId,
+          version: event.data.version,
+          hostname: event.data.hostname,
+          pid: event.data.pid,
+        }),
+      });
+    case 'ServerStopped':
+      return set({
+        operation: 'server.stop',
+        reason: event.data.reason,
+        detail: json({ instanceId: event.data.instanceId }),
+      });
+    default:
+      return undefined;
+  }
+}
+
+async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void> {
+  const rows: Row[] = [];
+  /** Names this batch adds: users created, names tried in failed sign-ins. */
+  const newNames = new Map<string, { name_folded: string; user_id: number; user_name: string }>();
+  const names = new Map<number, string>();
+  for (const event of events) {
+    const row = auditRow(event);
+    if (row) rows.push(row);
+    if (event.type === 'UserCreated') {
+      const { userId, userName } = event.data;
+      names.set(userId, userName);
+      newNames.set(`${userId}:${foldCase(userName)}`, {
+        name_folded: foldCase(userName),
+        user_id: userId,
+        user_name: userName,
+      });
+    } else if (event.type === 'SignInFailed' && event.data.userName !== null && event.data.userId === null) {
+      const folded = foldCase(event.data.userName);
+      newNames.set(`0:${folded}`, { name_folded: folded, user_id: 0, user_name: event.data.userName });
+    }
+  }
+  if (rows.length === 0) return;
+
+  if (newNames.size > 0) {
+    await trx
+      .insertInto('audit_names')
+      .values([...newNames.values()])
+      .onConflict((oc) => oc.columns(['name_folded', 'user_id']).doNothing())
+      .execute();
+  }
+
+  const column = <K extends keyof Row>(key: K) => rows.map((r) => r[key]);
+  // Names the event gives (a failed sign-in's, a new user's) or the view already knows.
+  const given = rows.map((r) => r.user_name ?? (r.user_id === null ? null : (names.get(r.user_id) ?? null)));
+  // One statement: the rows, each joined with its user's name when the batch did not know it.
+  // Unqualified table names: a rebuild points search_path at its scratch schema.
+  await sql`
+    INSERT INTO audit_events (global_position, at, event_type, operation, outcome, user_id, user_name,
+      user_name_folded, application_id, session_id, client_ip, user_string, protocol, path,
+      previous_path, size, sha256, reason, target, detail)
+    SELECT r.global_position, r.at, r.event_type, r.operation, r.outcome, r.user_id,
+      coalesce(r.user_name, n.user_name), coalesce(r.user_name_folded, n.name_folded),
+      r.application_id, r.session_id, r.client_ip, r.user_string, r.protocol, r.path,
+      r.previous_path, r.size, r.sha256, r.reason, r.target, r.detail
+    FROM unnest(
+      ${column('global_position')}::bigint[], ${column('at')}::timestamptz[], ${column('event_type')}::text[],
+      ${column('operation')}::text[], ${column('outcome')}::text[], ${column('user_id')}::integer[],
+      ${given}::text[], ${given.map((n) => (n === null ? null : foldCase(n)))}::text[],
+      ${column('application_id')}::integer[], ${column('session_id')}::uuid[], ${column('client_ip')}::text[],
+      ${column('user_string')}::text[], ${column('protocol')}::text[], ${column('path')}::text[],
+      ${column('previous_path')}::text[], ${column('size')}::bigint[], ${column('sha256')}::text[],
+      ${column('reason')}::text[], ${column('target')}::text[], ${column('detail')}::text[])
+      AS r(global_position, at, event_type, operation, outcome, user_id, user_name, user_name_folded,
+        application_id, session_id, client_ip, user_string, protocol, path, previous_path, size, sha256,
+        reason, target, detail)
+    LEFT JOIN LATERAL (
+      SELECT a.user_name, a.name_folded FROM audit_names a
+      WHERE r.user_name IS NULL AND a.user_id = r.user_id AND a.user_id > 0
+      ORDER BY a.name_folded LIMIT 1
+    ) n ON true`.execute(trx);
+}
+
+export const auditProjection: Projection = {
+  name: 'audit',
+  handles: [
+    'SessionOpened',
+    'SignInFailed',
+    'SessionReplaced',
+    'SessionClosed',
+    'SessionExpired',
+    'ConnectionOpened',
+    'ConnectionClosed',
+    'UserCreated',
+    'UserUpdated',
+    'UserPasswordChanged',
+    'UserDisabled',
+    'UserEnabled',
+    'UserDeleted',
+    'UserKeyAdded',
+    'UserKeyRemoved',
+    'ApplicationRegistered',
+    'ApplicationEnabledChanged',
+    'FileUploaded',
+    'FileDownloaded',
+    'FileDeleted',
+    'FileRenamed',
+    'DirectoryCreated',
+    'DirectoryRemoved',
+    'UploadAborted',
+    'AccessDenied',
+    'AuditQueried',
+    'ServerStarted',
+    'ServerStopped',
+  ],
+  tables: ['audit_events', 'audit_names'],
+  apply,
+};

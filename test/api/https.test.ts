@@ -1,0 +1,86 @@
+/** HTTPS with MFT_TLS_CERT/MFT_TLS_KEY, and X-Forwarded-For believed only from named proxies. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { curl } from '../support/curl.js';
+import { ADMIN_PASSWORD, startTestSluice, type TestSluice } from '../support/sluice.js';
+
+const run = promisify(execFile);
+let t: TestSluice;
+let dir: string;
+
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-tls-'));
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    path.join(dir, 'key.pem'),
+    '-out',
+    path.join(dir, 'cert.pem'),
+  ]);
+  t = await startTestSluice({
+    env: {
+      MFT_TLS_CERT: path.join(dir, 'cert.pem'),
+      MFT_TLS_KEY: path.join(dir, 'key.pem'),
+      MFT_TRUSTED_PROXIES: '127.0.0.1',
+    },
+  });
+});
+
+after(async () => {
+  await t.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('HTTPS', () => {
+  it('serves the whole API over TLS to a client that trusts the certificate', async () => {
+    assert.match(t.base, /^https:\/\//);
+    const health = await curl(['--cacert', path.join(dir, 'cert.pem'), `${t.base}/healthz`]);
+    assert.equal(health.status, 200);
+    const untrusted = await curl([`${t.base}/healthz`]).catch((error: Error) => error);
+    assert.ok(untrusted instanceof Error, 'a client without the certificate refuses to talk');
+    const plain = await curl([`${t.base.replace('https://', 'http://')}/healthz`]).catch(
+      (error: Error) => error,
+    );
+    assert.ok(plain instanceof Error || plain.status >= 400, 'no plain HTTP on the TLS port');
+  });
+
+  it('believes X-Forwarded-For from a configured proxy', async () => {
+    const opened = await curl([
+      '--cacert',
+      path.join(dir, 'cert.pem'),
+      '-H',
+      'content-type: application/json',
+      '-H',
+      'x-forwarded-for: 198.51.100.9',
+      '-d',
+      JSON.stringify({ userName: 'admin', password: ADMIN_PASSWORD, applicationId: 1 }),
+      `${t.base}/api/v1/sessions/open-immutable`,
+    ]);
+    assert.equal(opened.status, 201);
+    const me = await curl([
+      '--cacert',
+      path.join(dir, 'cert.pem'),
+      '-H',
+      `authorization: Bearer ${opened.json<{ sessionId: string }>().sessionId}`,
+      `${t.base}/api/v1/sessions/current`,
+    ]);
+    assert.equal(me.json<{ clientIp: string }>().clientIp, '198.51.100.9');
+  });
+});
