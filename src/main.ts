@@ -43,6 +43,7 @@ import { toNewEvent } from './domain/events/catalogue.js';
 import type { EventMetadata } from './domain/events/envelope.js';
 import { applicationsProjection, listApplications } from './projections/applications-view.js';
 import { auditProjection } from './projections/audit-view.js';
+import { fileDigest, filesProjection } from './projections/files-view.js';
 import { ProjectionRunner } from './projections/runner.js';
 import { serverInstancesProjection } from './projections/server-instances.js';
 import { sessionsDueToExpire, sessionsProjection } from './projections/sessions-view.js';
@@ -152,6 +153,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         applicationsProjection,
         sessionsProjection,
         auditProjection,
+        filesProjection,
       ],
       logger: logger.child({ component: 'projections' }),
       onBatch: ({ name, events, seconds, position }) => {
@@ -261,6 +263,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           waitForPosition: (position, timeoutMs) => runner.waitForPosition(position, timeoutMs),
           files,
           maxUploadBytes: config.maxUploadBytes,
+          knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
           views: {
             db: database.db,
             store,

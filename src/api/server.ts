@@ -33,6 +33,11 @@ export interface ApiDependencies {
     /** The file-operations core the HTTP file API shares with SFTP. */
     readonly files: FileOperations;
     readonly maxUploadBytes: number;
+    /** The files view's size and sha256 of a file, for ETag. */
+    readonly knownDigest?: (
+      userId: number,
+      path: string,
+    ) => Promise<{ size: number; sha256: string } | undefined>;
     readonly signIn: SignInService;
     readonly users: UserService;
     readonly userDirectory: UserDirectory;
@@ -84,6 +89,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
       files: core.files,
       signIn: core.signIn,
       maxUploadBytes: core.maxUploadBytes,
+      ...(core.knownDigest ? { knownDigest: core.knownDigest } : {}),
     });
     if (core.views) {
       const views = { signIn: core.signIn, views: core.views, waitForPosition: core.waitForPosition };

@@ -189,6 +189,53 @@ describe('HTTP files with curl', () => {
     assert.ok((await events('UploadAborted')).some((e) => e.data.path === '/mismatch.bin'));
   });
 
+  it('answers with ETag = sha256 once the files view knows the file, and 304 for If-None-Match', async () => {
+    const token = await session('hana');
+    const data = randomBytes(4096);
+    await writeFile(path.join(work, 'etag.bin'), data);
+    const put = await curl([
+      ...auth(token),
+      '-T',
+      path.join(work, 'etag.bin'),
+      `${t.base}/api/v1/files/etag.bin`,
+    ]);
+    assert.equal(put.status, 201);
+    const expected = `"${sha256(data)}"`;
+    let head = await curl([...auth(token), '-I', `${t.base}/api/v1/files/etag.bin`]);
+    for (let i = 0; i < 50 && head.headers.etag === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      head = await curl([...auth(token), '-I', `${t.base}/api/v1/files/etag.bin`]);
+    }
+    assert.equal(head.headers.etag, expected);
+    const cached = await curl([
+      ...auth(token),
+      '-H',
+      `if-none-match: ${expected}`,
+      `${t.base}/api/v1/files/etag.bin`,
+    ]);
+    assert.equal(cached.status, 304);
+    // Moved: the view follows the file to its new name.
+    assert.equal(
+      (
+        await curl([
+          ...auth(token),
+          '-H',
+          'content-type: application/json',
+          '-d',
+          '{"from":"/etag.bin","to":"/etag-moved.bin"}',
+          `${t.base}/api/v1/moves`,
+        ])
+      ).status,
+      200,
+    );
+    let moved = await curl([...auth(token), '-I', `${t.base}/api/v1/files/etag-moved.bin`]);
+    for (let i = 0; i < 50 && moved.headers.etag === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      moved = await curl([...auth(token), '-I', `${t.base}/api/v1/files/etag-moved.bin`]);
+    }
+    assert.equal(moved.headers.etag, expected);
+  });
+
   it('refuses traversal however the URL encodes it, and NUL bytes', async () => {
     const token = await session('hana');
     const secret = path.join(t.dataDir, 'files', 'top-secret.txt');

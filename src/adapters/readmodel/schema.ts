@@ -131,7 +131,22 @@ export interface AuditNamesTable {
   user_name: string;
 }
 
+/** The current files: one row per user and path (projection `files`). */
+export interface FilesTable {
+  user_id: number;
+  path: string;
+  size: Bigint;
+  sha256: string;
+  last_writer_user_id: number;
+  last_session_id: string | null;
+  last_application_id: number | null;
+  last_protocol: string;
+  updated_at: Timestamp;
+  updated_position: Bigint;
+}
+
 export interface ReadModel {
+  files: FilesTable;
   projection_checkpoints: ProjectionCheckpointsTable;
   server_instances: ServerInstancesTable;
   users: UsersTable;

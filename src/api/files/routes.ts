@@ -21,6 +21,11 @@ export interface FileRoutesOptions {
   readonly signIn: SignInService;
   /** Largest upload accepted, in bytes. */
   readonly maxUploadBytes: number;
+  /** Size and sha256 of a user's file as the files view knows it (for ETag), if it does. */
+  readonly knownDigest?: (
+    userId: number,
+    path: string,
+  ) => Promise<{ size: number; sha256: string } | undefined>;
 }
 
 const CHUNK = 256 * 1024;
@@ -127,7 +132,7 @@ function streamFile(handle: FileHandle, start: number, end: number): Readable {
 
 export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
   app,
-  { files, signIn, maxUploadBytes },
+  { files, signIn, maxUploadBytes, knownDigest },
 ) => {
   app.addHook('preHandler', authenticate(signIn));
   const tags = ['files'];
@@ -213,6 +218,15 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     if (((attrs.mode ?? 0) & S_IFMT) === S_IFDIR)
       throw new Problem(409, 'is-a-directory', `${path} is a folder: use /api/v1/folders`);
     const size = attrs.size ?? 0;
+    // ETag = sha256, when the files view knows this file at this size.
+    const known = knownDigest
+      ? await knownDigest(request.principal!.user.userId, await session.realpath(path))
+      : undefined;
+    if (known && known.size === size) {
+      const etag = `"${known.sha256}"`;
+      reply.header('etag', etag);
+      if (request.headers['if-none-match'] === etag) return reply.status(304).send();
+    }
     reply.header('accept-ranges', 'bytes');
     reply.header('last-modified', new Date((attrs.mtime ?? 0) * 1000).toUTCString());
     reply.header('content-type', 'application/octet-stream');

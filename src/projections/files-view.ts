@@ -1,0 +1,89 @@
+/**
+ * The `files` view: the files each user has now, with size, sha256, who wrote them last and
+ * in which session. Serves the HTTP API's ETag and anyone asking "what is there".
+ */
+import { type Kysely, sql } from 'kysely';
+import type { ReadModel } from '../adapters/readmodel/schema.js';
+import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
+import type { Projection } from './projection.js';
+
+function likePrefix(path: string): string {
+  return `${path.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
+}
+
+async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void> {
+  for (const event of events) {
+    const actor = event.metadata.actor;
+    if (actor.userId === undefined) continue;
+    const userId = actor.userId;
+    switch (event.type) {
+      case 'FileUploaded': {
+        const row = {
+          size: event.data.size,
+          sha256: event.data.sha256,
+          last_writer_user_id: userId,
+          last_session_id: actor.sessionId ?? null,
+          last_application_id: actor.applicationId ?? null,
+          last_protocol: event.data.protocol,
+          updated_at: event.recordedAt,
+          updated_position: event.globalPosition,
+        };
+        await trx
+          .insertInto('files')
+          .values({ user_id: userId, path: event.data.path, ...row })
+          .onConflict((oc) => oc.columns(['user_id', 'path']).doUpdateSet(row))
+          .execute();
+        break;
+      }
+      case 'FileDeleted':
+        await trx
+          .deleteFrom('files')
+          .where('user_id', '=', userId)
+          .where('path', '=', event.data.path)
+          .execute();
+        break;
+      case 'FileRenamed': {
+        const { from, to } = event.data;
+        // The target is replaced (posix-rename), then the file — or a folder's contents — moves.
+        await trx
+          .deleteFrom('files')
+          .where('user_id', '=', userId)
+          .where((eb) => eb.or([eb('path', '=', to), eb('path', 'like', likePrefix(to))]))
+          .execute();
+        await trx
+          .updateTable('files')
+          .set({
+            path: sql<string>`${to} || substr(path, ${from.length + 1})`,
+            updated_at: event.recordedAt,
+            updated_position: event.globalPosition,
+          })
+          .where('user_id', '=', userId)
+          .where((eb) => eb.or([eb('path', '=', from), eb('path', 'like', likePrefix(from))]))
+          .execute();
+        break;
+      }
+    }
+  }
+}
+
+export const filesProjection: Projection = {
+  name: 'files',
+  handles: ['FileUploaded', 'FileDeleted', 'FileRenamed'],
+  tables: ['files'],
+  apply,
+};
+
+/** What the view knows of one file: its size and sha256 as last uploaded. */
+export async function fileDigest(
+  db: Kysely<ReadModel>,
+  userId: number,
+  path: string,
+): Promise<{ size: number; sha256: string } | undefined> {
+  const row = await db
+    .selectFrom('files')
+    .select(['size', 'sha256'])
+    .where('user_id', '=', userId)
+    .where('path', '=', path)
+    .executeTakeFirst();
+  return row ? { size: Number(row.size), sha256: row.sha256 } : undefined;
+}
