@@ -68,13 +68,20 @@ test('an apply that throws mid-batch leaves neither rows nor checkpoint; the ret
   await runner.start();
   try {
     await failureLogged.promise;
-    // The failed transaction rolled back: the first batch only, rows and checkpoint alike.
-    assert.deepEqual((await counterRows(h.db)).positions, [1, 2, 3, 4, 5]);
-    assert.equal(await readCheckpoint(h.db, 'counter'), 5);
+    // The failed transaction rolled back: only the batches before it, rows and checkpoint alike.
+    const committed = applies
+      .slice(
+        0,
+        applies.findIndex((batch) => batch.includes(failAt)),
+      )
+      .flat();
+    assert.ok(committed.length > 0 && !committed.includes(failAt));
+    assert.deepEqual((await counterRows(h.db)).positions, committed);
+    assert.equal(await readCheckpoint(h.db, 'counter'), committed[committed.length - 1]);
     const [status] = runner.status();
     assert.equal(status?.failures, 1);
     assert.match(status?.lastError ?? '', /boom at 7/);
-    assert.equal(runner.positions().counter, 5);
+    assert.equal(runner.positions().counter, committed[committed.length - 1]);
 
     retryGate.resolve();
     assert.equal(await runner.waitForPosition(head, 10_000), true);
@@ -85,13 +92,16 @@ test('an apply that throws mid-batch leaves neither rows nor checkpoint; the ret
     );
     assert.equal(rows.count, rows.distinct);
     assert.equal(await readCheckpoint(h.db, 'counter'), head);
-    // The very same batch was retried.
-    assert.deepEqual(applies, [
-      [1, 2, 3, 4, 5],
-      [6, 7, 8, 9, 10],
-      [6, 7, 8, 9, 10],
-      [11, 12],
-    ]);
+    // The very same batch was retried. (Where later batches end depends on what readers could
+    // see at the time: other databases' transactions in the cluster can hold the horizon back.)
+    const failedAt = applies.findIndex((batch) => batch.includes(failAt));
+    assert.ok(failedAt > 0, 'the failing batch came after the first');
+    assert.deepEqual(applies[failedAt + 1], applies[failedAt], 'the failed batch was retried as it was');
+    assert.deepEqual(
+      applies.filter((_, i) => i !== failedAt).flat(),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+      'apart from the failed attempt, every event was applied once, in order',
+    );
     assert.equal(errors.length, 1);
     assert.equal(runner.status()[0]?.failures, 0);
     assert.equal(runner.status()[0]?.lastError, undefined);
