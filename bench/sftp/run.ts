@@ -11,6 +11,7 @@
  *   --cases LIST      any of upload,download,small,concurrent (default all)
  *   --servers LIST    any of openssh,sluice (default both)
  *   --cpu-prof DIR    start Sluice under `node --cpu-prof`, profile written to DIR at the end
+ *   --node-options S  more node flags for Sluice, space-separated (e.g. "--trace-gc")
  *   --keep            keep the temporary directory (files, configs, logs) and print its path
  *
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
@@ -19,7 +20,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,7 @@ interface Options {
   readonly cases: readonly CaseName[];
   readonly servers: readonly ServerName[];
   readonly cpuProf: string | undefined;
+  readonly nodeOptions: readonly string[];
   readonly keep: boolean;
 }
 
@@ -63,6 +65,7 @@ const VALUE_OPTIONS = [
   '--cases',
   '--servers',
   '--cpu-prof',
+  '--node-options',
 ];
 
 function argValue(name: string): string | undefined {
@@ -110,7 +113,7 @@ function parseOptions(): Options {
     process.stdout.write(
       'usage: npm run bench:sftp -- [--big-mib N] [--small N] [--sessions N] [--session-mib N] [--rounds N]\n' +
         '                             [--cases upload,download,small,concurrent] [--servers openssh,sluice]\n' +
-        '                             [--cpu-prof DIR] [--keep]\n' +
+        '                             [--cpu-prof DIR] [--node-options "FLAGS"] [--keep]\n' +
         '  --big-mib      big file in MiB, uploaded then downloaded (default 1024, env BENCH_BIG_MIB)\n' +
         '  --small        4 KiB files uploaded in one session (default 1000, env BENCH_SMALL)\n' +
         '  --sessions     concurrent sessions (default 32, env BENCH_SESSIONS)\n' +
@@ -119,6 +122,7 @@ function parseOptions(): Options {
         '  --cases        cases to run (default all)\n' +
         '  --servers      servers to run (default both; ratios need both)\n' +
         '  --cpu-prof     run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
+        '  --node-options more node flags for Sluice, e.g. "--trace-gc" (output in its log)\n' +
         '  --keep         keep the temporary directory and print its path\n',
     );
     process.exit(0);
@@ -134,6 +138,7 @@ function parseOptions(): Options {
     cases: list('--cases', argValue('cases'), CASES),
     servers: list('--servers', argValue('servers'), SERVERS),
     cpuProf: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    nodeOptions: (argValue('node-options') ?? '').split(/\s+/).filter((f) => f !== ''),
     keep: args.includes('--keep'),
   };
 }
@@ -208,10 +213,18 @@ async function writeRandomFile(file: string, bytes: number): Promise<void> {
   await once(out, 'close');
 }
 
+/** Whether the child exited within `ms`; leaves no timer behind (it would hold the process). */
 async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return true;
-  const timer = sleep(ms).then(() => false);
-  return Promise.race([once(child, 'exit').then(() => true), timer]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([once(child, 'exit').then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function alive(pid: number): boolean {
@@ -247,6 +260,7 @@ class Bench {
   private sshdPidFile: string | undefined;
   private sluice: ChildProcess | undefined;
   private sluiceDataDir: string | undefined;
+  private sluiceLog: WriteStream | undefined;
   private cleaned: Promise<void> | undefined;
 
   constructor(
@@ -343,7 +357,7 @@ class Bench {
       // The default (10 per user) would refuse most of the concurrent sessions.
       MFT_SFTP_MAX_CONNECTIONS_PER_USER: String(Math.max(10, this.options.sessions * 2)),
     });
-    const nodeArgs = ['--import', 'tsx'];
+    const nodeArgs = ['--import', 'tsx', ...this.options.nodeOptions];
     if (this.options.cpuProf) {
       await mkdir(this.options.cpuProf, { recursive: true });
       nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProf}`);
@@ -351,6 +365,7 @@ class Bench {
     const logFile = path.join(this.work, 'sluice.log');
     const out = createWriteStream(logFile);
     await once(out, 'open');
+    this.sluiceLog = out;
     this.sluice = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
       cwd: ROOT,
       env,
@@ -418,6 +433,12 @@ class Bench {
     return { total: node + pg, pg };
   }
 
+  /** Resident memory of the Sluice node process, MiB (a leak shows as growth between cases). */
+  async sluiceRssMib(): Promise<number> {
+    const status = await readFile(`/proc/${this.sluice!.pid}/status`, 'utf8').catch(() => '');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  }
+
   /** Events in Sluice's store by type, read straight from the embedded PostgreSQL. */
   async sluiceEvents(): Promise<Map<string, number>> {
     const dataDir = this.sluiceDataDir!;
@@ -432,6 +453,7 @@ class Bench {
       password,
       database: 'sluice',
     });
+    client.on('error', () => {}); // a server going away fails the query instead
     await client.connect();
     try {
       const result = await client.query<{ type: string; n: string }>(
@@ -445,7 +467,8 @@ class Bench {
 
   /** After a failure: Sluice's events by type and the end of its log, before they are removed. */
   async explainFailure(): Promise<void> {
-    if (!this.sluiceDataDir) return;
+    // Interrupted: the servers are being stopped, which is what made the measurement fail.
+    if (!this.sluiceDataDir || this.cleaned) return;
     const events = await this.sluiceEvents().catch(() => undefined);
     if (events) log(`Sluice events so far: ${[...events].map(([type, n]) => `${type} ${n}`).join(', ')}`);
     const text = await readFile(path.join(this.work, 'sluice.log'), 'utf8').catch(() => '');
@@ -486,6 +509,7 @@ class Bench {
           for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
         }
       }
+      this.sluiceLog?.end();
       if (this.options.keep) log(`kept ${this.work}`);
       else await rm(this.work, { recursive: true, force: true });
     })();
@@ -797,8 +821,9 @@ async function main(): Promise<void> {
           const s = await measure(bench, spec, t);
           const key = `${spec.name}/${t.name}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
+          const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
           log(
-            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}`,
+            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}`,
           );
         }
       }

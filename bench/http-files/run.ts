@@ -1,0 +1,899 @@
+/**
+ * `npm run bench:http-files`: Sluice's HTTP file API (`PUT`/`GET /api/v1/files/…`) measured with
+ * the real `curl`, beside Sluice's SFTP measured with OpenSSH `sftp -b`, against one Sluice, in
+ * one run, with the same files and the same user. See bench/README.md.
+ *
+ *   --big-mib N       size of the big upload/download file in MiB (default 1024; env BENCH_BIG_MIB)
+ *   --small N         4 KiB files uploaded by one client process (default 1000; env BENCH_SMALL)
+ *   --rounds N        rounds, alternating which protocol goes first (default 3; env BENCH_ROUNDS)
+ *   --cases LIST      any of upload,download,small (default all)
+ *   --protocols LIST  any of http,sftp (default both)
+ *   --cpu-prof DIR    start Sluice under `node --cpu-prof`, profile written to DIR at the end
+ *   --keep            keep the temporary directory (files, log) and print its path
+ *
+ * Prints tables only; writes no result files. Figures are for reading, never for assertions.
+ */
+
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { freePort } from '../../test/support/free-port.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MiB = 1024 * 1024;
+const SMALL_BYTES = 4096;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const CASES = ['upload', 'download', 'small'] as const;
+type CaseName = (typeof CASES)[number];
+const PROTOCOLS = ['http', 'sftp'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+const LABEL: Record<Protocol, string> = { http: 'HTTP (curl)', sftp: 'SFTP (sftp -b)' };
+
+interface Options {
+  readonly bigMib: number;
+  readonly small: number;
+  readonly rounds: number;
+  readonly cases: readonly CaseName[];
+  readonly protocols: readonly Protocol[];
+  readonly cpuProf: string | undefined;
+  readonly keep: boolean;
+}
+
+/** A bad command line: reported in one line, without a stack. */
+class UsageError extends Error {}
+
+const VALUE_OPTIONS = ['--big-mib', '--small', '--rounds', '--cases', '--protocols', '--cpu-prof'];
+
+const USAGE =
+  'usage: npm run bench:http-files -- [--big-mib N] [--small N] [--rounds N] [--cases upload,download,small]\n' +
+  '                                   [--protocols http,sftp] [--cpu-prof DIR] [--keep]\n' +
+  '  --big-mib    big file in MiB, uploaded then downloaded (default 1024, env BENCH_BIG_MIB)\n' +
+  '  --small      4 KiB files uploaded by one client process (default 1000, env BENCH_SMALL)\n' +
+  '  --rounds     rounds, alternating which protocol goes first (default 3, env BENCH_ROUNDS)\n' +
+  '  --cases      cases to run (default all)\n' +
+  '  --protocols  protocols to run (default both; ratios need both)\n' +
+  '  --cpu-prof   run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
+  '  --keep       keep the temporary directory and print its path\n';
+
+function argValue(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === `--${name}`) return args[i + 1] ?? '';
+    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
+  }
+  return value;
+}
+
+function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
+  if (text === undefined || text === '') return [...allowed];
+  const items = text.split(',').map((s) => s.trim().toLowerCase());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(`${name}: unknown "${item}" (one or more of ${allowed.join(',')})`);
+    }
+  }
+  return allowed.filter((a) => items.includes(a));
+}
+
+function parseOptions(): Options {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const key = arg.split('=')[0]!;
+    if (VALUE_OPTIONS.includes(key)) {
+      if (!arg.includes('=')) i++;
+    } else if (key !== '--keep' && key !== '--help') {
+      throw new UsageError(`unknown option ${arg} (see --help)`);
+    }
+  }
+  if (args.includes('--help')) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const cpuProf = argValue('cpu-prof');
+  if (cpuProf === '') throw new UsageError('--cpu-prof needs a directory');
+  return {
+    bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
+    small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
+    rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
+    cases: list('--cases', argValue('cases'), CASES),
+    protocols: list('--protocols', argValue('protocols'), PROTOCOLS),
+    cpuProf: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    keep: args.includes('--keep'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function run(command: string, args: readonly string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function version(command: string, args: readonly string[]): string {
+  const r = spawnSync(command, args, { encoding: 'utf8' });
+  // The first line, without curl's list of libraries.
+  return (`${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? command)
+    .split(' (')[0]!
+    .split(',')[0]!;
+}
+
+/** Fields of /proc/<pid>/stat, numbered as in proc(5) (14 utime, 15 stime, 16 cutime, 17 cstime). */
+async function procStat(pid: number | 'self'): Promise<string[] | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (!text) return undefined;
+  // comm (field 2) may contain spaces: split after its closing parenthesis; index 0 is field 3.
+  return text.slice(text.lastIndexOf(')') + 2).split(' ');
+}
+
+function ticks(fields: readonly string[] | undefined, numbers: readonly number[]): number {
+  if (!fields) return 0;
+  return numbers.reduce((sum, n) => sum + Number(fields[n - 3] ?? 0), 0);
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(run('getconf', ['CLK_TCK']).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU seconds of a process and of all its children that have exited and were waited for. */
+async function cpuWithReaped(pid: number | 'self'): Promise<number> {
+  return ticks(await procStat(pid), [14, 15, 16, 17]) / CLOCK_TICKS;
+}
+
+/** CPU seconds of a process's live children (utime + stime). */
+async function cpuOfLiveChildren(parent: number): Promise<number> {
+  let sum = 0;
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = await procStat(Number(entry));
+    if (fields && Number(fields[1]) === parent) sum += ticks(fields, [14, 15]);
+  }
+  return sum / CLOCK_TICKS;
+}
+
+/** Writes `bytes` random bytes to `file`; resolves with their sha256 (hex). */
+async function writeRandomFile(file: string, bytes: number): Promise<string> {
+  const out = createWriteStream(file);
+  const hash = createHash('sha256');
+  const chunk = 4 * MiB;
+  for (let written = 0; written < bytes; written += chunk) {
+    const data = randomBytes(Math.min(chunk, bytes - written));
+    hash.update(data);
+    if (!out.write(data)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'close');
+  return hash.digest('hex');
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: MiB })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  const timer = sleep(ms).then(() => false);
+  return Promise.race([once(child, 'exit').then(() => true), timer]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a client process to its end; resolves with its stdout, rejects with its stderr if it failed. */
+async function runClient(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) {
+    const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${command} failed (exit ${code}): ${tail || stdout.slice(-300)}`);
+  }
+  return stdout;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sluice
+
+interface UploadedRecord {
+  readonly protocol: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+class Sluice {
+  private child: ChildProcess | undefined;
+  readonly dataDir: string;
+  base = '';
+  sftpPort = 0;
+  /** The bench user's session (OpenImmutable, application 2: the HTTP file API). */
+  bearer = '';
+  private cleaned: Promise<void> | undefined;
+
+  constructor(
+    readonly work: string,
+    readonly options: Options,
+  ) {
+    this.dataDir = path.join(work, 'sluice');
+  }
+
+  get key(): string {
+    return path.join(this.work, 'user_ed25519');
+  }
+
+  get logFile(): string {
+    return path.join(this.work, 'sluice.log');
+  }
+
+  /** Where a file of the bench user's home folder is on this machine's disk. */
+  local(file: string): string {
+    return path.join(this.dataDir, 'files', 'bench', file);
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.dataDir);
+    await chmod(this.dataDir, 0o755); // the embedded PostgreSQL runs as user postgres
+    const [httpPort, sftpPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+    const adminPassword = randomBytes(12).toString('hex');
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MFT_')) env[k] = v;
+    Object.assign(env, {
+      MFT_DATA_DIR: this.dataDir,
+      MFT_HTTP_PORT: String(httpPort),
+      MFT_SFTP_PORT: String(sftpPort),
+      MFT_PG_PORT: String(pgPort),
+      MFT_BIND_ADDRESS: '127.0.0.1',
+      MFT_ADMIN_PASSWORD: adminPassword,
+      MFT_LOG_LEVEL: process.env.BENCH_SLUICE_LOG_LEVEL || 'warn',
+    });
+    const nodeArgs = ['--import', 'tsx'];
+    if (this.options.cpuProf) {
+      await mkdir(this.options.cpuProf, { recursive: true });
+      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProf}`);
+    }
+    const out = createWriteStream(this.logFile);
+    await once(out, 'open');
+    this.child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', out, out],
+    });
+    this.base = `http://127.0.0.1:${httpPort}`;
+    this.sftpPort = sftpPort;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      if (this.child.exitCode !== null) {
+        throw new Error(
+          `Sluice exited with ${this.child.exitCode}:\n${await readFile(this.logFile, 'utf8')}`,
+        );
+      }
+      const ready = await fetch(`${this.base}/readyz`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      if (Date.now() > deadline)
+        throw new Error(`Sluice not ready after 120 s:\n${await readFile(this.logFile, 'utf8')}`);
+      await sleep(250);
+    }
+    const admin = await this.api<{ sessionId: string }>('POST', '/api/v1/sessions/open-immutable', {
+      userName: 'admin',
+      password: adminPassword,
+      applicationId: 1,
+    });
+    const password = randomBytes(12).toString('hex');
+    await this.api(
+      'POST',
+      '/api/v1/users',
+      {
+        userName: 'bench',
+        emailAddress: 'bench@example.com',
+        password,
+        sshPublicKeys: [(await readFile(`${this.key}.pub`, 'utf8')).trim()],
+      },
+      admin.sessionId,
+    );
+    const session = await this.api<{ sessionId: string }>('POST', '/api/v1/sessions/open-immutable', {
+      userName: 'bench',
+      password,
+      applicationId: 2,
+    });
+    this.bearer = session.sessionId;
+  }
+
+  async api<T>(method: string, route: string, body?: unknown, bearer = this.bearer): Promise<T> {
+    const response = await fetch(`${this.base}${route}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(bearer === '' ? {} : { authorization: `Bearer ${bearer}` }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  fileUrl(file: string): string {
+    return `${this.base}/api/v1/files/${file}`;
+  }
+
+  /** CPU seconds used so far: the node process, and its PostgreSQL (postmaster, reaped and live backends). */
+  async cpu(): Promise<{ total: number; pg: number }> {
+    const node = ticks(await procStat(this.child!.pid!), [14, 15]) / CLOCK_TICKS;
+    const postmaster = await this.postmasterPid();
+    if (!(postmaster > 0)) return { total: node, pg: 0 };
+    const pgCpu = (await cpuWithReaped(postmaster)) + (await cpuOfLiveChildren(postmaster));
+    return { total: node + pgCpu, pg: pgCpu };
+  }
+
+  async rssMib(): Promise<number> {
+    const status = await readFile(`/proc/${this.child!.pid}/status`, 'utf8').catch(() => '');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  }
+
+  private async postmasterPid(): Promise<number> {
+    const text = await readFile(path.join(this.dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '');
+    return Number(text.split('\n')[0]);
+  }
+
+  /** A query on Sluice's embedded PostgreSQL (user and database sluice, password in pg-password). */
+  async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+    const password = (await readFile(path.join(this.dataDir, 'pg-password'), 'utf8')).trim();
+    const pidFile = await readFile(path.join(this.dataDir, 'pg', 'postmaster.pid'), 'utf8');
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: Number(pidFile.split('\n')[3]),
+      user: 'sluice',
+      password,
+      database: 'sluice',
+    });
+    await client.connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  /** The FileUploaded events recorded for paths ending in `suffix` (newest first). */
+  async uploaded(suffix: string): Promise<UploadedRecord[]> {
+    const rows = await this.query<{ protocol: string; sha256: string; size: string }>(
+      `SELECT data->>'protocol' AS protocol, data->>'sha256' AS sha256, data->>'size' AS size
+         FROM events WHERE type = 'FileUploaded' AND data->>'path' LIKE '%' || $1
+        ORDER BY global_position DESC`,
+      [suffix],
+    );
+    return rows.map((r) => ({ protocol: r.protocol, sha256: r.sha256, size: Number(r.size) }));
+  }
+
+  /** Events by type and protocol. */
+  async events(): Promise<Array<{ type: string; protocol: string; n: number }>> {
+    const rows = await this.query<{ type: string; protocol: string | null; n: string }>(
+      `SELECT type, data->>'protocol' AS protocol, count(*) AS n FROM events GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    return rows.map((r) => ({ type: r.type, protocol: r.protocol ?? '', n: Number(r.n) }));
+  }
+
+  /** After a failure: the events so far and the end of the log, before they are removed. */
+  async explainFailure(): Promise<void> {
+    const events = await this.events().catch(() => undefined);
+    if (events)
+      log(
+        `Sluice events so far: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
+      );
+    const text = await readFile(this.logFile, 'utf8').catch(() => '');
+    const lines = text.trimEnd().split('\n').slice(-40);
+    if (text) log(`Sluice log (last ${lines.length} lines):\n${lines.join('\n')}`);
+  }
+
+  /** Stops Sluice (and its PostgreSQL if it did not) and removes the work directory; idempotent. */
+  cleanup(): Promise<void> {
+    this.cleaned ??= (async () => {
+      const child = this.child;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        if (!(await waitForExit(child, 60_000))) {
+          log('Sluice did not stop within 60 s: killing it');
+          child.kill('SIGKILL');
+          await waitForExit(child, 5_000);
+        }
+      }
+      const postmaster = await this.postmasterPid();
+      if (postmaster > 0 && alive(postmaster)) {
+        try {
+          process.kill(postmaster, 'SIGINT'); // fast shutdown
+        } catch {}
+        for (let i = 0; i < 100 && alive(postmaster); i++) await sleep(100);
+      }
+      if (this.options.keep) log(`kept ${this.work}`);
+      else await rm(this.work, { recursive: true, force: true });
+    })();
+    return this.cleaned;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clients: curl and OpenSSH sftp, at their defaults
+
+/** `curl -K config`: one process, one connection kept alive, the transfers in order. */
+async function curlConfig(sluice: Sluice, file: string, lines: readonly string[]): Promise<string> {
+  const quote = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  const head = [
+    'silent',
+    'show-error',
+    `header = ${quote(`authorization: Bearer ${sluice.bearer}`)}`,
+    // One line per transfer: status, new connections made for it, bytes up and down.
+    `write-out = ${quote('%{http_code} %{num_connects} %{size_upload} %{size_download}\\n')}`,
+  ];
+  await writeFile(file, `${[...head, ...lines].join('\n')}\n`, { mode: 0o600 });
+  try {
+    return await runClient('curl', ['-K', file]);
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+interface CurlResult {
+  readonly status: number;
+  readonly connects: number;
+}
+
+function curlResults(out: string): CurlResult[] {
+  return out
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const [status, connects] = l.split(' ');
+      return { status: Number(status), connects: Number(connects) };
+    });
+}
+
+class SftpClient {
+  private batches = 0;
+  constructor(private readonly sluice: Sluice) {}
+
+  /** One `sftp -b` session running these commands. */
+  async session(commands: readonly string[]): Promise<void> {
+    const batch = path.join(this.sluice.work, `batch-${++this.batches}`);
+    await writeFile(batch, `${commands.join('\n')}\n`);
+    const env = { ...process.env };
+    delete env.SSH_AUTH_SOCK; // offer the bench key only
+    try {
+      await runClient(
+        'sftp',
+        [
+          '-o',
+          'LogLevel=ERROR',
+          '-F',
+          '/dev/null', // no ~/.ssh/config: the client's defaults
+          '-b',
+          batch,
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-i',
+          this.sluice.key,
+          '-P',
+          String(this.sluice.sftpPort),
+          'bench@127.0.0.1',
+        ],
+        env,
+      );
+    } finally {
+      await rm(batch, { force: true });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+interface Sample {
+  /** MiB/s or files/s. */
+  readonly rate: number;
+  readonly seconds: number;
+  /** CPU seconds of Sluice (node + PostgreSQL) during the case. */
+  readonly serverCpu: number;
+  readonly pgCpu: number;
+  /** CPU seconds of the client processes (curl; sftp and ssh) during the case. */
+  readonly clientCpu: number;
+}
+
+interface CaseSpec {
+  readonly name: CaseName;
+  readonly title: string;
+  readonly unit: string;
+  /** Untimed preparation. */
+  before(protocol: Protocol, round: number): Promise<void>;
+  /** Timed work; resolves with the amount (MiB or files) moved. */
+  timed(protocol: Protocol, round: number): Promise<number>;
+  /** Untimed check that the work really happened, and clean-up. */
+  after(protocol: Protocol, round: number): Promise<void>;
+}
+
+async function expectSize(file: string, bytes: number): Promise<void> {
+  const s = await stat(file).catch(() => undefined);
+  if (s?.size !== bytes) throw new Error(`${file}: expected ${bytes} bytes, found ${s?.size ?? 'no file'}`);
+}
+
+/** Checks that Sluice recorded exactly one FileUploaded for this name, by this protocol, with this content. */
+async function expectRecorded(
+  sluice: Sluice,
+  name: string,
+  protocol: Protocol,
+  bytes: number,
+  sha256: string,
+): Promise<void> {
+  const records = await sluice.uploaded(`/${name}`);
+  const r = records[0];
+  if (records.length !== 1 || r?.protocol !== protocol || r.size !== bytes || r.sha256 !== sha256) {
+    throw new Error(
+      `${name}: expected one FileUploaded (${protocol}, ${bytes} bytes, sha256 ${sha256}), found ${JSON.stringify(records)}`,
+    );
+  }
+}
+
+function cases(sluice: Sluice, sftp: SftpClient, o: Options, bigSha: () => string): CaseSpec[] {
+  const work = sluice.work;
+  const big = path.join(work, 'big.bin');
+  const back = path.join(work, 'back.bin');
+  const smallFile = (i: number) => path.join(work, 'small', `f${i}`);
+  const bigName = (p: Protocol, round: number) => `${p}-r${round}-big.bin`;
+  const smallDir = (p: Protocol, round: number) => `${p}-r${round}-small`;
+  const bigLabel = o.bigMib % 1024 === 0 ? `${o.bigMib / 1024} GiB` : `${o.bigMib} MiB`;
+  const uploaded = new Set<string>();
+
+  const upload = async (p: Protocol, round: number) => {
+    const name = bigName(p, round);
+    if (p === 'http') {
+      const reply = path.join(work, 'reply.json');
+      const out = await curlConfig(sluice, path.join(work, 'curl-upload'), [
+        `upload-file = "${big}"`,
+        `url = "${sluice.fileUrl(name)}"`,
+        `output = "${reply}"`,
+      ]);
+      const [result] = curlResults(out);
+      const body = await readFile(reply, 'utf8').catch(() => '');
+      if (result?.status !== 201) throw new Error(`PUT ${name}: ${result?.status} ${body.slice(0, 300)}`);
+      const sha = (JSON.parse(body) as { sha256?: string }).sha256;
+      if (sha !== bigSha()) throw new Error(`PUT ${name}: Sluice replied sha256 ${sha}, sent ${bigSha()}`);
+    } else {
+      await sftp.session([`put ${big} ${name}`]);
+    }
+    uploaded.add(name);
+  };
+
+  const all: CaseSpec[] = [
+    {
+      name: 'upload',
+      title: `upload ${bigLabel}`,
+      unit: 'MiB/s',
+      before: async () => {},
+      timed: async (p, round) => {
+        await upload(p, round);
+        return o.bigMib;
+      },
+      after: async (p, round) => {
+        const name = bigName(p, round);
+        await expectSize(sluice.local(name), o.bigMib * MiB);
+        await expectRecorded(sluice, name, p, o.bigMib * MiB, bigSha());
+      },
+    },
+    {
+      name: 'download',
+      title: `download ${bigLabel}`,
+      unit: 'MiB/s',
+      before: async (p, round) => {
+        await rm(back, { force: true });
+        if (!uploaded.has(bigName(p, round))) await upload(p, round);
+      },
+      timed: async (p, round) => {
+        const name = bigName(p, round);
+        if (p === 'http') {
+          const out = await curlConfig(sluice, path.join(work, 'curl-download'), [
+            `url = "${sluice.fileUrl(name)}"`,
+            `output = "${back}"`,
+          ]);
+          const [result] = curlResults(out);
+          if (result?.status !== 200) throw new Error(`GET ${name}: ${result?.status}`);
+        } else {
+          await sftp.session([`get ${name} ${back}`]);
+        }
+        return o.bigMib;
+      },
+      after: async (p, round) => {
+        const sha = await sha256File(back);
+        if (sha !== bigSha()) throw new Error(`${p} download of ${bigName(p, round)}: sha256 ${sha}`);
+        await rm(back, { force: true });
+      },
+    },
+    {
+      name: 'small',
+      title: `${o.small.toLocaleString('en')} × 4 KiB, 1 client process`,
+      unit: 'files/s',
+      before: async (p, round) => {
+        await sluice.api('POST', `/api/v1/folders/${smallDir(p, round)}`);
+      },
+      timed: async (p, round) => {
+        const dir = smallDir(p, round);
+        if (p === 'http') {
+          const lines: string[] = [];
+          for (let i = 1; i <= o.small; i++) {
+            lines.push(
+              `upload-file = "${smallFile(i)}"`,
+              `url = "${sluice.fileUrl(`${dir}/f${i}`)}"`,
+              'output = "/dev/null"',
+            );
+          }
+          const results = curlResults(await curlConfig(sluice, path.join(work, 'curl-small'), lines));
+          const bad = results.filter((r) => r.status !== 201);
+          if (results.length !== o.small || bad.length > 0) {
+            throw new Error(
+              `PUT ${dir}/…: ${results.length} replies, ${bad.length} not 201 (${bad[0]?.status})`,
+            );
+          }
+          const connections = results.reduce((sum, r) => sum + r.connects, 0);
+          if (connections !== 1) log(`  note: curl opened ${connections} connections for ${o.small} uploads`);
+        } else {
+          const commands: string[] = [];
+          for (let i = 1; i <= o.small; i++) commands.push(`put ${smallFile(i)} ${dir}/f${i}`);
+          await sftp.session(commands);
+        }
+        return o.small;
+      },
+      after: async (p, round) => {
+        const dir = smallDir(p, round);
+        for (let i = 1; i <= o.small; i++) await expectSize(sluice.local(`${dir}/f${i}`), SMALL_BYTES);
+        const rows = await sluice.query<{ n: string }>(
+          `SELECT count(*) AS n FROM events WHERE type = 'FileUploaded' AND data->>'protocol' = $1
+              AND data->>'path' LIKE '%/' || $2 || '/%'`,
+          [p, dir],
+        );
+        const n = Number(rows[0]?.n);
+        if (n !== o.small) throw new Error(`${dir}: ${n} FileUploaded events for ${o.small} files`);
+      },
+    },
+  ];
+  return all.filter((c) => o.cases.includes(c.name));
+}
+
+async function measure(sluice: Sluice, spec: CaseSpec, p: Protocol, round: number): Promise<Sample> {
+  await spec.before(p, round);
+  execFileSync('sync'); // the previous case's dirty pages are not written back during this one
+  const server0 = await sluice.cpu();
+  const client0 = await cpuWithReaped('self');
+  const t0 = performance.now();
+  const amount = await spec.timed(p, round);
+  const seconds = (performance.now() - t0) / 1000;
+  await sleep(200); // let the last PostgreSQL work settle into the CPU figures
+  const server1 = await sluice.cpu();
+  const clientCpu = (await cpuWithReaped('self')) - client0;
+  await spec.after(p, round);
+  return {
+    rate: amount / seconds,
+    seconds,
+    serverCpu: server1.total - server0.total,
+    pgCpu: server1.pg - server0.pg,
+    clientCpu,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+}
+
+function table(rows: string[][], rightAligned: readonly number[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (rightAligned.includes(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-http-files-'));
+  await chmod(work, 0o755);
+  const sluice = new Sluice(work, o);
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    log('interrupted: cleaning up');
+    void sluice.cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let started = false;
+  try {
+    log(`bench/http-files: ${work}; load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
+    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', sluice.key]);
+    let bigSha = '';
+    if (o.cases.includes('upload') || o.cases.includes('download')) {
+      log(`writing a ${o.bigMib} MiB random file`);
+      bigSha = await writeRandomFile(path.join(work, 'big.bin'), o.bigMib * MiB);
+    }
+    if (o.cases.includes('small')) {
+      await mkdir(path.join(work, 'small'));
+      for (let i = 1; i <= o.small; i++) {
+        await writeFile(path.join(work, 'small', `f${i}`), randomBytes(SMALL_BYTES));
+      }
+    }
+    log('starting Sluice');
+    started = true;
+    await sluice.start();
+    const sftp = new SftpClient(sluice);
+    const specs = cases(sluice, sftp, o, () => bigSha);
+    const samples = new Map<string, Sample[]>(); // `${case}/${protocol}`
+    for (let round = 1; round <= o.rounds; round++) {
+      const order = round % 2 === 1 ? o.protocols : [...o.protocols].reverse();
+      for (const spec of specs) {
+        for (const p of order) {
+          const s = await measure(sluice, spec, p, round);
+          const key = `${spec.name}/${p}`;
+          samples.set(key, [...(samples.get(key) ?? []), s]);
+          log(
+            `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ` +
+              `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
+              `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.rssMib()).toFixed(0)} MiB`,
+          );
+        }
+        if (spec.name === 'download' || (spec.name === 'upload' && !o.cases.includes('download'))) {
+          // Done with this round's big files: free the disk (untimed; recorded as FileDeleted).
+          for (const p of o.protocols) await sluice.api('DELETE', `/api/v1/files/${p}-r${round}-big.bin`);
+        }
+      }
+    }
+    const events = await sluice.events();
+
+    // --- table (stdout)
+    const out: string[] = [];
+    out.push(
+      `bench/http-files — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
+        `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (protocols alternate first), one Sluice, user bench`,
+    );
+    out.push(`clients: ${version('curl', ['--version'])}; sftp of ${version('ssh', ['-V'])}`);
+    out.push('');
+    const both = o.protocols.length === 2;
+    const header = ['case', 'unit', ...o.protocols.map((p) => LABEL[p])];
+    if (both) header.push('HTTP/SFTP');
+    for (const p of o.protocols) header.push(`${p.toUpperCase()} rounds`);
+    for (const p of o.protocols) header.push(`${p.toUpperCase()} CPU s srv+cli`);
+    const rows: string[][] = [header];
+    for (const spec of specs) {
+      const row = [spec.title, spec.unit];
+      const med = new Map<Protocol, number>();
+      for (const p of o.protocols) {
+        const m = median((samples.get(`${spec.name}/${p}`) ?? []).map((s) => s.rate));
+        med.set(p, m);
+        row.push(fmt(m));
+      }
+      if (both) row.push((med.get('http')! / med.get('sftp')!).toFixed(2));
+      for (const p of o.protocols) {
+        row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => fmt(s.rate)).join(' '));
+      }
+      for (const p of o.protocols) {
+        const list = samples.get(`${spec.name}/${p}`) ?? [];
+        row.push(
+          `${median(list.map((s) => s.serverCpu)).toFixed(1)}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`,
+        );
+      }
+      rows.push(row);
+    }
+    out.push(
+      table(
+        rows,
+        header.map((_, i) => i).filter((i) => i >= 2),
+      ),
+    );
+    out.push('');
+    out.push(
+      'MiB/s = 1,048,576 bytes per second. CPU s srv+cli: CPU seconds of Sluice (node + its PostgreSQL)',
+    );
+    out.push(
+      '  and of the client processes (curl; sftp + ssh) during the case, medians. Load when done: ' +
+        os
+          .loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' '),
+    );
+    const bigUploads = o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0;
+    const smallUploads = o.cases.includes('small') ? o.small : 0;
+    const uploadedBy = (p: Protocol) =>
+      events.filter((e) => e.type === 'FileUploaded' && e.protocol === p).reduce((a, e) => a + e.n, 0);
+    const expected = (bigUploads + smallUploads) * o.rounds;
+    out.push(
+      `FileUploaded events in Sluice's store: ${o.protocols
+        .map((p) => `${p} ${uploadedBy(p).toLocaleString('en')}`)
+        .join(
+          ', ',
+        )} (files uploaded: ${expected.toLocaleString('en')} per protocol; each checked by path, size and sha256)`,
+    );
+    out.push(
+      `All events: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
+    );
+    process.stdout.write(`${out.join('\n')}\n`);
+  } catch (error) {
+    if (started && !interrupted) await sluice.explainFailure();
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await sluice.cleanup();
+  }
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`bench:http-files: ${error.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(
+    `bench:http-files: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
