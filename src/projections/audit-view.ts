@@ -9,6 +9,11 @@
  * view's own `audit_names` table (filled from UserCreated and failed sign-ins), so a rebuild
  * gives the same rows whatever other views hold.
  *
+ * `at` is when the event was recorded, raised where needed to the time of the row before it,
+ * so it never decreases with the position (clocks can step back, and concurrent appends can
+ * record their times a little out of position order): a time window is then exactly one range
+ * of positions, which every keyset index can scan.
+ *
  * A batch is written with one multi-row INSERT (`unnest` of one array per column).
  */
 import { type Kysely, sql } from 'kysely';
@@ -368,7 +373,6 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
     }
   }
   if (rows.length === 0) return;
-
   if (newNames.size > 0) {
     await trx
       .insertInto('audit_names')
@@ -377,16 +381,28 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
       .execute();
   }
 
+  let latest = '';
+  for (const row of rows) {
+    // ISO 8601 UTC strings of one length compare as times.
+    if (row.at < latest) row.at = latest;
+    else latest = row.at;
+  }
   const column = <K extends keyof Row>(key: K) => rows.map((r) => r[key]);
   // Names the event gives (a failed sign-in's, a new user's) or the view already knows.
   const given = rows.map((r) => r.user_name ?? (r.user_id === null ? null : (names.get(r.user_id) ?? null)));
-  // One statement: the rows, each joined with its user's name when the batch did not know it.
-  // Unqualified table names: a rebuild points search_path at its scratch schema.
+  const unnamed = [
+    ...new Set(rows.flatMap((r, i) => (given[i] === null && r.user_id !== null ? [r.user_id] : []))),
+  ];
+  // One statement: the rows, each joined with its user's name when the batch did not know it,
+  // and `at` raised to the last row's. The batch's commit need not wait for the WAL flush
+  // (synchronous_commit off): a crash may lose the last batches, rows and checkpoint together,
+  // and the runner replays them, exactly once. Unqualified table names: a rebuild points
+  // search_path at its scratch schema.
   await sql`
     INSERT INTO audit_events (global_position, at, event_type, operation, outcome, user_id, user_name,
       user_name_folded, application_id, session_id, client_ip, user_string, protocol, path,
       previous_path, size, sha256, reason, target, detail)
-    SELECT r.global_position, r.at, r.event_type, r.operation, r.outcome, r.user_id,
+    SELECT r.global_position, greatest(r.at, previous.at), r.event_type, r.operation, r.outcome, r.user_id,
       coalesce(r.user_name, n.user_name), coalesce(r.user_name_folded, n.name_folded),
       r.application_id, r.session_id, r.client_ip, r.user_string, r.protocol, r.path,
       r.previous_path, r.size, r.sha256, r.reason, r.target, r.detail
@@ -401,11 +417,15 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
       AS r(global_position, at, event_type, operation, outcome, user_id, user_name, user_name_folded,
         application_id, session_id, client_ip, user_string, protocol, path, previous_path, size, sha256,
         reason, target, detail)
-    LEFT JOIN LATERAL (
-      SELECT a.user_name, a.name_folded FROM audit_names a
-      WHERE r.user_name IS NULL AND a.user_id = r.user_id AND a.user_id > 0
-      ORDER BY a.name_folded LIMIT 1
-    ) n ON true`.execute(trx);
+    CROSS JOIN (
+      SELECT (SELECT at FROM audit_events ORDER BY global_position DESC LIMIT 1) AS at,
+        set_config('synchronous_commit', 'off', true) AS async_commit
+    ) AS previous
+    LEFT JOIN (
+      SELECT DISTINCT ON (user_id) user_id, user_name, name_folded FROM audit_names
+      WHERE user_id = ANY(${unnamed}::integer[]) AND user_id > 0
+      ORDER BY user_id, name_folded
+    ) AS n ON r.user_name IS NULL AND n.user_id = r.user_id`.execute(trx);
 }
 
 export const auditProjection: Projection = {

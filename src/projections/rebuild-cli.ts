@@ -22,6 +22,7 @@ import type { ReadModel } from '../adapters/readmodel/schema.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { applicationsProjection } from './applications-view.js';
 import { auditProjection } from './audit-view.js';
+import { filesProjection } from './files-view.js';
 import type { Projection } from './projection.js';
 import { rebuildProjection } from './rebuild.js';
 import { serverInstancesProjection } from './server-instances.js';
@@ -36,6 +37,7 @@ export const rebuildableViews: ReadonlyMap<string, Projection> = new Map(
     applicationsProjection,
     sessionsProjection,
     auditProjection,
+    filesProjection,
   ].map((p) => [p.name, p]),
 );
 

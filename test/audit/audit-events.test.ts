@@ -282,7 +282,9 @@ describe('paging', () => {
     void writer.then(() => {
       done = true;
     });
+    const deadline = Date.now() + 60_000;
     for (;;) {
+      assert.ok(Date.now() < deadline, `paged ${seen.length} of ${total} rows in a minute`);
       const page: { status: number; body: Page } = await events(
         `${query}${cursor ? `&cursor=${cursor}` : ''}`,
       );

@@ -356,3 +356,35 @@ describe('OpenAPI', () => {
     await SwaggerParser.validate(structuredClone(res.body) as never);
   });
 });
+
+describe('bad input: problem+json 400', () => {
+  before(async () => {
+    await w.signInAdmin(); // the expiry test's clock ended the first one
+  });
+  const cases: Array<[string, string, string]> = [
+    ['an unknown filter', '/api/v1/sessions?colour=red', '/problems/validation'],
+    ['an unknown kind', '/api/v1/sessions?kind=eternal', '/problems/validation'],
+    ['an unknown state', '/api/v1/sessions?state=zombie', '/problems/validation'],
+    ['a malformed cursor', '/api/v1/sessions?cursor=%%%', '/problems/invalid-cursor'],
+    ['an oversized page', '/api/v1/sessions?limit=1000', '/problems/validation'],
+    [
+      'an inverted time range',
+      '/api/v1/sessions?from=2026-03-01T00:00:00Z&to=2026-02-01T00:00:00Z',
+      '/problems/invalid-time-range',
+    ],
+    ['a malformed session id', '/api/v1/sessions/not-a-uuid', '/problems/validation'],
+    [
+      'a malformed timeline time',
+      `/api/v1/sessions/${'0'.repeat(8)}-0000-7000-8000-${'0'.repeat(12)}/timeline?asOf=soon`,
+      '/problems/validation',
+    ],
+  ];
+  for (const [what, path, type] of cases) {
+    it(`refuses ${what}`, async () => {
+      const res = await get<{ type: string }>(path);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+      assert.equal(res.body.type, type);
+    });
+  }
+});

@@ -156,6 +156,37 @@ async function matchingNames(
 }
 
 /**
+ * A time window as positions. The view's `at` never decreases with the position, so the rows
+ * recorded in [from, to) (and at or before asOf) are exactly those from the first position
+ * recorded at or after `from` to the last one recorded before `to`: two index lookups. Null
+ * when no row can match.
+ */
+async function positionsOfTimes(
+  db: Kysely<ReadModel>,
+  filters: AuditFilters,
+): Promise<{ first?: number; last?: number } | null> {
+  const time = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+  const first = (from: Date) =>
+    sql`(SELECT global_position FROM audit_events WHERE at >= ${time(from)} ORDER BY at, global_position LIMIT 1)`;
+  const last = (condition: RawBuilder<unknown>) =>
+    sql`(SELECT global_position FROM audit_events WHERE ${condition} ORDER BY at DESC, global_position DESC LIMIT 1)`;
+  const none = sql`NULL::bigint`;
+  const result = await sql<{ first: string | null; before_to: string | null; as_of: string | null }>`
+    SELECT ${filters.from ? first(filters.from) : none} AS first,
+      ${filters.to ? last(sql`at < ${time(filters.to)}`) : none} AS before_to,
+      ${filters.asOf ? last(sql`at <= ${time(filters.asOf)}`) : none} AS as_of`.execute(db);
+  const row = result.rows[0];
+  if (!row) return null;
+  if (filters.from && row.first === null) return null;
+  if ((filters.to && row.before_to === null) || (filters.asOf && row.as_of === null)) return null;
+  const ends = [row.before_to, row.as_of].filter((p): p is string => p !== null).map(Number);
+  return {
+    ...(row.first === null ? {} : { first: Number(row.first) }),
+    ...(ends.length === 0 ? {} : { last: Math.min(...ends) }),
+  };
+}
+
+/**
  * The query of one page (at most `limit` + 1 rows, to tell whether more follow) selecting
  * `COLUMNS`, or null when a user-name prefix matches nobody.
  */
@@ -178,9 +209,12 @@ async function pageQuery(
   if (filters.userString !== undefined) where.push(sql`user_string = ${filters.userString}`);
   if (filters.outcome !== undefined) where.push(sql`outcome = ${filters.outcome}`);
   if (filters.pathPrefix !== undefined) where.push(sql`path LIKE ${likePrefix(filters.pathPrefix)}`);
-  if (filters.from !== undefined) where.push(sql`at >= ${filters.from.toISOString()}::timestamptz`);
-  if (filters.to !== undefined) where.push(sql`at < ${filters.to.toISOString()}::timestamptz`);
-  if (filters.asOf !== undefined) where.push(sql`at <= ${filters.asOf.toISOString()}::timestamptz`);
+  if (filters.from !== undefined || filters.to !== undefined || filters.asOf !== undefined) {
+    const bounds = await positionsOfTimes(db, filters);
+    if (bounds === null) return null;
+    if (bounds.first !== undefined) where.push(sql`global_position >= ${bounds.first}`);
+    if (bounds.last !== undefined) where.push(sql`global_position <= ${bounds.last}`);
+  }
 
   // The filter whose values become separate index scans, merged in position order.
   let branches: RawBuilder<unknown>[] = [];
@@ -236,71 +270,72 @@ export async function queryAudit(
   return result.rows.map(toItem);
 }
 
-/** A timestamp as JavaScript's toISOString writes it (milliseconds, UTC, "Z"). */
-const isoTime = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-
-/** An RFC 4180 field: quoted (quotes doubled) when it holds a comma, a quote, CR or LF; NULL is empty. */
+/**
+ * An RFC 4180 field: quoted (quotes doubled) when it holds a comma, a quote, CR or LF; NULL is
+ * empty. Columns of fixed vocabularies, numbers, UUIDs and hex digests never need quoting.
+ */
 const csvText = (column: string) =>
-  `coalesce(CASE WHEN ${column} ~ '[",\\r\\n]' THEN '"' || replace(${column}, '"', '""') || '"' ELSE ${column} END, '')`;
+  `coalesce(CASE WHEN strpos(${column}, ',') + strpos(${column}, '"') + strpos(${column}, E'\\n') + strpos(${column}, E'\\r') > 0 THEN '"' || replace(${column}, '"', '""') || '"' ELSE ${column} END, '')`;
 const csvPlain = (expression: string) => `coalesce(${expression}, '')`;
 
-/** The CSV line of a row, built by PostgreSQL: the same fields, in `CSV_COLUMNS` order. */
-const CSV_FIELDS = [
-  'global_position::text',
-  isoTime('at'),
-  'event_type',
-  'operation',
-  'outcome',
-  csvPlain('user_id::text'),
-  csvText('user_name'),
-  csvPlain('application_id::text'),
-  csvPlain('session_id::text'),
-  csvText('client_ip'),
-  csvText('user_string'),
-  csvPlain('protocol'),
-  csvText('path'),
-  csvText('previous_path'),
-  csvPlain('size::text'),
-  csvPlain('sha256'),
-  csvText('reason'),
-  csvText('target'),
-  csvText('detail'),
-];
-const CSV_LINE = sql.raw(`${CSV_FIELDS.join(" || ',' || ")} || E'\\r\\n'`);
+/** The CSV fields after position and time, built by PostgreSQL in `CSV_COLUMNS` order. */
+const CSV_REST = sql.raw(
+  [
+    'event_type',
+    'operation',
+    'outcome',
+    csvPlain('user_id::text'),
+    csvText('user_name'),
+    csvPlain('application_id::text'),
+    csvPlain('session_id::text'),
+    csvText('client_ip'),
+    csvText('user_string'),
+    csvPlain('protocol'),
+    csvText('path'),
+    csvText('previous_path'),
+    csvPlain('size::text'),
+    csvPlain('sha256'),
+    csvText('reason'),
+    csvText('target'),
+    csvText('detail'),
+  ].join(" || ',' || "),
+);
 
+/** A JSON string of free text (escaped by PostgreSQL), or null. */
 const jsonText = (column: string) => `coalesce(to_json(${column})::text, 'null')`;
+/** A JSON string of a column that holds no quote, backslash or control character, or null. */
+const jsonSafe = (column: string) => `coalesce('"' || ${column} || '"', 'null')`;
 const jsonNumber = (column: string) => `coalesce(${column}::text, 'null')`;
 
-/** The NDJSON line of a row, built by PostgreSQL: the list's fields, in its order. */
-const NDJSON_LINE = sql.raw(
-  `'{"position":' || global_position::text || ',"at":"' || ${isoTime('at')} || '"` +
-    [
-      ['eventType', jsonText('event_type')],
-      ['operation', jsonText('operation')],
-      ['outcome', jsonText('outcome')],
-      ['userId', jsonNumber('user_id')],
-      ['userName', jsonText('user_name')],
-      ['applicationId', jsonNumber('application_id')],
-      ['sessionId', jsonText('session_id')],
-      ['clientIp', jsonText('client_ip')],
-      ['userString', jsonText('user_string')],
-      ['protocol', jsonText('protocol')],
-      ['path', jsonText('path')],
-      ['previousPath', jsonText('previous_path')],
-      ['size', jsonNumber('size')],
-      ['sha256', jsonText('sha256')],
-      ['reason', jsonText('reason')],
-      ['target', jsonText('target')],
-      ['detail', "coalesce(detail, 'null')"],
-    ]
-      .map(([key, expression]) => `,"${key}":' || ${expression} || '`)
-      .join('') +
-    `}' || E'\\n'`,
+/** The NDJSON members after position and time, built by PostgreSQL in the list's order. */
+const NDJSON_REST = sql.raw(
+  [
+    ['eventType', jsonSafe('event_type')],
+    ['operation', jsonSafe('operation')],
+    ['outcome', jsonSafe('outcome')],
+    ['userId', jsonNumber('user_id')],
+    ['userName', jsonText('user_name')],
+    ['applicationId', jsonNumber('application_id')],
+    ['sessionId', jsonSafe('session_id::text')],
+    ['clientIp', jsonText('client_ip')],
+    ['userString', jsonText('user_string')],
+    ['protocol', jsonSafe('protocol')],
+    ['path', jsonText('path')],
+    ['previousPath', jsonText('previous_path')],
+    ['size', jsonNumber('size')],
+    ['sha256', jsonSafe('sha256')],
+    ['reason', jsonText('reason')],
+    ['target', jsonText('target')],
+    ['detail', "coalesce(detail, 'null')"],
+  ]
+    .map(([key, expression]) => `',"${key}":' || ${expression}`)
+    .join(' || '),
 );
 
 /**
- * One page of export lines, formatted by PostgreSQL (CSV or NDJSON, line ends included), with
- * their positions for the next page's keyset.
+ * One page of export lines (CSV or NDJSON, line ends included) with their positions for the
+ * next page's keyset. PostgreSQL escapes and joins the fields; the time is written here, as
+ * the JSON answers write it (toISOString).
  */
 export async function exportLines(
   db: Kysely<ReadModel>,
@@ -311,10 +346,20 @@ export async function exportLines(
   const query = await pageQuery(db, filters, page);
   if (query === null) return [];
   const direction = sql.raw(page.order === 'asc' ? 'ASC' : 'DESC');
-  const result = await sql<{ global_position: string; line: string }>`
-    SELECT global_position, ${format === 'csv' ? CSV_LINE : NDJSON_LINE} AS line
+  const result = await sql<{ global_position: string; ms: string; rest: string }>`
+    SELECT global_position, floor(extract(epoch FROM at) * 1000)::bigint AS ms,
+      ${format === 'csv' ? CSV_REST : NDJSON_REST} AS rest
     FROM (${query}) AS page ORDER BY global_position ${direction}`.execute(db);
-  return result.rows.map((r) => ({ position: Number(r.global_position), line: r.line }));
+  return result.rows.map((r) => {
+    const at = new Date(Number(r.ms)).toISOString();
+    return {
+      position: Number(r.global_position),
+      line:
+        format === 'csv'
+          ? `${r.global_position},${at},${r.rest}\r\n`
+          : `{"position":${r.global_position},"at":"${at}"${r.rest}}\n`,
+    };
+  });
 }
 
 /** The audit view's checkpoint: every row at or below it is visible. */

@@ -5,6 +5,7 @@ import * as m0003 from './0003_users_and_applications.js';
 import * as m0004 from './0004_sessions.js';
 import * as m0005 from './0005_audit_and_session_views.js';
 import * as m0006 from './0006_files.js';
+import * as m0007 from './0007_audit_time_and_operation_indexes.js';
 
 /**
  * The read model's migrations, applied in key order with
@@ -22,4 +23,5 @@ export const readModelMigrations: Record<string, Migration> = {
   '0004_sessions': m0004,
   '0005_audit_and_session_views': m0005,
   '0006_files': m0006,
+  '0007_audit_time_and_operation_indexes': m0007,
 };
