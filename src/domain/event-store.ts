@@ -86,6 +86,18 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
+/** Bounds every adapter applies alike. */
+export const MAX_EVENTS_PER_APPEND = 10_000;
+export const DEFAULT_READ_LIMIT = 1000;
+export const MAX_READ_LIMIT = 10_000;
+
+/** A read's page size: the caller's (a positive integer, capped at MAX_READ_LIMIT) or `fallback`. */
+export function readLimit(limit: number | undefined, fallback = DEFAULT_READ_LIMIT): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
+  return Math.min(limit, MAX_READ_LIMIT);
+}
+
 /** An append's expected revision did not match the stream. Nothing was written. */
 export class WrongExpectedRevision extends Error {
   override readonly name = 'WrongExpectedRevision';

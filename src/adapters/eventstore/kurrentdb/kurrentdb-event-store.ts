@@ -49,6 +49,7 @@ import type {
   RecordedEvent,
   SubscribeOptions,
 } from '../../../domain/event-store.js';
+import { MAX_EVENTS_PER_APPEND, readLimit } from '../../../domain/event-store.js';
 import type { EventMetadata } from '../../../domain/events/envelope.js';
 import { createClient, describeEventStoreUrl, oneLine } from './connection.js';
 import {
@@ -60,10 +61,6 @@ import {
 } from './errors.js';
 import { comparePositions, fromGlobalPosition, toGlobalPosition } from './position.js';
 
-/** Most events one append may carry (the same bound as the PostgreSQL store). */
-export const MAX_EVENTS_PER_APPEND = 10_000;
-const DEFAULT_READ_LIMIT = 1000;
-const MAX_READ_LIMIT = 10_000;
 /** `$all` pages read when filtering on the client start at this size and double up to the max. */
 const MIN_SCAN_PAGE = 32;
 const MAX_SCAN_PAGE = 4096;
@@ -138,12 +135,6 @@ interface ClientRecordedEvent {
   readonly metadata: unknown;
   readonly isJson: boolean;
   readonly position?: Position;
-}
-
-function clampLimit(limit: number | undefined, fallback: number): number {
-  if (limit === undefined) return fallback;
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
-  return Math.min(limit, MAX_READ_LIMIT);
 }
 
 function isStreamNotFound(error: unknown): boolean {
@@ -418,7 +409,7 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const limit = clampLimit(options.limit, DEFAULT_READ_LIMIT);
+    const limit = readLimit(options.limit);
     let { from, floor } = this.startOf(options.after ?? 0);
     const found: RecordedEvent[] = [];
     let page = Math.max(MIN_SCAN_PAGE, Math.min(limit, MAX_SCAN_PAGE));
@@ -482,7 +473,7 @@ export class KurrentDbEventStore implements EventStore {
   async *subscribeToAll(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent[]> {
     let after = options.after ?? 0;
     fromGlobalPosition(after); // validates
-    const batchSize = clampLimit(options.batchSize, 500);
+    const batchSize = readLimit(options.batchSize, 500);
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.closing.signal])
       : this.closing.signal;

@@ -14,14 +14,10 @@ import type {
   RecordedEvent,
   SubscribeOptions,
 } from '../../../domain/event-store.js';
-import { WrongExpectedRevision } from '../../../domain/event-store.js';
+import { MAX_EVENTS_PER_APPEND, readLimit, WrongExpectedRevision } from '../../../domain/event-store.js';
 import type { EventMetadata } from '../../../domain/events/envelope.js';
 import type { AppendNotifier } from './append-notifier.js';
 
-/** Most events one append may carry (keeps one statement's arrays bounded). */
-export const MAX_EVENTS_PER_APPEND = 10_000;
-const DEFAULT_READ_LIMIT = 1000;
-const MAX_READ_LIMIT = 10_000;
 /** Subscribers re-read at least this often even without a notification. */
 const POLL_INTERVAL_MS = 500;
 /** After a wake-up that found nothing readable, the first re-read comes this soon (then doubles). */
@@ -84,12 +80,6 @@ function toRecorded(row: EventRow): RecordedEvent {
     globalPosition: Number(row.global_position),
     recordedAt: row.recorded_at,
   };
-}
-
-function clampLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_READ_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer`);
-  return Math.min(limit, MAX_READ_LIMIT);
 }
 
 function isPgError(error: unknown): error is { code: string; detail?: string } {
@@ -172,7 +162,7 @@ export class PostgresEventStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const after = options.after ?? 0;
-    const limit = clampLimit(options.limit);
+    const limit = readLimit(options.limit);
     const visible = this.options.unsafeNaiveReads
       ? sql`true`
       : sql`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
@@ -193,7 +183,7 @@ export class PostgresEventStore implements EventStore {
 
   async *subscribeToAll(options: SubscribeOptions = {}): AsyncGenerator<RecordedEvent[]> {
     let after = options.after ?? 0;
-    const batchSize = clampLimit(options.batchSize ?? 500);
+    const batchSize = readLimit(options.batchSize, 500);
     // Ends with the caller's signal or with close().
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.closing.signal])
