@@ -12,7 +12,7 @@
  *    an end) appended through the EventStore port by 4 writers, 1,000 events per append.
  * 2. Projections: the audit view, then the sessions view, each alone from position 0 to the
  *    head through the ProjectionRunner (events/s over all N events of the log).
- * 3. Queries: Sluice itself (startSluice) on that database; ten typical filtered queries over
+ * 3. Queries: Sluice itself (startSluice) on that database; twelve typical filtered queries over
  *    HTTP, each round reading the first page and following nextCursor for 4 more pages.
  *    Latency includes authentication and recording the query (AuditQueried).
  * 4. Export: the whole view as CSV, then as NDJSON, over HTTP; rows/s and the process's RSS.
