@@ -6,6 +6,7 @@ import * as m0004 from './0004_sessions.js';
 import * as m0005 from './0005_audit_and_session_views.js';
 import * as m0006 from './0006_files.js';
 import * as m0007 from './0007_audit_time_and_operation_indexes.js';
+import * as m0008 from './0008_audit_path_index.js';
 
 /**
  * The read model's migrations, applied in key order with
@@ -24,4 +25,5 @@ export const readModelMigrations: Record<string, Migration> = {
   '0005_audit_and_session_views': m0005,
   '0006_files': m0006,
   '0007_audit_time_and_operation_indexes': m0007,
+  '0008_audit_path_index': m0008,
 };
