@@ -4,7 +4,7 @@
  * bench/README.md.
  *
  *   --events=N   synthetic events loaded (default 10,000,000; env BENCH_EVENTS)
- *   --batch=N    projection runner batch size (default 500, as the server; env BENCH_BATCH)
+ *   --batch=N    projection runner batch size (default: the server's, DEFAULT_BATCH_SIZE; env BENCH_BATCH)
  *   --runs=N     rounds of each query (default 20; env BENCH_RUNS)
  *
  * 1. Load: N events of a realistic mix (users and applications, then sessions of every kind
@@ -44,7 +44,7 @@ import { startSluice } from '../../src/main.js';
 import { applicationsProjection } from '../../src/projections/applications-view.js';
 import { auditProjection } from '../../src/projections/audit-view.js';
 import type { Projection } from '../../src/projections/projection.js';
-import { ProjectionRunner } from '../../src/projections/runner.js';
+import { DEFAULT_BATCH_SIZE, ProjectionRunner } from '../../src/projections/runner.js';
 import { serverInstancesProjection } from '../../src/projections/server-instances.js';
 import { sessionsProjection } from '../../src/projections/sessions-view.js';
 import { usersProjection } from '../../src/projections/users-view.js';
@@ -74,7 +74,7 @@ function parseOptions() {
   }
   return {
     events: option('events', 'BENCH_EVENTS', 10_000_000),
-    batch: option('batch', 'BENCH_BATCH', 500),
+    batch: option('batch', 'BENCH_BATCH', DEFAULT_BATCH_SIZE),
     runs: option('runs', 'BENCH_RUNS', 20),
   };
 }

@@ -14,7 +14,8 @@
  * record their times a little out of position order): a time window is then exactly one range
  * of positions, which every keyset index can scan.
  *
- * A batch is written with one multi-row INSERT (`unnest` of one array per column).
+ * A batch is written with one multi-row INSERT (`unnest` of one array per column), prepared
+ * (rows and arrays built) while the runner still writes the batch before.
  */
 import { type Kysely, sql } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
@@ -351,7 +352,27 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
   }
 }
 
-async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void> {
+/**
+ * A PostgreSQL array literal (`{"a",NULL,"b"}`, `{1,NULL}`) of `values`, built here rather than
+ * by the driver at send time, so that it is part of the work `prepare` does ahead.
+ */
+function pgArray(values: readonly (string | number | null)[]): string {
+  let text = '{';
+  for (let i = 0; i < values.length; i += 1) {
+    if (i > 0) text += ',';
+    const value = values[i];
+    if (value === null || value === undefined) text += 'NULL';
+    else if (typeof value === 'number') text += String(value);
+    else text += `"${value.replace(/[\\"]/g, '\\$&')}"`;
+  }
+  return `${text}}`;
+}
+
+/**
+ * Everything of a batch's write that needs no database: the rows, their names, the arrays.
+ * Returns the write itself.
+ */
+function prepare(events: readonly RecordedDomainEvent[]): (trx: Kysely<ReadModel>) => Promise<void> {
   const rows: Row[] = [];
   /** Names this batch adds: users created, names tried in failed sign-ins. */
   const newNames = new Map<string, { name_folded: string; user_id: number; user_name: string }>();
@@ -372,14 +393,7 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
       newNames.set(`0:${folded}`, { name_folded: folded, user_id: 0, user_name: event.data.userName });
     }
   }
-  if (rows.length === 0) return;
-  if (newNames.size > 0) {
-    await trx
-      .insertInto('audit_names')
-      .values([...newNames.values()])
-      .onConflict((oc) => oc.columns(['name_folded', 'user_id']).doNothing())
-      .execute();
-  }
+  if (rows.length === 0) return async () => {};
 
   let latest = '';
   for (const row of rows) {
@@ -387,18 +401,19 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
     if (row.at < latest) row.at = latest;
     else latest = row.at;
   }
-  const column = <K extends keyof Row>(key: K) => rows.map((r) => r[key]);
+  const column = <K extends keyof Row>(key: K) => pgArray(rows.map((r) => r[key]));
   // Names the event gives (a failed sign-in's, a new user's) or the view already knows.
   const given = rows.map((r) => r.user_name ?? (r.user_id === null ? null : (names.get(r.user_id) ?? null)));
   const unnamed = [
     ...new Set(rows.flatMap((r, i) => (given[i] === null && r.user_id !== null ? [r.user_id] : []))),
   ];
+  const insertNames = [...newNames.values()];
   // One statement: the rows, each joined with its user's name when the batch did not know it,
   // and `at` raised to the last row's. The batch's commit need not wait for the WAL flush
   // (synchronous_commit off): a crash may lose the last batches, rows and checkpoint together,
   // and the runner replays them, exactly once. Unqualified table names: a rebuild points
   // search_path at its scratch schema.
-  await sql`
+  const insertRows = sql`
     INSERT INTO audit_events (global_position, at, event_type, operation, outcome, user_id, user_name,
       user_name_folded, application_id, session_id, client_ip, user_string, protocol, path,
       previous_path, size, sha256, reason, target, detail)
@@ -409,7 +424,7 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
     FROM unnest(
       ${column('global_position')}::bigint[], ${column('at')}::timestamptz[], ${column('event_type')}::text[],
       ${column('operation')}::text[], ${column('outcome')}::text[], ${column('user_id')}::integer[],
-      ${given}::text[], ${given.map((n) => (n === null ? null : foldCase(n)))}::text[],
+      ${pgArray(given)}::text[], ${pgArray(given.map((n) => (n === null ? null : foldCase(n))))}::text[],
       ${column('application_id')}::integer[], ${column('session_id')}::uuid[], ${column('client_ip')}::text[],
       ${column('user_string')}::text[], ${column('protocol')}::text[], ${column('path')}::text[],
       ${column('previous_path')}::text[], ${column('size')}::bigint[], ${column('sha256')}::text[],
@@ -423,9 +438,19 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
     ) AS previous
     LEFT JOIN (
       SELECT DISTINCT ON (user_id) user_id, user_name, name_folded FROM audit_names
-      WHERE user_id = ANY(${unnamed}::integer[]) AND user_id > 0
+      WHERE user_id = ANY(${pgArray(unnamed)}::integer[]) AND user_id > 0
       ORDER BY user_id, name_folded
-    ) AS n ON r.user_name IS NULL AND n.user_id = r.user_id`.execute(trx);
+    ) AS n ON r.user_name IS NULL AND n.user_id = r.user_id`;
+  return async (trx) => {
+    if (insertNames.length > 0) {
+      await trx
+        .insertInto('audit_names')
+        .values(insertNames)
+        .onConflict((oc) => oc.columns(['name_folded', 'user_id']).doNothing())
+        .execute();
+    }
+    await insertRows.execute(trx);
+  };
 }
 
 export const auditProjection: Projection = {
@@ -461,5 +486,6 @@ export const auditProjection: Projection = {
     'ServerStopped',
   ],
   tables: ['audit_events', 'audit_names'],
-  apply,
+  prepare,
+  apply: (trx, events) => prepare(events)(trx),
 };

@@ -22,6 +22,14 @@ export interface Projection {
    * inside `trx`, a transaction. Throwing rolls the whole batch back; it is retried.
    */
   apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void>;
+  /**
+   * Optional: `apply` split in two, for projections whose writes take real work to build.
+   * `prepare(events)` does everything that needs no database (it must not depend on rows
+   * written by earlier batches) and returns the write; the runner calls it as soon as the batch
+   * is read, while the batch before is still being written. `prepare(events)(trx)` must do
+   * exactly what `apply(trx, events)` does.
+   */
+  prepare?(events: readonly RecordedDomainEvent[]): (trx: Kysely<ReadModel>) => Promise<void>;
 }
 
 /**

@@ -10,14 +10,30 @@
  * so each event takes effect exactly once, across crashes and across processes. A failed
  * batch rolls back and is retried with capped exponential back-off; no event is ever
  * skipped. `waitForPosition` lets a query wait until a command's events are visible.
+ *
+ * Two things keep it fast: the subscription reads the next batch while the current one is
+ * applied, and a batch holding no event the projection handles opens no transaction at all.
+ * Its progress counts at once in this process (the view is already as it would be after
+ * it), and the checkpoint row catches up with the next batch that writes, or at the latest
+ * `checkpointIntervalMs` later, or on stop. A crash in between only makes a restart read
+ * those unhandled events again.
  */
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { EventStore, RecordedEvent } from '../domain/event-store.js';
+import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
 import { ensureCheckpoint, lockCheckpoint, readCheckpoint, setCheckpoint } from './checkpoints.js';
 import { handledEvents, type Projection } from './projection.js';
 import { rebuildProjection } from './rebuild.js';
+
+/**
+ * Events per batch unless told otherwise. Catching up, a larger batch spreads each
+ * transaction's fixed cost (begin, checkpoint lock and update, commit) over more rows: the
+ * audit view replays about 20 % faster with 2,000 than with 500 (bench/audit). At the head of
+ * the log batches are as small as the appends that arrive.
+ */
+export const DEFAULT_BATCH_SIZE = 2000;
 
 export interface ProjectionLogger {
   info(obj: object, msg: string): void;
@@ -29,7 +45,7 @@ export interface ProjectionRunnerOptions {
   readonly store: EventStore;
   readonly db: Kysely<ReadModel>;
   readonly projections: readonly Projection[];
-  /** Most events per batch (and per read-model transaction); default 500. */
+  /** Most events per batch (and per read-model transaction); default DEFAULT_BATCH_SIZE. */
   readonly batchSize?: number;
   readonly logger?: ProjectionLogger;
   /** Observes each committed batch (metrics). */
@@ -38,6 +54,11 @@ export interface ProjectionRunnerOptions {
   readonly retry?: { readonly initialMs?: number; readonly maxMs?: number };
   /** Passed to rebuilds: how long a swap waits for readers of the live tables; default 5 s. */
   readonly rebuildLockTimeoutMs?: number;
+  /**
+   * Longest time the checkpoint row may trail this process's position over events the
+   * projection does not handle; default 1 s.
+   */
+  readonly checkpointIntervalMs?: number;
 }
 
 export interface BatchReport {
@@ -64,7 +85,12 @@ export interface ProjectionStatus {
 
 interface State {
   readonly projection: Projection;
+  /** Everything up to here is in the view (written, or not the projection's business). */
   position: number;
+  /** The checkpoint row as this runner last read or wrote it. */
+  committed: number;
+  /** When `committed` was last read or written (ms since the epoch). */
+  committedAt: number;
   failures: number;
   lastError?: { message: string; at: Date };
   rebuilding: boolean;
@@ -72,8 +98,48 @@ interface State {
 
 type BatchOutcome = 'done' | 'resubscribe' | 'aborted';
 
+/** What a batch's write needs, worked out ahead (undefined parts: work them out in turn). */
+interface Prepared {
+  /** The events the projection handles (undefined when one is invalid: processBatch fails). */
+  readonly handled: readonly RecordedDomainEvent[] | undefined;
+  /** The projection's prepared write of all of `handled`, if it prepares. */
+  readonly write: ((trx: Kysely<ReadModel>) => Promise<void>) | undefined;
+}
+
+interface Delivery extends Prepared {
+  readonly batch: readonly RecordedEvent[];
+}
+
+const NOTHING: Prepared = { handled: [], write: undefined };
+
+interface BatchResult {
+  readonly position: number;
+  readonly events: number;
+  readonly resubscribe: boolean;
+  readonly movedBack: boolean;
+}
+
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/** True when `promise` settles within `ms`; false on time-out or when `signal` aborts. */
+function settlesWithin(promise: Promise<unknown>, ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (value: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', aborted);
+      resolve(value);
+    };
+    const aborted = () => finish(false);
+    const timer = setTimeout(aborted, ms);
+    signal.addEventListener('abort', aborted, { once: true });
+    promise.then(
+      () => finish(true),
+      () => finish(true),
+    );
+  });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
@@ -94,20 +160,30 @@ export class ProjectionRunner {
   private readonly states = new Map<string, State>();
   private readonly advanced = new EventEmitter();
   private readonly batchSize: number;
+  private readonly checkpointIntervalMs: number;
   private controller: AbortController | undefined;
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: ProjectionRunnerOptions) {
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     if (!Number.isSafeInteger(this.batchSize) || this.batchSize < 1) {
       throw new RangeError('batchSize must be a positive integer');
     }
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
+    if (!(this.checkpointIntervalMs >= 0)) throw new RangeError('checkpointIntervalMs must be ≥ 0');
     for (const projection of options.projections) {
       if (this.states.has(projection.name)) throw new Error(`duplicate projection name ${projection.name}`);
       if (projection.tables.includes('projection_checkpoints')) {
         throw new Error(`projection ${projection.name} must not own projection_checkpoints`);
       }
-      this.states.set(projection.name, { projection, position: 0, failures: 0, rebuilding: false });
+      this.states.set(projection.name, {
+        projection,
+        position: 0,
+        committed: 0,
+        committedAt: 0,
+        failures: 0,
+        rebuilding: false,
+      });
     }
     this.advanced.setMaxListeners(0);
   }
@@ -128,7 +204,10 @@ export class ProjectionRunner {
     this.loops = [...this.states.values()].map((state) => this.run(state, controller.signal));
   }
 
-  /** Ends the subscriptions; resolves once every in-flight batch has committed or rolled back. */
+  /**
+   * Ends the subscriptions; resolves once every in-flight batch has committed or rolled back
+   * and each checkpoint row has caught up with its position (when the database allows).
+   */
   async stop(): Promise<void> {
     const controller = this.controller;
     if (!controller) return;
@@ -249,10 +328,15 @@ export class ProjectionRunner {
   private async run(state: State, signal: AbortSignal): Promise<void> {
     const name = state.projection.name;
     while (!signal.aborted) {
+      // Ends this subscription's read-ahead when the loop leaves it (resubscribe, error).
+      const subscription = new AbortController();
+      let next: Promise<Delivery | undefined>;
       try {
         await ensureCheckpoint(this.options.db, name);
         const checkpoint = await readCheckpoint(this.options.db, name);
         this.follow(state, checkpoint);
+        state.committed = checkpoint;
+        state.committedAt = Date.now();
         if (state.failures > 0) {
           // Recovering from a failed subscription: check that the event store answers again.
           await this.options.store.headPosition();
@@ -260,22 +344,79 @@ export class ProjectionRunner {
         }
         // The position the subscription has delivered up to.
         let cursor = checkpoint;
-        const batches = this.options.store.subscribeToAll({
-          after: cursor,
-          batchSize: this.batchSize,
-          signal,
-        });
-        for await (const batch of batches) {
-          if (signal.aborted) return;
-          const outcome = await this.processWithRetry(state, batch, cursor, signal);
-          if (outcome === 'aborted') return;
+        const batches = this.options.store
+          .subscribeToAll({
+            after: cursor,
+            batchSize: this.batchSize,
+            signal: AbortSignal.any([signal, subscription.signal]),
+          })
+          [Symbol.asyncIterator]();
+        // Reads the next batch and prepares it, ahead of its turn. A failed read is met
+        // when the loop awaits it (marked handled now: it may fail before then).
+        const readAhead = (): Promise<Delivery | undefined> => {
+          const delivery = batches.next().then((result) => {
+            if (result.done) return undefined;
+            return { batch: result.value, ...this.prepare(state.projection, result.value) };
+          });
+          delivery.catch(() => {});
+          return delivery;
+        };
+        next = readAhead();
+        for (;;) {
+          if (cursor > state.committed) {
+            // Progress over unhandled events is not in the checkpoint row yet: write it when
+            // due, unless a batch comes first (its transaction writes it).
+            const due = state.committedAt + this.checkpointIntervalMs - Date.now();
+            if (due <= 0 || !(await settlesWithin(next, due, signal))) {
+              if (signal.aborted) break;
+              const outcome = await this.processWithRetry(state, [], cursor, signal, NOTHING);
+              if (outcome === 'aborted') break;
+              if (outcome === 'resubscribe') break;
+              continue;
+            }
+          }
+          const delivery = await next;
+          if (!delivery || signal.aborted) break;
+          const { batch } = delivery;
+          // The next batch is read and prepared while this one is written: from the moment
+          // its write is sent (so that Node works while PostgreSQL does), or right after.
+          let readingAhead = false;
+          const readNext = () => {
+            if (readingAhead) return;
+            readingAhead = true;
+            next = readAhead();
+          };
+          if (batch.length === 0) {
+            readNext();
+            continue;
+          }
+          const outcome = await this.processWithRetry(state, batch, cursor, signal, delivery, readNext);
+          if (outcome === 'aborted') break;
           if (outcome === 'resubscribe') break;
+          readNext();
           cursor = batch.at(-1)?.globalPosition ?? cursor;
         }
       } catch (error) {
-        if (signal.aborted) return;
+        if (signal.aborted) break;
         await sleep(this.recordFailure(state, error, 'projection subscription failed'), signal);
+      } finally {
+        // Ends the read-ahead, if any, of the subscription left.
+        subscription.abort();
       }
+    }
+    await this.writePending(state);
+  }
+
+  /** On stop: one attempt to bring the checkpoint row up to the position over unhandled events. */
+  private async writePending(state: State): Promise<void> {
+    if (state.position <= state.committed) return;
+    try {
+      await this.processBatch(state, [], state.position, NOTHING);
+    } catch (error) {
+      this.options.logger?.warn(
+        { projection: state.projection.name, position: state.position, err: error },
+        'projection checkpoint not written on stop; a restart reads those events again',
+      );
     }
   }
 
@@ -295,26 +436,49 @@ export class ProjectionRunner {
     this.advance(state, checkpoint);
   }
 
+  /**
+   * Works out a batch's write as far as it can without the database. Errors are left for
+   * processBatch to meet again, where they fail the batch (which is then retried).
+   */
+  private prepare(projection: Projection, batch: readonly RecordedEvent[]): Prepared {
+    let handled: RecordedDomainEvent[];
+    try {
+      handled = handledEvents(projection, batch);
+    } catch {
+      return { handled: undefined, write: undefined };
+    }
+    if (handled.length === 0 || !projection.prepare) return { handled, write: undefined };
+    try {
+      return { handled, write: projection.prepare(handled) };
+    } catch {
+      return { handled, write: undefined };
+    }
+  }
+
   private async processWithRetry(
     state: State,
     batch: readonly RecordedEvent[],
     cursor: number,
     signal: AbortSignal,
+    prepared: Prepared,
+    whileWriting?: () => void,
   ): Promise<BatchOutcome> {
     for (;;) {
       const started = process.hrtime.bigint();
       try {
-        const result = await this.processBatch(state.projection, batch, cursor);
+        const result = await this.processBatch(state, batch, cursor, prepared, whileWriting);
         this.recovered(state);
         this.follow(state, result.position, result.movedBack);
         if (result.resubscribe) return 'resubscribe';
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        this.options.onBatch?.({
-          name: state.projection.name,
-          events: result.events,
-          seconds,
-          position: result.position,
-        });
+        if (result.events > 0) {
+          this.options.onBatch?.({
+            name: state.projection.name,
+            events: result.events,
+            seconds,
+            position: result.position,
+          });
+        }
         return 'done';
       } catch (error) {
         if (signal.aborted) return 'aborted';
@@ -325,32 +489,64 @@ export class ProjectionRunner {
   }
 
   /**
-   * One read-model transaction: lock the checkpoint, apply the batch's events after it, and
-   * move it to the batch's last position. `cursor` is where the subscription stood before
-   * this batch. `resubscribe` means the checkpoint is not where this subscription can
-   * continue from: another runner or a rebuild got past the batch, or it was moved back.
+   * Applies `batch`, whose events follow `cursor` (where the subscription stood). A batch
+   * without events the projection handles only moves the position, unless the checkpoint row
+   * is due (an empty batch is that write). Otherwise one read-model transaction locks the
+   * checkpoint, applies the events after it and moves it to the batch's last position.
+   * `resubscribe` means the checkpoint is not where this subscription can continue from:
+   * another runner or a rebuild got past the batch, or it was moved back by hand.
    */
-  private processBatch(
-    projection: Projection,
+  private async processBatch(
+    state: State,
     batch: readonly RecordedEvent[],
     cursor: number,
-  ): Promise<{ position: number; events: number; resubscribe: boolean; movedBack: boolean }> {
+    prepared: Prepared,
+    whileWriting?: () => void,
+  ): Promise<BatchResult> {
+    const { projection } = state;
     const last = batch.at(-1)?.globalPosition ?? cursor;
-    return this.options.db.transaction().execute(async (trx) => {
+    // Checked against the catalogue before the transaction (when read, or here): an invalid
+    // event throws, and the batch is retried.
+    const handled = prepared.handled ?? handledEvents(projection, batch);
+    if (
+      handled.length === 0 &&
+      batch.length > 0 &&
+      Date.now() - state.committedAt < this.checkpointIntervalMs
+    ) {
+      return { position: last, events: batch.length, resubscribe: false, movedBack: false };
+    }
+    const result = await this.options.db.transaction().execute(async (trx): Promise<BatchResult> => {
       const checkpoint = await lockCheckpoint(trx, projection.name);
-      if (checkpoint >= last || checkpoint < cursor) {
+      if (checkpoint >= last || checkpoint < state.committed) {
         return {
           position: checkpoint,
           events: 0,
           resubscribe: checkpoint !== last,
-          movedBack: checkpoint < cursor,
+          movedBack: checkpoint < state.committed,
         };
       }
-      const fresh = batch.filter((e) => e.globalPosition > checkpoint);
-      const handled = handledEvents(projection, fresh);
-      if (handled.length > 0) await projection.apply(trx, handled);
+      // Events between `committed` and the checkpoint were applied elsewhere or not handled.
+      const fresh = handled.filter((e) => e.globalPosition > checkpoint);
+      const writing =
+        fresh.length === handled.length && prepared.write
+          ? prepared.write(trx)
+          : fresh.length > 0
+            ? projection.apply(trx, fresh)
+            : Promise.resolve();
+      whileWriting?.();
+      await writing;
       await setCheckpoint(trx, projection.name, last);
-      return { position: last, events: fresh.length, resubscribe: false, movedBack: false };
+      return {
+        position: last,
+        events: batch.filter((e) => e.globalPosition > checkpoint).length,
+        resubscribe: false,
+        movedBack: false,
+      };
     });
+    if (!result.resubscribe) {
+      state.committed = result.position;
+      state.committedAt = Date.now();
+    }
+    return result;
   }
 }

@@ -162,4 +162,33 @@ describe('the audit projection', () => {
       ['/x', '/async', '/a', '/b', '/c'],
     );
   });
+
+  it('writes every character of a value as given, whichever way the batch is written', async () => {
+    const awkward = [
+      'with "quotes" and \\back\\slashes\\',
+      '{braces},commas, and NULL',
+      'NULL',
+      'line\nbreak\ttab',
+      'ünïcødé ✓ 𝄞',
+    ];
+    // Paths refuse control characters; user strings keep them.
+    const path = (i: number, text: string) => `/odd/${i}/${text.replace(/[\n\t]/g, ' ')}`;
+    const actor = (i: number): Actor => ({ userId: 7, clientIp: '10.0.0.1', userString: awkward[i] ?? '' });
+    const events = awkward.map((text, i) =>
+      recorded(upload(path(i, text)), actor(i), new Date('2026-01-03T00:00:00Z')),
+    );
+    // One batch through `apply`, the same events again through `prepare` (as the runner does).
+    await apply(events.slice(0, 3));
+    const write = auditProjection.prepare?.(events.slice(3));
+    assert.ok(write, 'the audit projection prepares its writes');
+    await h.db.transaction().execute((trx) => write(trx));
+    const rows = await sql<{ path: string; user_string: string | null }>`
+      SELECT path, user_string FROM audit_events WHERE path LIKE '/odd/%' ORDER BY global_position`.execute(
+      h.db,
+    );
+    assert.deepEqual(
+      rows.rows.map((r) => [r.path, r.user_string]),
+      awkward.map((text, i) => [path(i, text), text]),
+    );
+  });
 });

@@ -64,15 +64,21 @@ describe('ProjectionRunner with the server_instances projection', () => {
     assert.throws(() => runner.waitForPosition(1, 10, 'no-such-projection'), /unknown projection/);
   });
 
-  test('the checkpoint advances over events the projection does not handle', async () => {
+  test('the position moves over events the projection does not handle, and the checkpoint row follows', async () => {
     const appended = await h.store.appendToStream(`other-${randomUUID()}`, [
       { type: 'SomethingElse', data: { x: 1 }, metadata: metadata() },
       { type: 'SomethingElse', data: { x: 2 }, metadata: metadata() },
     ]);
     assert.equal(await runner.waitForPosition(appended.lastPosition, 10_000), true);
-    assert.equal(await readCheckpoint(h.db, 'server_instances'), appended.lastPosition);
     assert.equal(runner.positions().server_instances, appended.lastPosition);
     assert.ok(batches.some((b) => b.position === appended.lastPosition && b.events === 2));
+    // The row is written within checkpointIntervalMs (default 1 s), with no batch to carry it.
+    const deadline = Date.now() + 10_000;
+    while ((await readCheckpoint(h.db, 'server_instances')) < appended.lastPosition) {
+      assert.ok(Date.now() < deadline, 'the checkpoint row never caught up');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(await readCheckpoint(h.db, 'server_instances'), appended.lastPosition);
   });
 
   test('status reports position and health', () => {
@@ -108,5 +114,62 @@ describe('ProjectionRunner with the server_instances projection', () => {
     assert.equal(Number(afterCount?.n), Number(before?.n) + 1);
     await second.stop();
     runner = second;
+  });
+});
+
+describe('ProjectionRunner over batches it has nothing to write for', () => {
+  let h: Harness;
+
+  before(async () => {
+    h = await createHarness();
+  });
+
+  after(async () => {
+    await h.dispose();
+  });
+
+  test('opens no transaction for them, writes their checkpoint with the next batch or on stop', async () => {
+    const runner = new ProjectionRunner({
+      store: h.store,
+      db: h.db,
+      projections: [serverInstancesProjection],
+      batchSize: 2,
+      checkpointIntervalMs: 3_600_000,
+    });
+    await runner.start();
+    try {
+      const start = await readCheckpoint(h.db, 'server_instances');
+      const unhandled = await h.store.appendToStream(`other-${randomUUID()}`, [
+        { type: 'SomethingElse', data: { x: 1 }, metadata: metadata() },
+        { type: 'SomethingElse', data: { x: 2 }, metadata: metadata() },
+        { type: 'SomethingElse', data: { x: 3 }, metadata: metadata() },
+      ]);
+      assert.equal(await runner.waitForPosition(unhandled.lastPosition, 10_000), true);
+      // The view is as it would be after those events; the row has not been touched.
+      assert.equal(await readCheckpoint(h.db, 'server_instances'), start);
+
+      // A handled event: its transaction writes the row past the unhandled ones too.
+      const instanceId = randomUUID();
+      const started = await h.store.appendToStream(`server-${instanceId}`, [serverStarted(7, instanceId)]);
+      assert.equal(await runner.waitForPosition(started.lastPosition, 10_000), true);
+      assert.equal(await readCheckpoint(h.db, 'server_instances'), started.lastPosition);
+      const rows = await h.db
+        .selectFrom('server_instances')
+        .select('instance_id')
+        .where('instance_id', '=', instanceId)
+        .execute();
+      assert.equal(rows.length, 1);
+
+      const more = await h.store.appendToStream(`other-${randomUUID()}`, [
+        { type: 'SomethingElse', data: { x: 4 }, metadata: metadata() },
+      ]);
+      assert.equal(await runner.waitForPosition(more.lastPosition, 10_000), true);
+      assert.equal(await readCheckpoint(h.db, 'server_instances'), started.lastPosition);
+    } finally {
+      await runner.stop();
+    }
+    // stop() wrote the position it had reached.
+    assert.equal(await readCheckpoint(h.db, 'server_instances'), runner.positions().server_instances);
+    assert.equal(runner.positions().server_instances, await h.store.headPosition());
   });
 });
