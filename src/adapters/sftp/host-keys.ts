@@ -28,6 +28,20 @@ const KINDS = [
   },
 ] as const;
 
+/**
+ * A new private key that ssh2 can read back. ssh2's generateKeyPairSync('ed25519') drops the
+ * public key's leading zero bytes, so about one key in 256 cannot be parsed afterwards
+ * (mscdex/ssh2#1390, #1513): such a key is thrown away and another one made.
+ */
+export function generateReadable(generate: () => { private: string }, attempts = 32): string {
+  for (let attempt = 1; ; attempt += 1) {
+    const { private: privateKey } = generate();
+    const parsed = ssh2.utils.parseKey(privateKey);
+    if (!(parsed instanceof Error)) return privateKey;
+    if (attempt >= attempts) throw new Error(`could not make a readable host key: ${parsed.message}`);
+  }
+}
+
 export async function loadOrCreateHostKeys(dataDir: string): Promise<HostKey[]> {
   const dir = path.join(dataDir, 'ssh');
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -36,7 +50,7 @@ export async function loadOrCreateHostKeys(dataDir: string): Promise<HostKey[]> 
     const file = path.join(dir, kind.file);
     let privateKey = await readFile(file, 'utf8').catch(() => undefined);
     if (privateKey === undefined) {
-      privateKey = kind.generate().private;
+      privateKey = generateReadable(kind.generate);
       await writeFile(file, privateKey, { mode: 0o600, flag: 'wx' }).catch(async () => {
         privateKey = await readFile(file, 'utf8'); // another process made it first
       });
