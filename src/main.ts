@@ -106,8 +106,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       cleanups.push(() => embedded!.stop());
       databaseUrl = embedded.url;
       logger.info(
-        { clusterDir: embedded.clusterDir, port: embedded.port },
-        `database: embedded PostgreSQL in ${embedded.clusterDir}, listening on 127.0.0.1:${embedded.port}`,
+        { clusterDir: embedded.clusterDir, port: embedded.port, settings: embedded.settings },
+        `database: embedded PostgreSQL in ${embedded.clusterDir}, listening on 127.0.0.1:${embedded.port} (shared_buffers ${embedded.settings.shared_buffers})`,
       );
     } else {
       logger.info(`database: external PostgreSQL at ${describeDatabaseUrl(databaseUrl)}`);

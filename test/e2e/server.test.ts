@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import pg from 'pg';
+import { serverSettings } from '../../src/adapters/database/embedded-postgres.js';
 import { curl } from '../support/curl.js';
 import { makeDataDir, type ServerProcess, spawnServer } from '../support/server-process.js';
 
@@ -103,7 +104,12 @@ describe('the server process (npm start)', () => {
       assert.equal(signIn.status, 201, signIn.body);
 
       const startupLog = first.lines.join('\n');
-      assert.match(startupLog, /embedded PostgreSQL in .*\/pg, listening on 127\.0\.0\.1:\d+/);
+      assert.match(
+        startupLog,
+        new RegExp(
+          `embedded PostgreSQL in .*/pg, listening on 127\\.0\\.0\\.1:\\d+ \\(shared_buffers ${serverSettings().shared_buffers}\\)`,
+        ),
+      );
       assert.match(startupLog, /HTTP API listening on http:\/\/127\.0\.0\.1:\d+/);
     } finally {
       assert.equal(await first.stop('SIGINT'), 0, `clean exit; stderr: ${first.stderr()}`);
