@@ -191,4 +191,49 @@ describe('the audit projection', () => {
       awkward.map((text, i) => [path(i, text), text]),
     );
   });
+
+  it('finds every time window by binary search exactly as a scan of all rows would', async () => {
+    // Rows with gaps between positions, runs of equal times and times that step back.
+    const actor: Actor = { userId: 7, clientIp: '10.0.0.1' };
+    const base = Date.UTC(2026, 1, 1);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let batch = 0; batch < 5; batch += 1) {
+      const events: RecordedDomainEvent[] = [];
+      for (let i = 0; i < 40; i += 1) {
+        position += Math.floor(random() * 4); // gaps: positions of events the view has no row for
+        const ms = base + Math.floor(random() * 20) * 1000 + batch * 15_000;
+        events.push(recorded(upload(`/window/${batch}/${i}`), actor, new Date(ms)));
+      }
+      await apply(events);
+    }
+    const rows = (
+      await sql<{ position: string; at: Date }>`
+        SELECT global_position AS position, at FROM audit_events ORDER BY global_position`.execute(h.db)
+    ).rows.map((r) => ({ position: Number(r.position), at: r.at.getTime() }));
+    const all = async (filters: { from?: Date; to?: Date; asOf?: Date }) =>
+      (await queryAudit(h.db, filters, { limit: 10_000, order: 'asc' })).map((i) => i.position);
+    const times = [
+      rows[0]!.at - 1000,
+      rows[0]!.at,
+      rows.at(-1)!.at,
+      rows.at(-1)!.at + 1,
+      ...Array.from(
+        { length: 30 },
+        () => rows[Math.floor(random() * rows.length)]!.at + (random() < 0.5 ? 0 : 500),
+      ),
+    ];
+    for (const from of times) {
+      for (const to of times.slice(0, 12)) {
+        if (to < from) continue;
+        const expected = rows.filter((r) => r.at >= from && r.at < to).map((r) => r.position);
+        assert.deepEqual(await all({ from: new Date(from), to: new Date(to) }), expected, `[${from}, ${to})`);
+      }
+      const asOf = rows.filter((r) => r.at <= from).map((r) => r.position);
+      assert.deepEqual(await all({ asOf: new Date(from) }), asOf, `asOf ${from}`);
+    }
+  });
 });

@@ -157,32 +157,30 @@ async function matchingNames(
 
 /**
  * A time window as positions. The view's `at` never decreases with the position, so the rows
- * recorded in [from, to) (and at or before asOf) are exactly those from the first position
- * recorded at or after `from` to the last one recorded before `to`: two index lookups. Null
+ * recorded in [from, to) (and at or before asOf) are exactly those from the first row recorded
+ * at or after `from` up to, not including, the first row recorded at or after `to` (after
+ * `asOf`): binary searches over the primary key (`audit_position_from`, migration 0009). Null
  * when no row can match.
  */
 async function positionsOfTimes(
   db: Kysely<ReadModel>,
   filters: AuditFilters,
-): Promise<{ first?: number; last?: number } | null> {
-  const time = (d: Date) => sql`${d.toISOString()}::timestamptz`;
-  const first = (from: Date) =>
-    sql`(SELECT global_position FROM audit_events WHERE at >= ${time(from)} ORDER BY at, global_position LIMIT 1)`;
-  const last = (condition: RawBuilder<unknown>) =>
-    sql`(SELECT global_position FROM audit_events WHERE ${condition} ORDER BY at DESC, global_position DESC LIMIT 1)`;
-  const none = sql`NULL::bigint`;
-  const result = await sql<{ first: string | null; before_to: string | null; as_of: string | null }>`
-    SELECT ${filters.from ? first(filters.from) : none} AS first,
-      ${filters.to ? last(sql`at < ${time(filters.to)}`) : none} AS before_to,
-      ${filters.asOf ? last(sql`at <= ${time(filters.asOf)}`) : none} AS as_of`.execute(db);
+): Promise<{ first?: number; before?: number } | null> {
+  const from = (d: Date | undefined, inclusive: boolean) =>
+    d === undefined
+      ? sql`NULL::bigint`
+      : sql`audit_position_from(${d.toISOString()}::timestamptz, ${inclusive})`;
+  const result = await sql<{ first: string | null; to: string | null; as_of: string | null }>`
+    SELECT ${from(filters.from, true)} AS first, ${from(filters.to, true)} AS to,
+      ${from(filters.asOf, false)} AS as_of`.execute(db);
   const row = result.rows[0];
   if (!row) return null;
+  // Nothing recorded at or after `from`.
   if (filters.from && row.first === null) return null;
-  if ((filters.to && row.before_to === null) || (filters.asOf && row.as_of === null)) return null;
-  const ends = [row.before_to, row.as_of].filter((p): p is string => p !== null).map(Number);
+  const ends = [row.to, row.as_of].filter((p): p is string => p !== null).map(Number);
   return {
     ...(row.first === null ? {} : { first: Number(row.first) }),
-    ...(ends.length === 0 ? {} : { last: Math.min(...ends) }),
+    ...(ends.length === 0 ? {} : { before: Math.min(...ends) }),
   };
 }
 
@@ -213,7 +211,7 @@ async function pageQuery(
     const bounds = await positionsOfTimes(db, filters);
     if (bounds === null) return null;
     if (bounds.first !== undefined) where.push(sql`global_position >= ${bounds.first}`);
-    if (bounds.last !== undefined) where.push(sql`global_position <= ${bounds.last}`);
+    if (bounds.before !== undefined) where.push(sql`global_position < ${bounds.before}`);
   }
 
   // The filter whose values become separate index scans, merged in position order.
@@ -370,4 +368,36 @@ export async function auditCheckpoint(db: Kysely<ReadModel>): Promise<number> {
     .where('name', '=', 'audit')
     .executeTakeFirst();
   return Number(row?.position ?? 0);
+}
+
+/**
+ * Whether the audit view recorded, between two positions, the end of a session (closed,
+ * expired, replaced) or the disabling or deletion of its user: what ends a live stream at once.
+ */
+export async function sessionEndedBetween(
+  db: Kysely<ReadModel>,
+  session: { readonly sessionId: string; readonly userId: number },
+  after: number,
+  until: number,
+): Promise<boolean> {
+  const row = await db
+    .selectFrom('audit_events')
+    .select('global_position')
+    .where('global_position', '>', String(after))
+    .where('global_position', '<=', String(until))
+    .where((eb) =>
+      eb.or([
+        eb.and([
+          eb('session_id', '=', session.sessionId),
+          eb('operation', 'in', ['session.close', 'session.expire', 'session.replace']),
+        ]),
+        eb.and([
+          eb('operation', 'in', ['user.disable', 'user.delete']),
+          eb('target', '=', `user:${session.userId}`),
+        ]),
+      ]),
+    )
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
