@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { EXPORT_BATCH } from '../../src/api/audit/export.js';
+import { HEARTBEAT_MS } from '../../src/api/audit/stream.js';
 import { toNewEvent } from '../../src/domain/events/catalogue.js';
 import { call, startTestSluice, type TestSluice } from '../support/sluice.js';
 import { createWorld, type Opened, uploaded, type World } from './support.js';
@@ -364,6 +365,28 @@ describe('GET /api/v1/audit/stream', () => {
       sent.slice(5),
     );
     await byQuery.close();
+  });
+
+  it('ends as soon as the caller’s session is closed or replaced, not at the next heartbeat', async () => {
+    for (const end of ['close', 'replace'] as const) {
+      const session = await w.open('alice', 1000);
+      const started = Date.now();
+      const stream = subscribe('operation=file.upload', { authorization: `Bearer ${session.sessionId}` });
+      assert.equal(await stream.opened, 200);
+      if (end === 'close') {
+        const closed = await call(t.base, 'POST', '/api/v1/sessions/close', {
+          body: { sessionId: session.sessionId },
+        });
+        assert.equal(closed.status, 200);
+      } else {
+        // Open replaces alice's replaceable session for the same application.
+        await w.open('alice', 1000);
+      }
+      await stream.done;
+      assert.deepEqual(stream.received.at(-1), { event: 'end', data: '{"reason":"session ended"}' }, end);
+      // Seen from the view's rows, well before the first heartbeat's liveness check.
+      assert.ok(Date.now() - started < HEARTBEAT_MS, `${end}: ended after ${Date.now() - started} ms`);
+    }
   });
 
   it('ends at untilPosition with an end event', async () => {

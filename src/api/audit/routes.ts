@@ -21,7 +21,7 @@ import {
 } from './access.js';
 import { exportChunks } from './export.js';
 import type { AuditFilters } from './queries.js';
-import { auditCheckpoint, queryAudit } from './queries.js';
+import { auditCheckpoint, queryAudit, sessionEndedBetween } from './queries.js';
 import {
   AuditEventsQuery,
   type AuditEventsQueryType,
@@ -214,6 +214,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
           const { liveness, user } = await signIn.check(principal.session.sessionId);
           return liveness.alive && user.status === 'active';
         },
+        endedBetween: (from, until) => sessionEndedBetween(views.db, principal.session, from, until),
       });
     },
   );

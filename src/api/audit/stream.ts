@@ -5,8 +5,10 @@
  * client resuming with Last-Event-ID receives every row after it.
  *
  * Writes respect back-pressure (a slow client holds the stream back, not the server's memory);
- * the stream ends when the client goes, when the caller's session ends (checked with each
- * heartbeat) or when the server closes.
+ * the stream ends when the client goes, when the caller's session ends or the server closes.
+ * A session's end is seen as soon as the audit view records it (closed, expired, replaced, its
+ * user disabled or deleted), and confirmed from the log; an idle expiry, which no event
+ * announces, is caught by the check made with each heartbeat.
  */
 import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -17,7 +19,7 @@ import { type AuditFilters, queryAudit } from './queries.js';
 export type AuditStreams = Set<AbortController>;
 
 const BATCH = 500;
-const HEARTBEAT_MS = 15_000;
+export const HEARTBEAT_MS = 15_000;
 /** Reads at most this often while the view moves (many small batches become one read). */
 const MIN_READ_INTERVAL_MS = 100;
 /** The longest single wait for the view (short, so an ended stream leaves no long timer). */
@@ -33,6 +35,8 @@ export interface StreamOptions {
   readonly streams: AuditStreams;
   /** Whether the caller's session is still alive (checked with each heartbeat). */
   readonly alive: () => Promise<boolean>;
+  /** Whether the view recorded the end of the caller's session between two positions. */
+  readonly endedBetween: (after: number, until: number) => Promise<boolean>;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -93,6 +97,10 @@ export async function streamAudit(options: StreamOptions): Promise<void> {
       const head = views.auditPosition();
       const until = limit === undefined ? head : Math.min(head, limit);
       if (until > covered) {
+        if ((await options.endedBetween(covered, until)) && !(await options.alive())) {
+          await write('event: end\ndata: {"reason":"session ended"}\n\n');
+          break;
+        }
         const rows = await queryAudit(
           views.db,
           { ...filters, untilPosition: until },
