@@ -7,6 +7,8 @@
  * embedded one of a server running on this machine: 127.0.0.1:`MFT_PG_PORT` (default 54329),
  * user and database `sluice`, the password in `MFT_DATA_DIR/pg-password` (default ./data). The
  * embedded PostgreSQL runs only while its Sluice server runs; this command does not start it.
+ * Which event store: KurrentDB when `EVENTSTORE_URL` is set (as for the server), else the
+ * PostgreSQL one in that database.
  *
  * Progress goes to stderr; the last line says where the view now stands. Exit status 0 when
  * rebuilt, 1 when the rebuild failed (nothing changed), 2 on a usage or configuration error.
@@ -16,10 +18,13 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkReachable, describeDatabaseUrl, openDatabase } from '../adapters/database/connect.js';
+import { describeEventStoreUrl } from '../adapters/eventstore/kurrentdb/connection.js';
+import { openKurrentDbEventStore } from '../adapters/eventstore/kurrentdb/kurrentdb-event-store.js';
 import { AppendNotifier } from '../adapters/eventstore/postgres/append-notifier.js';
 import { PostgresEventStore } from '../adapters/eventstore/postgres/postgres-event-store.js';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import { ConfigError, loadConfig } from '../config.js';
+import type { EventStore } from '../domain/event-store.js';
 import { applicationsProjection } from './applications-view.js';
 import { auditProjection } from './audit-view.js';
 import { filesProjection } from './files-view.js';
@@ -79,11 +84,21 @@ export async function runRebuild(argv: readonly string[], env: Readonly<Record<s
   }
 
   const url = rebuildDatabaseUrl(env);
+  const eventStoreUrl = loadConfig(env).eventStoreUrl;
   const database = openDatabase<ReadModel>(url, { max: 4 });
-  const store = new PostgresEventStore({ db: database.db, notifier: new AppendNotifier(url) });
+  let store: EventStore | undefined;
   try {
     await checkReachable(database);
-    process.stderr.write(`rebuild: ${name} from position 0 on ${describeDatabaseUrl(url)}\n`);
+    // KurrentDB out of reach: one line within 10 s, the view unchanged.
+    store =
+      eventStoreUrl === undefined
+        ? new PostgresEventStore({ db: database.db, notifier: new AppendNotifier(url) })
+        : await openKurrentDbEventStore(eventStoreUrl);
+    const from =
+      eventStoreUrl === undefined
+        ? ''
+        : ` (events from KurrentDB at ${describeEventStoreUrl(eventStoreUrl)})`;
+    process.stderr.write(`rebuild: ${name} from position 0 on ${describeDatabaseUrl(url)}${from}\n`);
     const log = (level: string) => (obj: object, msg: string) =>
       process.stderr.write(
         `rebuild: ${level} ${msg} ${JSON.stringify(obj, (_k, v) => (v instanceof Error ? v.message : v))}\n`,
@@ -100,7 +115,7 @@ export async function runRebuild(argv: readonly string[], env: Readonly<Record<s
     process.stderr.write(`rebuild: ${name} rebuilt up to position ${position} in ${seconds.toFixed(1)} s\n`);
     return position;
   } finally {
-    await store.close();
+    await store?.close();
     await database.db.destroy();
   }
 }

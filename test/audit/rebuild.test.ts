@@ -187,6 +187,30 @@ describe('npm run rebuild -- <view>', () => {
     assert.equal(res.body.items.length, 5);
   });
 
+  it('reads the events from KurrentDB when EVENTSTORE_URL is set: out of reach, one line and nothing changed', async () => {
+    await w.settle(await lastCommittedPosition(db));
+    const before = await snapshot();
+    await assert.rejects(
+      run(process.execPath, ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'audit'], {
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: t.database.url,
+          EVENTSTORE_URL: 'esdb://admin:secret-pw@127.0.0.1:1?tls=false',
+        },
+      }),
+      (error: { code: number; stderr: string }) => {
+        assert.equal(error.code, 1);
+        assert.match(
+          error.stderr,
+          /^rebuild: failed: cannot reach KurrentDB at esdb:\/\/admin@127\.0\.0\.1:1\?tls=false: /m,
+        );
+        assert.doesNotMatch(error.stderr, /secret-pw/);
+        return true;
+      },
+    );
+    assertSame(await snapshot(), before);
+  });
+
   it('refuses an unknown view, and says how to reach the database', async () => {
     await assert.rejects(
       run(process.execPath, ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'nonsense'], {
