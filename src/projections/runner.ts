@@ -1,6 +1,7 @@
 /**
  * Runs projections: each one consumes `$all` through its own subscription, from its
- * checkpoint, and commits every batch as one read-model transaction that
+ * checkpoint, and commits every batch it has rows to write for as one read-model transaction
+ * that
  *
  *   1. locks its checkpoint row (`SELECT … FOR UPDATE`),
  *   2. skips the batch's events at or below the checkpoint (another runner, in this or another
@@ -370,8 +371,7 @@ export class ProjectionRunner {
             if (due <= 0 || !(await settlesWithin(next, due, signal))) {
               if (signal.aborted) break;
               const outcome = await this.processWithRetry(state, [], cursor, signal, NOTHING);
-              if (outcome === 'aborted') break;
-              if (outcome === 'resubscribe') break;
+              if (outcome !== 'done') break; // stopping, or resubscribing from the checkpoint
               continue;
             }
           }
@@ -391,8 +391,7 @@ export class ProjectionRunner {
             continue;
           }
           const outcome = await this.processWithRetry(state, batch, cursor, signal, delivery, readNext);
-          if (outcome === 'aborted') break;
-          if (outcome === 'resubscribe') break;
+          if (outcome !== 'done') break; // stopping, or resubscribing from the checkpoint
           readNext();
           cursor = batch.at(-1)?.globalPosition ?? cursor;
         }
