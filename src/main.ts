@@ -41,13 +41,13 @@ import { type Config, ConfigError, loadConfig } from './config.js';
 import type { EventStore } from './domain/event-store.js';
 import { toNewEvent } from './domain/events/catalogue.js';
 import type { EventMetadata } from './domain/events/envelope.js';
-import { applicationsProjection, listApplications } from './projections/applications-view.js';
+import { listApplications } from './projections/applications-view.js';
 import { auditProjection } from './projections/audit-view.js';
-import { fileDigest, filesProjection } from './projections/files-view.js';
+import { fileDigest } from './projections/files-view.js';
 import { ProjectionRunner } from './projections/runner.js';
-import { serverInstancesProjection } from './projections/server-instances.js';
-import { sessionsDueToExpire, sessionsProjection } from './projections/sessions-view.js';
-import { listUsers, usersProjection } from './projections/users-view.js';
+import { sessionsDueToExpire } from './projections/sessions-view.js';
+import { listUsers } from './projections/users-view.js';
+import { allProjections } from './projections/views.js';
 
 const version = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -147,14 +147,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const runner = new ProjectionRunner({
       store,
       db: database.db,
-      projections: [
-        serverInstancesProjection,
-        usersProjection,
-        applicationsProjection,
-        sessionsProjection,
-        auditProjection,
-        filesProjection,
-      ],
+      projections: allProjections,
       logger: logger.child({ component: 'projections' }),
       onBatch: ({ name, events, seconds, position }) => {
         metrics.projectionEvents.inc({ projection: name }, events);

@@ -25,25 +25,13 @@ import { PostgresEventStore } from '../adapters/eventstore/postgres/postgres-eve
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import { ConfigError, loadConfig } from '../config.js';
 import type { EventStore } from '../domain/event-store.js';
-import { applicationsProjection } from './applications-view.js';
-import { auditProjection } from './audit-view.js';
-import { filesProjection } from './files-view.js';
 import type { Projection } from './projection.js';
 import { rebuildProjection } from './rebuild.js';
-import { serverInstancesProjection } from './server-instances.js';
-import { sessionsProjection } from './sessions-view.js';
-import { usersProjection } from './users-view.js';
+import { allProjections } from './views.js';
 
 /** Every view that can be rebuilt, by its projection name. */
 export const rebuildableViews: ReadonlyMap<string, Projection> = new Map(
-  [
-    serverInstancesProjection,
-    usersProjection,
-    applicationsProjection,
-    sessionsProjection,
-    auditProjection,
-    filesProjection,
-  ].map((p) => [p.name, p]),
+  allProjections.map((p) => [p.name, p]),
 );
 
 const USAGE = `usage: npm run rebuild -- <view> [--batch-size=N]   (views: ${[...rebuildableViews.keys()].join(', ')})`;
