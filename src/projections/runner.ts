@@ -19,7 +19,9 @@
  * `checkpointIntervalMs` later, or on stop. A crash in between only makes a restart read
  * those unhandled events again.
  */
+
 import { EventEmitter } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { EventStore, RecordedEvent } from '../domain/event-store.js';
@@ -144,18 +146,8 @@ function settlesWithin(promise: Promise<unknown>, ms: number, signal: AbortSigna
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
 
 export class ProjectionRunner {
   private readonly states = new Map<string, State>();

@@ -11,6 +11,7 @@
  * announces, is caught by the check made with each heartbeat.
  */
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ViewDependencies } from './access.js';
 import { auditItemBody } from './access.js';
@@ -39,17 +40,9 @@ export interface StreamOptions {
   readonly endedBetween: (after: number, until: number) => Promise<boolean>;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+/** Resolves after `ms`, or at once when `signal` aborts. */
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
 
 /** Settles when `promise` settles or `signal` aborts, whichever comes first; never rejects. */
 function untilAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {

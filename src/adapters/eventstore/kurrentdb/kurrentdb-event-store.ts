@@ -16,7 +16,9 @@
  *   again, with back-off, from the position of the last event it delivered; events at or before
  *   that position are dropped, so nothing is lost or delivered twice.
  */
+
 import type { Readable, ReadableOptions } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type AllStreamResolvedEvent,
   type AppendExpectedRevision,
@@ -150,18 +152,8 @@ function assertSerialisable(value: unknown, what: string): void {
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  delay(ms, undefined, { signal }).catch(() => undefined);
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = [];
