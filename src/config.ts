@@ -34,6 +34,8 @@ export interface Config {
   readonly readyMaxLag: number;
   /** Password of the `admin` user made on first start; generated and printed once when unset. */
   readonly adminPassword: string | undefined;
+  /** E-mail address of the `admin` user made on first start. */
+  readonly adminEmail: string;
   /** Secret shared with integrators for sign-in tickets; ticket calls are refused when unset. */
   readonly ticketSecret: string | undefined;
   readonly ticketMaxAgeMs: number;
@@ -152,6 +154,13 @@ function proxyList(env: Env, name: string): string[] {
   return entries;
 }
 
+function emailAddress(env: Env, name: string, fallback: string): string {
+  const raw = value(env, name) ?? fallback;
+  if (raw.length > 254 || !/^[^\s@/\\]+@[^\s@/\\]+$/.test(raw))
+    throw new ConfigError(name, `"${raw}" is not an e-mail address`);
+  return raw;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -177,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     readyMaxLag: integer(env, 'MFT_READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
     adminPassword: secret(env, 'MFT_ADMIN_PASSWORD', 8),
+    adminEmail: emailAddress(env, 'MFT_ADMIN_EMAIL', 'admin@localhost.localdomain'),
     ticketSecret: secret(env, 'MFT_TICKET_SECRET', 16),
     ticketMaxAgeMs: integer(env, 'MFT_TICKET_MAX_AGE_SECONDS', 300, 1, 86_400) * 1000,
     ticketClockSkewMs: integer(env, 'MFT_TICKET_CLOCK_SKEW_SECONDS', 60, 0, 3600) * 1000,

@@ -11,6 +11,10 @@ import { v7 as uuidv7 } from 'uuid';
 import { credentialMigrations } from './adapters/credentials/migrations/index.js';
 import type { CredentialTables } from './adapters/credentials/postgres-credential-store.js';
 import { PostgresCredentialStore } from './adapters/credentials/postgres-credential-store.js';
+import {
+  PostgresSessionTokens,
+  type SessionTokenTables,
+} from './adapters/credentials/postgres-session-tokens.js';
 import { checkReachable, describeDatabaseUrl, kyselyOn, openDatabase } from './adapters/database/connect.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './adapters/database/embedded-postgres.js';
 import { migrate } from './adapters/database/migrate.js';
@@ -195,6 +199,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       applications,
       clock,
       ids: { uuid: uuidv7 },
+      tokens: new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool)),
       tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
       ticketPolicy: {
         maxAgeMs: config.ticketMaxAgeMs,
@@ -202,7 +207,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         siteName: config.siteName ?? null,
       },
     });
-    const admin = await ensureAdmin(users, config.adminPassword);
+    const admin = await ensureAdmin(users, config.adminPassword, config.adminEmail);
     if (admin.created) {
       logger.info({ userId: admin.userId }, 'created the "admin" user');
       if (admin.generatedPassword !== null) {

@@ -570,7 +570,7 @@ async function main(): Promise<void> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ userName: 'admin', password, applicationId: 1, clientVersion: 'bench' }),
     });
-    const { sessionId: token, position } = (await opened.json()) as { sessionId: string; position: number };
+    const { token, position } = (await opened.json()) as { token: string; position: number };
     await sluice.runner.waitForPosition(position, 60_000);
 
     // Values that exist in the data: a user, a session, an address, a userString, a time window.

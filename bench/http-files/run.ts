@@ -327,7 +327,7 @@ class Sluice {
         throw new Error(`Sluice not ready after 120 s:\n${await readFile(this.logFile, 'utf8')}`);
       await sleep(250);
     }
-    const admin = await this.api<{ sessionId: string }>('POST', '/api/v1/sessions/open-immutable', {
+    const admin = await this.api<{ token: string }>('POST', '/api/v1/sessions/open-immutable', {
       userName: 'admin',
       password: adminPassword,
       applicationId: 1,
@@ -342,14 +342,14 @@ class Sluice {
         password,
         sshPublicKeys: [(await readFile(`${this.key}.pub`, 'utf8')).trim()],
       },
-      admin.sessionId,
+      admin.token,
     );
-    const session = await this.api<{ sessionId: string }>('POST', '/api/v1/sessions/open-immutable', {
+    const session = await this.api<{ token: string }>('POST', '/api/v1/sessions/open-immutable', {
       userName: 'bench',
       password,
       applicationId: 2,
     });
-    this.bearer = session.sessionId;
+    this.bearer = session.token;
   }
 
   async api<T>(method: string, route: string, body?: unknown, bearer = this.bearer): Promise<T> {

@@ -386,7 +386,7 @@ class Bench {
         throw new Error(`Sluice not ready after 120 s:\n${await readFile(logFile, 'utf8')}`);
       await sleep(250);
     }
-    const session = await api<{ sessionId: string }>(
+    const session = await api<{ token: string }>(
       base,
       'POST',
       '/api/v1/sessions/open-immutable',
@@ -398,7 +398,7 @@ class Bench {
       },
     );
     const publicKey = (await readFile(`${this.key}.pub`, 'utf8')).trim();
-    await api(base, 'POST', '/api/v1/users', session.sessionId, {
+    await api(base, 'POST', '/api/v1/users', session.token, {
       userName: 'bench',
       emailAddress: 'bench@example.com',
       sshPublicKeys: [publicKey],

@@ -1,7 +1,7 @@
 /**
- * The one authentication path: `Authorization: Bearer <sessionId>`, checked against the event
- * store on every request (fail closed: anything else is 401). Routes that need a right add
- * `requireRight`.
+ * The one authentication path: `Authorization: Bearer <token>` (the secret returned by the call
+ * that opened the session, never its public id), checked on every request (fail closed:
+ * anything else is 401). Routes that need a right add `requireRight`.
  */
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -28,10 +28,8 @@ declare module 'fastify' {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const ended: Record<SessionEndReason, [string, string]> = {
-  unknown: ['session-unknown', 'No such session'],
+  unknown: ['session-unknown', 'No session has this token'],
   closed: ['session-closed', 'The session was closed'],
   expired: ['session-expired', 'The session has expired'],
   replaced: ['session-replaced', 'The session was replaced by a newer sign-in with the same application'],
@@ -66,15 +64,19 @@ export function contextOf(request: FastifyRequest): RequestContext {
 /** A new UUIDv7 per request: the correlation id of every event the request causes. */
 export const requestId = () => uuidv7();
 
+/** The bearer token of the request; 401 when there is none or the header is not `Bearer <token>`. */
+export function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  if (header === undefined)
+    throw unauthenticated('unauthenticated', 'Sign in and send Authorization: Bearer <token>');
+  const match = /^Bearer ([\x21-\x7e]{1,200})$/i.exec(header);
+  if (!match) throw unauthenticated('unauthenticated', 'The Authorization header is not Bearer <token>');
+  return match[1]!;
+}
+
 export function authenticate(signIn: SignInService) {
   return async (request: FastifyRequest): Promise<void> => {
-    const header = request.headers.authorization;
-    if (header === undefined)
-      throw unauthenticated('unauthenticated', 'Sign in and send Authorization: Bearer <sessionId>');
-    const match = /^Bearer ([^\s]+)$/i.exec(header);
-    if (!match || !UUID.test(match[1]!))
-      throw unauthenticated('unauthenticated', 'The Authorization header is not Bearer <sessionId>');
-    const { liveness, user } = await signIn.check(match[1]!.toLowerCase());
+    const { liveness, user } = await signIn.authenticate(bearerToken(request));
     if (!liveness.alive || user.status !== 'active') {
       const [slug, title] = ended[liveness.alive ? 'user-deleted' : liveness.reason];
       throw unauthenticated(slug, title);

@@ -29,6 +29,26 @@ const signInProblems: Record<SignInFailureReason, [number, string, string]> = {
   'ticket-wrong-site': [401, 'ticket-wrong-site', 'The ticket names another site'],
   'service-session-invalid': [401, 'service-session-invalid', 'The service session is not alive'],
   'missing-right': [403, 'missing-right', 'The service user may not impersonate'],
+  'target-privileged': [
+    403,
+    'target-privileged',
+    'Users holding admin, auditor or impersonate cannot be impersonated',
+  ],
+  'application-not-allowed': [
+    403,
+    'application-not-allowed',
+    'A service may impersonate only within its own session’s application',
+  ],
+  'privileged-user': [
+    401,
+    'invalid-credentials',
+    'Users holding admin, auditor or impersonate cannot sign in with a ticket',
+  ],
+  'ticket-mismatch': [
+    401,
+    'ticket-mismatch',
+    'The ticket was minted for another application, e-mail address or name',
+  ],
 };
 
 const domainProblems: Record<string, [number, string]> = {
@@ -45,6 +65,7 @@ const domainProblems: Record<string, [number, string]> = {
   'session-unknown': [404, 'session-not-found'],
   'session-ended': [409, 'session-ended'],
   'session-exists': [409, 'session-exists'],
+  'close-forbidden': [403, 'forbidden'],
 };
 
 /** The file-operations core's errors, as HTTP sees them. */

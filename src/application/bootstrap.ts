@@ -1,5 +1,6 @@
 /**
- * First start: an `admin` user with every right, its password from MFT_ADMIN_PASSWORD or
+ * First start: an `admin` user with every right and the e-mail address MFT_ADMIN_EMAIL, its
+ * password from MFT_ADMIN_PASSWORD or
  * generated and returned so the caller can print it once. Safe when several processes start
  * together: the name reservation lets exactly one create it.
  */
@@ -13,6 +14,7 @@ export const ADMIN_USER_NAME = 'admin';
 export async function ensureAdmin(
   users: UserService,
   configuredPassword: string | undefined,
+  emailAddress: string,
 ): Promise<{ created: false } | { created: true; userId: number; generatedPassword: string | null }> {
   if ((await users.findUserId('userName', ADMIN_USER_NAME)) !== null) return { created: false };
   const generated = configuredPassword === undefined ? randomBytes(18).toString('base64url') : null;
@@ -20,7 +22,7 @@ export async function ensureAdmin(
     const { user } = await users.createUser(
       {
         userName: ADMIN_USER_NAME,
-        emailAddress: 'admin@localhost.localdomain',
+        emailAddress,
         firstName: 'Sluice',
         lastName: 'Administrator',
         password: configuredPassword ?? generated,

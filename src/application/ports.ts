@@ -26,6 +26,18 @@ export interface CredentialStore {
   latestVersion(userId: number): Promise<number>;
 }
 
+/**
+ * Bearer tokens of sessions, kept apart from the public session id: a token is returned once,
+ * by the call that opens the session, and only its hash is stored (never in an event, a view
+ * or a log line). Whoever reads the log or the views can never act with what they read.
+ */
+export interface SessionTokens {
+  /** A new secret token (at least 256 random bits) for the session; its hash is stored first. */
+  issue(sessionId: string): Promise<string>;
+  /** The session a token was issued for, or undefined (unknown or not a token at all). */
+  resolve(token: string): Promise<string | undefined>;
+}
+
 /** Who asks, from where, as part of which request: becomes every event's metadata. */
 export interface RequestContext {
   readonly correlationId: string;

@@ -17,12 +17,12 @@ import {
   sessionStream,
 } from '../domain/sessions/session.js';
 import { type SlotKind, slotDecider, slotStream } from '../domain/sessions/slot.js';
-import { type TicketPolicy, ticketRejection } from '../domain/sessions/ticket-rules.js';
+import { type TicketClaims, type TicketPolicy, ticketRejection } from '../domain/sessions/ticket-rules.js';
 import type { UserState } from '../domain/users/user.js';
 import type { ApplicationService } from './applications.js';
 import { handleCommand, loadState } from './command-handler.js';
 import { metadataFor } from './metadata.js';
-import type { Clock, IdGenerator, RequestContext } from './ports.js';
+import type { Clock, IdGenerator, RequestContext, SessionTokens } from './ports.js';
 import type { ActiveUser, UserService } from './users.js';
 
 export type SignInFailureReason = EventOfType<'SignInFailed'>['data']['reason'];
@@ -38,7 +38,7 @@ export class SignInRefused extends Error {
 
 export interface TicketOpener {
   /** Decrypts and parses; throws an error with `reason` 'ticket-malformed' or 'ticket-wrong-key'. */
-  open(ticket: string): { timestamp: Date; siteName: string; userName: string };
+  open(ticket: string): TicketClaims;
   digest(ticket: string): string;
 }
 
@@ -48,13 +48,17 @@ export interface SignInDeps {
   readonly applications: ApplicationService;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  readonly tokens: SessionTokens;
   /** Absent when MFT_TICKET_SECRET is not set: ticket calls are then refused as malformed. */
   readonly tickets: TicketOpener | undefined;
   readonly ticketPolicy: TicketPolicy;
 }
 
 export interface Opened {
+  /** The public id: in events, views and audit rows. */
   readonly sessionId: string;
+  /** The secret bearer token, returned only here; null when the caller asked for none (SSH). */
+  readonly token: string | null;
   readonly userId: number;
   /** Global position of the last event the call appended (for read-your-writes). */
   readonly position: number;
@@ -79,7 +83,8 @@ export interface PasswordSignIn {
 }
 
 export interface ServiceSignIn {
-  readonly serviceSessionId: string;
+  /** The service session's bearer token. */
+  readonly serviceToken: string;
   readonly userId: number;
   readonly applicationId: number;
   /** The end user's address, vouched for by the service. */
@@ -122,11 +127,14 @@ export class SignInService {
     };
     await this.requireApplication(attempt);
     const claims = await this.openTicket(input.ticket, attempt);
-    const named = { ...attempt, userName: claims.userName };
-    const userId = await this.deps.users.findUserId('userName', claims.userName);
+    if (claims.subject.kind !== 'user') return this.refuse('ticket-mismatch', attempt);
+    const named = { ...attempt, userName: claims.subject.userName };
+    if (claims.applicationId !== input.applicationId) return this.refuse('ticket-mismatch', named);
+    const userId = await this.deps.users.findUserId('userName', claims.subject.userName);
     const user = userId === null ? undefined : await this.deps.users.getUser(userId);
     if (user?.status !== 'active') return this.refuse('unknown-user', named);
     if (!user.enabled) return this.refuse('user-disabled', { ...named, userId: user.userId });
+    if (user.rights.length > 0) return this.refuse('privileged-user', { ...named, userId: user.userId });
     await this.redeem(input.ticket, input.applicationId, user.userId, { ...named, userId: user.userId });
     return this.openReplaceable(user, input.applicationId, 'ticket', input.clientVersion, context);
   }
@@ -151,11 +159,24 @@ export class SignInService {
       context,
     };
     await this.requireApplication(attempt);
-    await this.openTicket(input.ticket, attempt);
+    const claims = await this.openTicket(input.ticket, attempt);
+    // Everything the call says must be what the integrator sealed in the ticket.
+    const subject = claims.subject;
+    if (
+      subject.kind !== 'email' ||
+      claims.applicationId !== input.applicationId ||
+      subject.emailAddress.toLowerCase() !== input.emailAddress.toLowerCase() ||
+      subject.firstName !== input.firstName ||
+      subject.lastName !== input.lastName
+    ) {
+      return this.refuse('ticket-mismatch', attempt);
+    }
     const existingId = await this.deps.users.findUserId('emailAddress', input.emailAddress);
     let user = existingId === null ? undefined : await this.deps.users.getUser(existingId);
     if (user?.status === 'active' && !user.enabled)
       return this.refuse('user-disabled', { ...attempt, userId: user.userId });
+    if (user?.status === 'active' && user.rights.length > 0)
+      return this.refuse('privileged-user', { ...attempt, userId: user.userId });
     // The ticket is spent before anything is created with it.
     await this.redeem(
       input.ticket,
@@ -189,7 +210,12 @@ export class SignInService {
     );
   }
 
-  async openImmutable(input: PasswordSignIn, context: RequestContext): Promise<Opened> {
+  /** `token: false` for a front end that needs no bearer token (an SSH connection). */
+  async openImmutable(
+    input: PasswordSignIn,
+    context: RequestContext,
+    options: { token: boolean } = { token: true },
+  ): Promise<Opened> {
     const attempt = this.attempt('password', input, context);
     await this.requireApplication(attempt);
     const user = await this.passwordUser(input, attempt);
@@ -201,8 +227,9 @@ export class SignInService {
       input.clientVersion,
       context,
     );
-    if (isProtocolApplication(input.applicationId)) return this.openForProtocol(session, context);
-    return this.openImmutableSession(session, context);
+    if (isProtocolApplication(input.applicationId))
+      return this.openForProtocol(session, context, options.token);
+    return this.openImmutableSession(session, context, options.token);
   }
 
   /**
@@ -231,8 +258,8 @@ export class SignInService {
       input.clientVersion,
       context,
     );
-    if (isProtocolApplication(input.applicationId)) return this.openForProtocol(session, context);
-    return this.openImmutableSession(session, context);
+    if (isProtocolApplication(input.applicationId)) return this.openForProtocol(session, context, false);
+    return this.openImmutableSession(session, context, false);
   }
 
   /** The user whose keys include `fingerprint`, or a recorded refusal. */
@@ -255,8 +282,7 @@ export class SignInService {
     input: (ServiceSignIn | PasswordSignIn) & { userString: string },
     context: RequestContext,
   ): Promise<Opened> {
-    if ('serviceSessionId' in input)
-      return this.openForService(input, 'user-string', input.userString, context);
+    if ('serviceToken' in input) return this.openForService(input, 'user-string', input.userString, context);
     const attempt = this.attempt('password', input, context);
     await this.requireApplication(attempt);
     const user = await this.passwordUser(input, attempt);
@@ -268,11 +294,21 @@ export class SignInService {
       input.clientVersion,
       context,
     );
-    return this.openImmutableSession({ ...session, userString: input.userString }, context);
+    return this.openImmutableSession({ ...session, userString: input.userString }, context, true);
   }
 
-  /** Close: ends the session (404 unknown, 409 already ended). */
-  async close(sessionId: string, context: RequestContext): Promise<{ position: number }> {
+  /**
+   * Close: ends the session (404 unknown, 409 already ended). Only the session itself (its
+   * token) or an admin may close it; anyone else is refused before anything is read.
+   */
+  async close(
+    sessionId: string,
+    context: RequestContext,
+    closer: { readonly sessionId: string; readonly admin: boolean },
+  ): Promise<{ position: number }> {
+    if (closer.sessionId !== sessionId && !closer.admin) {
+      throw new DomainError('close-forbidden', 'Only the session itself or an admin may close a session');
+    }
     const result = await handleCommand(
       this.deps.store,
       sessionStream(sessionId),
@@ -287,6 +323,14 @@ export class SignInService {
       metadataFor(context, {}),
     );
     return { position: result.append?.lastPosition ?? 0 };
+  }
+
+  /** Whether a bearer token may act now, and as whom (an unknown token is an unknown session). */
+  async authenticate(token: string): Promise<SessionCheck> {
+    const sessionId = await this.deps.tokens.resolve(token);
+    if (sessionId === undefined)
+      return { liveness: { alive: false, reason: 'unknown' }, user: { status: 'absent' } };
+    return this.check(sessionId);
   }
 
   /** Whether a session id may act now, and as whom. */
@@ -382,13 +426,10 @@ export class SignInService {
     return user;
   }
 
-  private async openTicket(
-    ticket: string,
-    attempt: Attempt,
-  ): Promise<{ timestamp: Date; siteName: string; userName: string }> {
+  private async openTicket(ticket: string, attempt: Attempt): Promise<TicketClaims> {
     const codec = this.deps.tickets;
     if (!codec) return this.refuse('ticket-malformed', attempt);
-    let claims: { timestamp: Date; siteName: string; userName: string };
+    let claims: TicketClaims;
     try {
       claims = codec.open(ticket);
     } catch (error) {
@@ -438,22 +479,28 @@ export class SignInService {
       clientVersion: null,
       context,
     };
-    const service = await this.check(input.serviceSessionId);
+    const service = await this.authenticate(input.serviceToken);
     if (!service.liveness.alive) return this.refuse('service-session-invalid', attempt);
     if (service.user.status !== 'active' || !service.user.rights.includes('impersonate')) {
       return this.refuse('missing-right', attempt);
     }
+    const serviceSession = service.liveness.session;
+    // A service acts for users only within its own application.
+    if (input.applicationId !== serviceSession.applicationId)
+      return this.refuse('application-not-allowed', attempt);
     await this.requireApplication(attempt);
     const user = await this.deps.users.getUser(input.userId);
     if (user.status !== 'active') return this.refuse('unknown-user', attempt);
     if (!user.enabled) return this.refuse('user-disabled', attempt);
+    // No one gains a right by impersonation: privileged users cannot be reached.
+    if (user.rights.length > 0) return this.refuse('target-privileged', attempt);
     const session: SessionOpenedData = {
       ...this.newSession(user, input.applicationId, kind, 'impersonation', null, context),
       clientIp: input.ipAddress,
       userString,
-      impersonator: { userId: service.user.userId, sessionId: input.serviceSessionId },
+      impersonator: { userId: service.user.userId, sessionId: serviceSession.sessionId },
     };
-    return this.openImmutableSession(session, context);
+    return this.openImmutableSession(session, context, true);
   }
 
   private newSession(
@@ -502,9 +549,19 @@ export class SignInService {
     return result.append?.lastPosition ?? 0;
   }
 
-  private async openImmutableSession(session: SessionOpenedData, context: RequestContext): Promise<Opened> {
+  /** The token is stored before the session is recorded: a crash between leaves a token of nothing. */
+  private async tokenFor(sessionId: string, wanted: boolean): Promise<string | null> {
+    return wanted ? this.deps.tokens.issue(sessionId) : null;
+  }
+
+  private async openImmutableSession(
+    session: SessionOpenedData,
+    context: RequestContext,
+    withToken: boolean,
+  ): Promise<Opened> {
+    const token = await this.tokenFor(session.sessionId, withToken);
     const position = await this.appendOpened(session, context);
-    return { sessionId: session.sessionId, userId: session.userId, position, created: true };
+    return { sessionId: session.sessionId, token, userId: session.userId, position, created: true };
   }
 
   /**
@@ -519,13 +576,21 @@ export class SignInService {
     context: RequestContext,
   ): Promise<Opened> {
     const session = this.newSession(user, applicationId, 'replaceable', method, clientVersion, context);
+    const token = await this.tokenFor(session.sessionId, true);
     await this.appendOpened(session, context);
     const position = await this.claim('replaceable', session, context, async () => false);
-    return { sessionId: session.sessionId, userId: user.userId, position, created: true };
+    return { sessionId: session.sessionId, token, userId: user.userId, position, created: true };
   }
 
-  /** SFTP and FTPS: the user's alive immutable session for the protocol, or a new one. */
-  private async openForProtocol(session: SessionOpenedData, context: RequestContext): Promise<Opened> {
+  /**
+   * SFTP and FTPS: the user's alive immutable session for the protocol, or a new one. Handing
+   * out the alive one is a sign-in too, recorded as SessionReused on that session's stream.
+   */
+  private async openForProtocol(
+    session: SessionOpenedData,
+    context: RequestContext,
+    withToken: boolean,
+  ): Promise<Opened> {
     const isAlive = async (holder: string) => (await this.check(holder)).liveness.alive;
     const { state } = await loadState(
       this.deps.store,
@@ -534,12 +599,14 @@ export class SignInService {
       'last',
     );
     if (state.holder !== null && (await isAlive(state.holder))) {
-      return { sessionId: state.holder, userId: session.userId, position: 0, created: false };
+      const reused = await this.reuse(state.holder, session, context, withToken);
+      if (reused) return reused;
     }
+    const token = await this.tokenFor(session.sessionId, withToken);
     await this.appendOpened(session, context);
     try {
       const position = await this.claim('protocol', session, context, isAlive);
-      return { sessionId: session.sessionId, userId: session.userId, position, created: true };
+      return { sessionId: session.sessionId, token, userId: session.userId, position, created: true };
     } catch (error) {
       if (!(error instanceof DomainError) || error.code !== 'slot-held') throw error;
       // A concurrent sign-in won: ours never served anyone; close it and hand out the winner.
@@ -556,12 +623,54 @@ export class SignInService {
         },
         this.sessionMetadata(session, context),
       );
+      const winner = await this.reuse(String(error.details.sessionId), session, context, withToken);
+      if (!winner) throw new DomainError('session-ended', 'the protocol session ended during sign-in');
+      return winner;
+    }
+  }
+
+  /**
+   * Records that this sign-in was handed the alive session `sessionId` (a token of its own when
+   * asked); undefined when that session ended meanwhile.
+   */
+  private async reuse(
+    sessionId: string,
+    attempt: SessionOpenedData,
+    context: RequestContext,
+    withToken: boolean,
+  ): Promise<Opened | undefined> {
+    const now = this.deps.clock.now();
+    const token = await this.tokenFor(sessionId, withToken);
+    try {
+      const result = await handleCommand(
+        this.deps.store,
+        sessionStream(sessionId),
+        sessionDecider,
+        {
+          type: 'ReuseSession',
+          now,
+          reuse: {
+            sessionId,
+            userId: attempt.userId,
+            applicationId: attempt.applicationId,
+            method: attempt.method,
+            clientVersion: attempt.clientVersion,
+            clientIp: attempt.clientIp,
+            at: now.toISOString(),
+          },
+        },
+        this.sessionMetadata({ ...attempt, sessionId }, context),
+      );
       return {
-        sessionId: String(error.details.sessionId),
-        userId: session.userId,
-        position: 0,
+        sessionId,
+        token,
+        userId: attempt.userId,
+        position: result.append?.lastPosition ?? 0,
         created: false,
       };
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'session-ended') return undefined;
+      throw error;
     }
   }
 

@@ -25,6 +25,7 @@ import type { Projection } from './projection.js';
 
 export const auditOperations = [
   'session.open',
+  'session.reuse',
   'session.replace',
   'session.close',
   'session.expire',
@@ -158,6 +159,17 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         application_id: d.applicationId,
         client_ip: d.clientIp,
         reason: d.reason,
+        detail: json({ method: d.method, clientVersion: d.clientVersion }),
+      });
+    }
+    case 'SessionReused': {
+      const d = event.data;
+      return fill(row, {
+        operation: 'session.reuse',
+        user_id: d.userId,
+        application_id: d.applicationId,
+        session_id: d.sessionId,
+        client_ip: d.clientIp,
         detail: json({ method: d.method, clientVersion: d.clientVersion }),
       });
     }
@@ -468,6 +480,7 @@ export const auditProjection: Projection = {
   handles: [
     'SessionOpened',
     'SignInFailed',
+    'SessionReused',
     'SessionReplaced',
     'SessionClosed',
     'SessionExpired',

@@ -33,11 +33,16 @@ async function events(
 }
 
 async function session(userName: string, applicationId = 2): Promise<string> {
-  const res = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
-    body: { userName, password: PASSWORD, applicationId },
-  });
+  const res = await call<{ sessionId: string; token: string }>(
+    t.base,
+    'POST',
+    '/api/v1/sessions/open-immutable',
+    {
+      body: { userName, password: PASSWORD, applicationId },
+    },
+  );
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body.sessionId;
+  return res.body.token;
 }
 
 const auth = (token: string) => ['-H', `authorization: Bearer ${token}`];
@@ -345,13 +350,13 @@ describe('the external userString', () => {
         token: await session('hana'),
       })
     ).body.userId;
-    const external = await call<{ sessionId: string }>(
+    const external = await call<{ sessionId: string; token: string }>(
       t.base,
       'POST',
       '/api/v1/sessions/open-immutable-user-string',
       {
+        token: service,
         body: {
-          serviceSessionId: service,
           userId: hanaId,
           applicationId: 1000,
           ipAddress: '203.0.113.50',
@@ -360,7 +365,8 @@ describe('the external userString', () => {
       },
     );
     assert.equal(external.status, 201);
-    const x = external.body.sessionId;
+    const x = external.body.token;
+    const xId = external.body.sessionId;
     await writeFile(path.join(work, 'x.txt'), 'for X');
     assert.equal(
       (await curl([...auth(x), '-T', path.join(work, 'x.txt'), `${t.base}/api/v1/files/x.txt`])).status,
@@ -378,7 +384,7 @@ describe('the external userString', () => {
     for (const type of ['FileUploaded', 'FileDownloaded', 'FileDeleted']) {
       const event = (await events(type)).find((e) => e.data.path === '/x.txt');
       assert.equal(event?.metadata.actor.userString, 'Jane "X", Partner\nCorp', type);
-      assert.equal(event?.metadata.actor.sessionId, x);
+      assert.equal(event?.metadata.actor.sessionId, xId);
       assert.equal(event?.metadata.actor.applicationId, 1000);
     }
     const ownUpload = (await events('FileUploaded')).find((e) => e.data.path === '/own.txt');

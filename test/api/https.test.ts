@@ -78,7 +78,7 @@ describe('HTTPS', () => {
       '--cacert',
       path.join(dir, 'cert.pem'),
       '-H',
-      `authorization: Bearer ${opened.json<{ sessionId: string }>().sessionId}`,
+      `authorization: Bearer ${opened.json<{ token: string }>().token}`,
       `${t.base}/api/v1/sessions/current`,
     ]);
     assert.equal(me.json<{ clientIp: string }>().clientIp, '198.51.100.9');

@@ -15,7 +15,7 @@ let admin: string;
 const tickets = new TicketCodec(TICKET_SECRET);
 const PASSWORD = 'alice-password-1';
 
-type Opened = { sessionId: string; userId: number; position: number };
+type Opened = { sessionId: string; token: string; userId: number; position: number };
 type ProblemBody = { type: string; status: number };
 
 async function events(
@@ -45,6 +45,9 @@ const open = (userName: string, applicationId = 1000, password = PASSWORD) =>
   call<Opened & ProblemBody>(t.base, 'POST', '/api/v1/sessions/open', {
     body: { userName, password, applicationId, clientVersion: 'PartnerPortal 4.2' },
   });
+/** A ticket for an existing user, minted for `applicationId`. */
+const userTicket = (userName: string, timestamp: Date, applicationId = 1000) =>
+  tickets.mint({ applicationId, subject: { kind: 'user', userName }, timestamp });
 const current = (token: string) =>
   call<Record<string, unknown> & ProblemBody>(t.base, 'GET', '/api/v1/sessions/current', { token });
 
@@ -77,7 +80,7 @@ describe('Open (replaceable)', () => {
     assert.equal(res.status, 201);
     assert.match(res.body.sessionId, /^[0-9a-f-]{36}$/);
     assert.ok(res.body.position > 0);
-    const me = await current(res.body.sessionId);
+    const me = await current(res.body.token);
     assert.equal(me.status, 200);
     assert.equal(me.body.userName, 'alice');
     assert.equal(me.body.kind, 'replaceable');
@@ -92,16 +95,16 @@ describe('Open (replaceable)', () => {
       headers: { 'x-forwarded-for': '198.51.100.9' },
     });
     assert.equal(res.status, 201);
-    assert.equal((await current(res.body.sessionId)).body.clientIp, '127.0.0.1');
+    assert.equal((await current(res.body.token)).body.clientIp, '127.0.0.1');
   });
 
   it('is replaced by the next Open of the same user and application, and says so', async () => {
     const first = await open('alice', 1001);
     const second = await open('alice', 1001);
-    const replaced = await current(first.body.sessionId);
+    const replaced = await current(first.body.token);
     assert.equal(replaced.status, 401);
     assert.equal(replaced.body.type, '/problems/session-replaced');
-    assert.equal((await current(second.body.sessionId)).status, 200);
+    assert.equal((await current(second.body.token)).status, 200);
     const replacedEvents = (await events('SessionReplaced')).map((e) => e.data);
     assert.ok(
       replacedEvents.some(
@@ -113,8 +116,8 @@ describe('Open (replaceable)', () => {
   it('other applications of the same user stay signed in', async () => {
     const a = await open('bob', 1000);
     const b = await open('bob', 1001);
-    assert.equal((await current(a.body.sessionId)).status, 200);
-    assert.equal((await current(b.body.sessionId)).status, 200);
+    assert.equal((await current(a.body.token)).status, 200);
+    assert.equal((await current(b.body.token)).status, 200);
   });
 
   it('refuses a wrong password, an unknown user and a disabled user alike, and records each with its reason', async () => {
@@ -180,7 +183,8 @@ describe('authentication of other calls', () => {
     for (const headers of [
       {} as Record<string, string>,
       { authorization: 'Basic YWxpY2U6eA==' },
-      { authorization: 'Bearer not-a-uuid' },
+      { authorization: 'Bearer two words' },
+      { authorization: `Bearer ${'x'.repeat(201)}` },
     ]) {
       const res = await call<ProblemBody>(t.base, 'GET', '/api/v1/sessions/current', { headers });
       assert.equal(res.status, 401);
@@ -191,9 +195,21 @@ describe('authentication of other calls', () => {
     assert.equal(unknown.body.type, '/problems/session-unknown');
   });
 
+  it('a session’s public id is not a credential; its token is', async () => {
+    const alice = await open('alice', 1001);
+    assert.match(alice.body.token, /^sluice_[A-Za-z0-9_-]{43}$/);
+    const byId = await current(alice.body.sessionId);
+    assert.equal(byId.status, 401);
+    assert.equal(byId.body.type, '/problems/session-unknown');
+    const byToken = await current(alice.body.token);
+    assert.equal(byToken.status, 200);
+    assert.equal(byToken.body.sessionId, alice.body.sessionId);
+    assert.equal(byToken.body.token, undefined, 'who-am-I never repeats the token');
+  });
+
   it('admin routes refuse a user without the admin right', async () => {
     const alice = await open('alice', 1000);
-    const res = await call<ProblemBody>(t.base, 'GET', '/api/v1/users', { token: alice.body.sessionId });
+    const res = await call<ProblemBody>(t.base, 'GET', '/api/v1/users', { token: alice.body.token });
     assert.equal(res.status, 403);
     assert.equal(res.body.type, '/problems/forbidden');
   });
@@ -206,13 +222,13 @@ describe('OpenWithTicket and OpenWithTicketEx', () => {
     });
 
   it('signs in with a ticket minted by the Python example, once', async () => {
-    const { stdout } = await run('/usr/bin/python3', ['docs/examples/mint_ticket.py', 'alice'], {
+    const { stdout } = await run('/usr/bin/python3', ['docs/examples/mint_ticket.py', '1000', 'alice'], {
       env: { ...process.env, MFT_TICKET_SECRET: TICKET_SECRET },
     });
     const ticket = stdout.trim();
     const first = await withTicket(ticket);
     assert.equal(first.status, 201, JSON.stringify(first.body));
-    const me = await current(first.body.sessionId);
+    const me = await current(first.body.token);
     assert.equal(me.body.userName, 'alice');
     assert.equal(me.body.method, 'ticket');
     const replay = await withTicket(ticket);
@@ -222,28 +238,26 @@ describe('OpenWithTicket and OpenWithTicketEx', () => {
 
   it('replaces the Open session of the same application', async () => {
     const opened = await open('bob', 1000);
-    const ticketed = await withTicket(tickets.mint({ userName: 'bob', timestamp: t.clock.now() }));
+    const ticketed = await withTicket(userTicket('bob', t.clock.now()));
     assert.equal(ticketed.status, 201);
-    assert.equal((await current(opened.body.sessionId)).body.type, '/problems/session-replaced');
+    assert.equal((await current(opened.body.token)).body.type, '/problems/session-replaced');
   });
 
   it('gives each rejection its own problem type', async () => {
     const now = t.clock.now();
     const cases: Array<[string, string]> = [
+      [userTicket('alice', new Date(now.getTime() - 10 * 60_000)), '/problems/ticket-expired'],
+      [userTicket('alice', new Date(now.getTime() + 10 * 60_000)), '/problems/ticket-expired'],
       [
-        tickets.mint({ userName: 'alice', timestamp: new Date(now.getTime() - 10 * 60_000) }),
-        '/problems/ticket-expired',
-      ],
-      [
-        tickets.mint({ userName: 'alice', timestamp: new Date(now.getTime() + 10 * 60_000) }),
-        '/problems/ticket-expired',
-      ],
-      [
-        new TicketCodec('another-secret-0123456789').mint({ userName: 'alice', timestamp: now }),
+        new TicketCodec('another-secret-0123456789').mint({
+          applicationId: 1000,
+          subject: { kind: 'user', userName: 'alice' },
+          timestamp: now,
+        }),
         '/problems/ticket-wrong-key',
       ],
       ['not-a-ticket!', '/problems/ticket-malformed'],
-      [tickets.mint({ userName: 'nobody-here', timestamp: now }), '/problems/unknown-user'],
+      [userTicket('nobody-here', now), '/problems/unknown-user'],
     ];
     for (const [ticket, type] of cases) {
       const res = await withTicket(ticket);
@@ -259,8 +273,12 @@ describe('OpenWithTicket and OpenWithTicketEx', () => {
     const ex = (emailAddress: string) =>
       call<Opened & ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-with-ticket-ex', {
         body: {
-          // The user name inside is ignored by this call.
-          ticket: tickets.mint({ userName: 'ignored', siteName: 'any', timestamp: t.clock.now() }),
+          ticket: tickets.mint({
+            applicationId: 1000,
+            subject: { kind: 'email', emailAddress, firstName: 'Dana', lastName: 'Scully' },
+            siteName: 'any',
+            timestamp: t.clock.now(),
+          }),
           emailAddress,
           firstName: 'Dana',
           lastName: 'Scully',
@@ -270,11 +288,11 @@ describe('OpenWithTicket and OpenWithTicketEx', () => {
       });
     const existing = await ex('ALICE@example.com');
     assert.equal(existing.status, 201);
-    assert.equal((await current(existing.body.sessionId)).body.userName, 'alice');
+    assert.equal((await current(existing.body.token)).body.userName, 'alice');
 
     const created = await ex('dana@partner.example');
     assert.equal(created.status, 201);
-    const me = await current(created.body.sessionId);
+    const me = await current(created.body.token);
     assert.equal(me.body.userName, 'dana@partner.example');
     const userCreated = (await events('UserCreated'))
       .map((e) => e.data)
@@ -284,12 +302,87 @@ describe('OpenWithTicket and OpenWithTicketEx', () => {
     assert.equal(userCreated?.credentialVersion, null);
 
     const again = await ex('dana@partner.example');
-    assert.equal(
-      (await current(again.body.sessionId)).body.userId,
-      me.body.userId,
-      'found, not created twice',
+    assert.equal((await current(again.body.token)).body.userId, me.body.userId, 'found, not created twice');
+    assert.equal((await current(created.body.token)).body.type, '/problems/session-replaced');
+  });
+});
+
+describe('tickets are bound to their application and subject', () => {
+  const exBody = (ticket: string, overrides: Record<string, unknown> = {}) => ({
+    ticket,
+    emailAddress: 'erin@partner.example',
+    firstName: 'Erin',
+    lastName: 'Example',
+    applicationId: 1000,
+    clientVersion: 'sso 3',
+    ...overrides,
+  });
+  const exTicket = (emailAddress: string, applicationId = 1000, firstName = 'Erin', lastName = 'Example') =>
+    tickets.mint({
+      applicationId,
+      subject: { kind: 'email', emailAddress, firstName, lastName },
+      timestamp: t.clock.now(),
+    });
+  const ex = (body: Record<string, unknown>) =>
+    call<Opened & ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-with-ticket-ex', { body });
+
+  it('OpenWithTicketEx refuses an e-mail, a name or an application the ticket does not carry', async () => {
+    const adminEmail = (
+      await call<{ emailAddress: string }>(t.base, 'GET', `/api/v1/users/1`, { token: admin })
+    ).body.emailAddress;
+    const cases: Array<[string, Record<string, unknown>]> = [
+      [exTicket('erin@partner.example'), { emailAddress: adminEmail }],
+      [exTicket('erin@partner.example'), { emailAddress: 'alice@example.com' }],
+      [exTicket('erin@partner.example'), { firstName: 'Mallory' }],
+      [exTicket('erin@partner.example', 1001), { applicationId: 1000 }],
+      [exTicket('erin@partner.example'), { applicationId: 1001 }],
+      [userTicket('erin@partner.example', t.clock.now()), {}],
+    ];
+    for (const [ticket, overrides] of cases) {
+      const res = await ex(exBody(ticket, overrides));
+      assert.equal(res.status, 401, JSON.stringify(overrides));
+      assert.equal(res.body.type, '/problems/ticket-mismatch');
+    }
+    const created = (await events('UserCreated')).map((e) => e.data.emailAddress);
+    assert.ok(!created.includes('erin@partner.example'), 'nothing was created by a refused ticket');
+    const ok = await ex(exBody(exTicket('ERIN@partner.example')));
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  });
+
+  it('OpenWithTicket refuses a ticket minted for another application', async () => {
+    const res = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-with-ticket', {
+      body: { ticket: userTicket('alice', t.clock.now(), 1001), applicationId: 1000, clientVersion: 'x' },
+    });
+    assert.equal(res.status, 401);
+    assert.equal(res.body.type, '/problems/ticket-mismatch');
+  });
+
+  it('never signs in a user holding admin, auditor or impersonate', async () => {
+    for (const userName of ['admin', 'service']) {
+      const res = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-with-ticket', {
+        body: { ticket: userTicket(userName, t.clock.now()), applicationId: 1000, clientVersion: 'x' },
+      });
+      assert.equal(res.status, 401, userName);
+      assert.equal(res.body.type, '/problems/invalid-credentials');
+    }
+    const adminUser = (
+      await call<{ emailAddress: string; firstName: string; lastName: string }>(
+        t.base,
+        'GET',
+        '/api/v1/users/1',
+        { token: admin },
+      )
+    ).body;
+    const asAdmin = await ex(
+      exBody(exTicket(adminUser.emailAddress, 1000, adminUser.firstName, adminUser.lastName), {
+        emailAddress: adminUser.emailAddress,
+        firstName: adminUser.firstName,
+        lastName: adminUser.lastName,
+      }),
     );
-    assert.equal((await current(created.body.sessionId)).body.type, '/problems/session-replaced');
+    assert.equal(asAdmin.status, 401);
+    const failures = (await events('SignInFailed')).map((e) => e.data);
+    assert.equal(failures.filter((d) => d.reason === 'privileged-user').length, 3);
   });
 });
 
@@ -309,7 +402,7 @@ describe('immutable sessions', () => {
       immutable.body.sessionId,
       'other applications get a new one each time',
     );
-    const me = await current(immutable.body.sessionId);
+    const me = await current(immutable.body.token);
     assert.equal(me.status, 200);
     assert.equal(me.body.kind, 'immutable');
     assert.equal(me.body.clientVersion, null);
@@ -323,10 +416,16 @@ describe('immutable sessions', () => {
     assert.equal(again.body.sessionId, first.body.sessionId);
     const ftps = await openImmutable('bob', 4);
     assert.notEqual(ftps.body.sessionId, first.body.sessionId);
+    assert.notEqual(again.body.token, first.body.token, 'each sign-in gets a token of its own');
+    assert.equal((await current(again.body.token)).body.sessionId, first.body.sessionId);
+    const reused = (await events('SessionReused')).map((e) => e.data);
+    assert.ok(
+      reused.some((d) => d.sessionId === first.body.sessionId && d.method === 'password'),
+      'handing out the alive session is a recorded sign-in',
+    );
     // Once it has ended, the next sign-in opens a new one.
     assert.equal(
-      (await call(t.base, 'POST', '/api/v1/sessions/close', { body: { sessionId: first.body.sessionId } }))
-        .status,
+      (await call(t.base, 'POST', '/api/v1/sessions/close', { token: first.body.token })).status,
       200,
     );
     const next = await openImmutable('bob', 3);
@@ -340,20 +439,18 @@ describe('immutable sessions', () => {
     assert.ok(await t.sluice.runner.waitForPosition(immutable.body.position, 10_000));
     t.clock.advance(47 * 3600_000);
     assert.equal(await t.sluice.expiry.runOnce(), 0);
-    assert.equal((await current(immutable.body.sessionId)).status, 200);
+    assert.equal((await current(immutable.body.token)).status, 200);
     t.clock.advance(3600_000 + 1000);
-    const expiredCheck = await current(immutable.body.sessionId);
+    const expiredCheck = await current(immutable.body.token);
     assert.equal(expiredCheck.status, 401);
     assert.equal(expiredCheck.body.type, '/problems/session-expired');
     assert.ok((await t.sluice.expiry.runOnce()) >= 1);
     const expired = (await events('SessionExpired')).map((e) => e.data);
     assert.ok(expired.some((d) => d.sessionId === immutable.body.sessionId));
-    assert.equal(
-      (await current(replaceable.body.sessionId)).status,
-      200,
-      'replaceable sessions do not expire',
-    );
+    assert.equal((await current(replaceable.body.token)).status, 200, 'replaceable sessions do not expire');
+    admin = await adminSession(t.base); // the admin's own immutable session expired with the clock
     const close = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/close', {
+      token: admin,
       body: { sessionId: immutable.body.sessionId },
     });
     assert.equal(close.status, 409);
@@ -362,60 +459,84 @@ describe('immutable sessions', () => {
 });
 
 describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
-  let service: string;
+  let service: Opened;
   let aliceId: number;
+  const impersonate = (token: string, userId: number, applicationId = 1000, ipAddress = '198.51.100.23') =>
+    call<Opened & ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
+      token,
+      body: { userId, applicationId, ipAddress },
+    });
 
   before(async () => {
     service = (
       await call<Opened>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
         body: { userName: 'service', password: PASSWORD, applicationId: 1000, clientVersion: 'svc' },
       })
-    ).body.sessionId;
+    ).body;
     aliceId = ids.alice!;
   });
 
   it('a service with the impersonate right opens an immutable session for a user, recording itself and the end user’s address', async () => {
-    const res = await call<Opened>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
-      body: { serviceSessionId: service, userId: aliceId, applicationId: 1000, ipAddress: '198.51.100.23' },
-    });
+    const res = await impersonate(service.token, aliceId);
     assert.equal(res.status, 201);
-    const me = await current(res.body.sessionId);
+    const me = await current(res.body.token);
     assert.equal(me.body.userName, 'alice');
     assert.equal(me.body.kind, 'impersonated');
     assert.equal(me.body.clientIp, '198.51.100.23');
-    assert.deepEqual(me.body.impersonator, {
-      userId: (await current(service)).body.userId,
-      sessionId: service,
-    });
+    assert.deepEqual(me.body.impersonator, { userId: service.userId, sessionId: service.sessionId });
   });
 
-  it('refuses a service without the right, a dead service session, and an unknown user', async () => {
+  it('refuses a service without the right, a dead or missing service token, and an unknown user', async () => {
     const plain = (
       await call<Opened>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
         body: { userName: 'plainservice', password: PASSWORD, applicationId: 1000 },
       })
-    ).body.sessionId;
-    const attempt = (serviceSessionId: string, userId = aliceId) =>
-      call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
-        body: { serviceSessionId, userId, applicationId: 1000, ipAddress: '198.51.100.23' },
-      });
-    assert.equal((await attempt(plain)).body.type, '/problems/missing-right');
-    assert.equal((await attempt(plain)).status, 403);
-    assert.equal(
-      (await attempt('01937c2e-8a4b-7cde-9f01-23456789abcd')).body.type,
-      '/problems/service-session-invalid',
-    );
-    assert.equal((await attempt(service, 987654)).body.type, '/problems/invalid-credentials');
-    const bad = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
-      body: { serviceSessionId: service, userId: aliceId, applicationId: 1000, ipAddress: 'not-an-ip' },
+    ).body.token;
+    assert.equal((await impersonate(plain, aliceId)).body.type, '/problems/missing-right');
+    assert.equal((await impersonate(plain, aliceId)).status, 403);
+    const byPublicId = await impersonate(service.sessionId, aliceId);
+    assert.equal(byPublicId.body.type, '/problems/service-session-invalid', 'the public id is no credential');
+    const noToken = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
+      body: { userId: aliceId, applicationId: 1000, ipAddress: '198.51.100.23' },
     });
-    assert.equal(bad.status, 400);
+    assert.equal(noToken.status, 401);
+    assert.equal(noToken.body.type, '/problems/unauthenticated');
+    assert.equal((await impersonate(service.token, 987654)).body.type, '/problems/invalid-credentials');
+    assert.equal((await impersonate(service.token, aliceId, 1000, 'not-an-ip')).status, 400);
+    const old = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
+      token: service.token,
+      body: {
+        serviceSessionId: service.sessionId,
+        userId: aliceId,
+        applicationId: 1000,
+        ipAddress: '1.2.3.4',
+      },
+    });
+    assert.equal(old.status, 400, 'the body no longer carries a service credential');
+  });
+
+  it('never reaches a user holding admin, auditor or impersonate, nor another application', async () => {
+    const auditorId = await createUser('auditor1', { rights: ['auditor'] });
+    const adminId = (await current(admin)).body.userId as number;
+    for (const target of [adminId, auditorId, ids.service!]) {
+      const res = await impersonate(service.token, target);
+      assert.equal(res.status, 403, `user ${target}`);
+      assert.equal(res.body.type, '/problems/target-privileged');
+    }
+    const elsewhere = await impersonate(service.token, aliceId, 1001);
+    assert.equal(elsewhere.status, 403);
+    assert.equal(elsewhere.body.type, '/problems/application-not-allowed');
+    const failures = (await events('SignInFailed')).map((e) => e.data);
+    assert.ok(failures.some((d) => d.reason === 'target-privileged' && d.userId === adminId));
+    assert.ok(failures.some((d) => d.reason === 'application-not-allowed' && d.applicationId === 1001));
+    const openedFor = (await events('SessionOpened')).map((e) => e.data.userId);
+    assert.ok(!openedFor.includes(auditorId), 'no session was opened for the auditor');
   });
 
   it('OpenImmutableUserString records the external person, in both credential forms', async () => {
     const viaService = await call<Opened>(t.base, 'POST', '/api/v1/sessions/open-immutable-user-string', {
+      token: service.token,
       body: {
-        serviceSessionId: service,
         userId: aliceId,
         applicationId: 1000,
         ipAddress: '198.51.100.24',
@@ -423,7 +544,7 @@ describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
       },
     });
     assert.equal(viaService.status, 201);
-    const me = await current(viaService.body.sessionId);
+    const me = await current(viaService.body.token);
     assert.equal(me.body.kind, 'user-string');
     assert.equal(me.body.userString, 'Jane Doe <jane@partner.example>');
 
@@ -437,7 +558,7 @@ describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
       },
     });
     assert.equal(viaPassword.status, 201);
-    assert.equal((await current(viaPassword.body.sessionId)).body.userString, 'X');
+    assert.equal((await current(viaPassword.body.token)).body.userString, 'X');
     const opened = (await events('SessionOpened')).find(
       (e) => e.data.sessionId === viaPassword.body.sessionId,
     );
@@ -453,8 +574,8 @@ describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
       assert.equal(res.status, 400, JSON.stringify(userString));
     }
     const both = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-immutable-user-string', {
+      token: service.token,
       body: {
-        serviceSessionId: service,
         userId: aliceId,
         ipAddress: '198.51.100.24',
         userName: 'alice',
@@ -479,33 +600,91 @@ describe('OpenImmutableImpersonate and OpenImmutableUserString', () => {
 });
 
 describe('Close', () => {
-  it('ends a session once; unknown is 404, already ended is 409', async () => {
-    const session = (await open('alice', 1000)).body.sessionId;
-    const closed = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/close', {
-      body: { sessionId: session },
+  const close = (token: string | undefined, body?: Record<string, unknown>) =>
+    call<ProblemBody & { sessionId: string }>(t.base, 'POST', '/api/v1/sessions/close', {
+      ...(token === undefined ? {} : { token }),
+      ...(body === undefined ? {} : { body }),
     });
+
+  it('ends the caller’s own session once, recording the caller as closer', async () => {
+    const session = (await open('alice', 1000)).body;
+    const closed = await close(session.token);
     assert.equal(closed.status, 200);
-    assert.equal((await current(session)).body.type, '/problems/session-closed');
-    const again = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/close', {
-      body: { sessionId: session },
-    });
+    assert.equal(closed.body.sessionId, session.sessionId);
+    assert.equal((await current(session.token)).body.type, '/problems/session-closed');
+    const again = await close(session.token, { sessionId: session.sessionId });
+    assert.equal(again.status, 401, 'a closed session’s token no longer authenticates');
+    const recorded = (await events('SessionClosed')).find((e) => e.data.sessionId === session.sessionId);
+    assert.equal(recorded?.data.closedBy, session.userId);
+  });
+
+  it('needs the session’s token or an admin: knowing the id is not enough', async () => {
+    const victim = (await open('bob', 1000)).body;
+    const anonymous = await close(undefined, { sessionId: victim.sessionId });
+    assert.equal(anonymous.status, 401);
+    const other = (await open('alice', 1000)).body;
+    const byOther = await close(other.token, { sessionId: victim.sessionId });
+    assert.equal(byOther.status, 403);
+    assert.equal(byOther.body.type, '/problems/forbidden');
+    assert.equal((await current(victim.token)).status, 200, 'still alive');
+
+    const byAdmin = await close(admin, { sessionId: victim.sessionId });
+    assert.equal(byAdmin.status, 200);
+    assert.equal((await current(victim.token)).body.type, '/problems/session-closed');
+    const adminId = (await current(admin)).body.userId;
+    const recorded = (await events('SessionClosed')).find((e) => e.data.sessionId === victim.sessionId);
+    assert.equal(recorded?.data.closedBy, adminId);
+
+    const again = await close(admin, { sessionId: victim.sessionId });
     assert.equal(again.status, 409);
     assert.equal(again.body.type, '/problems/session-ended');
-    const unknown = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/close', {
-      body: { sessionId: '01937c2e-8a4b-7cde-9f01-23456789abcd' },
-    });
+    const unknown = await close(admin, { sessionId: '01937c2e-8a4b-7cde-9f01-23456789abcd' });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.type, '/problems/session-not-found');
-    assert.equal(
-      (await call(t.base, 'POST', '/api/v1/sessions/close', { body: { sessionId: 'nope' } })).status,
-      400,
-    );
+    assert.equal((await close(admin, { sessionId: 'nope' })).status, 400);
   });
 });
 
 describe('secrets', () => {
+  it('no session token appears in any event, view row or other response', async () => {
+    const opened = [await open('alice', 1000), await open('bob', 1001)].map((r) => r.body);
+    assert.ok(await t.sluice.runner.waitForPosition(opened[1]!.position, 10_000));
+    const { pool } = t.database.open({ max: 1 });
+    const all = (await pool.query('SELECT data::text || metadata::text AS text FROM events')).rows
+      .map((r: { text: string }) => r.text)
+      .join('\n');
+    const tables = (
+      await pool.query(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'session_tokens'",
+      )
+    ).rows.map((r: { table_name: string }) => r.table_name);
+    let views = '';
+    for (const table of tables) {
+      views += (await pool.query(`SELECT coalesce(json_agg(x)::text, '') AS t FROM "${table}" x`)).rows[0].t;
+    }
+    const listed = JSON.stringify(
+      (await call(t.base, 'GET', '/api/v1/sessions?limit=500&order=desc', { token: admin })).body,
+    );
+    const audit = JSON.stringify(
+      (await call(t.base, 'GET', '/api/v1/audit/events?limit=500', { token: admin })).body,
+    );
+    const hashes = (await pool.query("SELECT encode(token_hash, 'hex') AS h FROM session_tokens")).rows.map(
+      (r: { h: string }) => r.h,
+    );
+    for (const { token, sessionId } of [...opened, { token: admin, sessionId: '' }]) {
+      const secret = token.slice('sluice_'.length);
+      for (const [where, text] of Object.entries({ all, views, listed, audit })) {
+        assert.ok(!text.includes(secret), `a token leaked into ${where}`);
+      }
+      assert.ok(sessionId === '' || listed.includes(sessionId), 'the public id is listed');
+    }
+    assert.ok(hashes.length >= opened.length, 'tokens are kept as hashes');
+    for (const h of hashes)
+      assert.ok(!all.includes(h) && !views.includes(h), 'token hashes stay out of the log');
+  });
+
   it('no password, ticket or hash appears in any event', async () => {
-    const ticket = tickets.mint({ userName: 'alice', timestamp: t.clock.now() });
+    const ticket = userTicket('alice', t.clock.now());
     assert.equal(
       (
         await call(t.base, 'POST', '/api/v1/sessions/open-with-ticket', {

@@ -248,15 +248,20 @@ describe('users', () => {
       emailAddress: 'carol@example.com',
       password: 'carol-password-1',
     });
-    const session = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open', {
-      body: { userName: 'carol', password: 'carol-password-1', applicationId: 1, clientVersion: 'x' },
-    });
+    const session = await call<{ sessionId: string; token: string }>(
+      t.base,
+      'POST',
+      '/api/v1/sessions/open',
+      {
+        body: { userName: 'carol', password: 'carol-password-1', applicationId: 1, clientVersion: 'x' },
+      },
+    );
     assert.equal(
       (await call(t.base, 'DELETE', `/api/v1/users/${user.body.userId}`, { token: admin })).status,
       204,
     );
     const me = await call<ProblemBody>(t.base, 'GET', '/api/v1/sessions/current', {
-      token: session.body.sessionId,
+      token: session.body.token,
     });
     assert.equal(me.body.type, '/problems/user-deleted');
     assert.equal(
@@ -278,7 +283,7 @@ describe('users', () => {
       password: 'dave-password-1',
       rights: ['auditor'],
     });
-    const dave = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open', {
+    const dave = await call<{ sessionId: string; token: string }>(t.base, 'POST', '/api/v1/sessions/open', {
       body: { userName: 'dave', password: 'dave-password-1', applicationId: 1, clientVersion: 'x' },
     });
     for (const [method, url] of [
@@ -288,7 +293,7 @@ describe('users', () => {
       ['DELETE', '/api/v1/users/1'],
     ]) {
       const res = await call<ProblemBody>(t.base, method!, url!, {
-        token: dave.body.sessionId,
+        token: dave.body.token,
         ...(method === 'POST' ? { body: { userName: 'x', emailAddress: 'x@example.com' } } : {}),
       });
       assert.equal(res.status, 403, `${method} ${url}`);

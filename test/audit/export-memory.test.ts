@@ -126,7 +126,7 @@ after(async () => {
 
 describe('GET /api/v1/audit/export with more than a million rows', () => {
   it('streams them to curl while the server’s RSS stays flat', async (t) => {
-    const admin = await call<{ sessionId: string }>(
+    const admin = await call<{ sessionId: string; token: string }>(
       server.baseUrl,
       'POST',
       '/api/v1/sessions/open-immutable',
@@ -144,7 +144,7 @@ describe('GET /api/v1/audit/export with more than a million rows', () => {
         '-sS',
         '--fail',
         '-H',
-        `authorization: Bearer ${admin.body.sessionId}`,
+        `authorization: Bearer ${admin.body.token}`,
         `${server.baseUrl}/api/v1/audit/export?format=csv&operation=audit.query`,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },

@@ -176,7 +176,7 @@ describe('GET /api/v1/audit/export', () => {
       3,
       'a userString with a line break, as a filter',
     );
-    const own = await exportText('format=ndjson&operation=file.upload', alice.sessionId);
+    const own = await exportText('format=ndjson&operation=file.upload', alice.token);
     const mine = own.text
       .trimEnd()
       .split('\n')
@@ -371,12 +371,10 @@ describe('GET /api/v1/audit/stream', () => {
     for (const end of ['close', 'replace'] as const) {
       const session = await w.open('alice', 1000);
       const started = Date.now();
-      const stream = subscribe('operation=file.upload', { authorization: `Bearer ${session.sessionId}` });
+      const stream = subscribe('operation=file.upload', { authorization: `Bearer ${session.token}` });
       assert.equal(await stream.opened, 200);
       if (end === 'close') {
-        const closed = await call(t.base, 'POST', '/api/v1/sessions/close', {
-          body: { sessionId: session.sessionId },
-        });
+        const closed = await call(t.base, 'POST', '/api/v1/sessions/close', { token: session.token });
         assert.equal(closed.status, 200);
       } else {
         // Open replaces alice's replaceable session for the same application.

@@ -120,7 +120,7 @@ async function workload(round: number): Promise<number> {
   await call(t.base, 'GET', '/api/v1/audit/events?limit=5&operation=file.upload', { token: w.admin });
   await call(t.base, 'GET', `/api/v1/sessions?userId=${users[0]}`, { token: w.admin });
   const closed = await call<{ position: number }>(t.base, 'POST', '/api/v1/sessions/close', {
-    body: { sessionId: sessions[3]!.sessionId },
+    token: sessions[3]!.token,
   });
   await call(t.base, 'PATCH', `/api/v1/users/${users[2]}`, { token: w.admin, body: { enabled: false } });
   await call(t.base, 'DELETE', `/api/v1/users/${users[2]}`, { token: w.admin });

@@ -64,10 +64,10 @@ before(async () => {
   alice = await w.open('alice', 1000); // replaces aliceFirst
   bobImmutable = await w.openImmutable('bob', 1001);
   gateway = await w.openUserString('bob', 1001, 'Doe, Jane "JD"');
-  serviceSession = await w.open('service', 1000);
+  serviceSession = await w.open('service', 1001);
   const imp = await call<Opened>(t.base, 'POST', '/api/v1/sessions/open-immutable-impersonate', {
+    token: serviceSession.token,
     body: {
-      serviceSessionId: serviceSession.sessionId,
       userId: ids.alice,
       applicationId: 1001,
       ipAddress: '203.0.113.7',
@@ -76,7 +76,7 @@ before(async () => {
   assert.equal(imp.status, 201);
   impersonated = imp.body;
   const closed = await call<{ position: number }>(t.base, 'POST', '/api/v1/sessions/close', {
-    body: { sessionId: bobImmutable.sessionId },
+    token: bobImmutable.token,
   });
   assert.equal(closed.status, 200);
   last = closed.body.position;
@@ -158,7 +158,7 @@ describe('GET /api/v1/sessions', () => {
     );
     assert.deepEqual(
       idsOf((await list('applicationId=1001')).body),
-      [bobImmutable.sessionId, gateway.sessionId, impersonated.sessionId].sort(),
+      [bobImmutable.sessionId, gateway.sessionId, serviceSession.sessionId, impersonated.sessionId].sort(),
     );
     assert.deepEqual(idsOf((await list('kind=user-string')).body), [gateway.sessionId]);
     assert.deepEqual(idsOf((await list('kind=impersonated')).body), [impersonated.sessionId]);
@@ -206,14 +206,14 @@ describe('GET /api/v1/sessions', () => {
   });
 
   it('shows users other than admins and auditors only their own sessions', async () => {
-    const mine = await list('limit=100', alice.sessionId);
+    const mine = await list('limit=100', alice.token);
     assert.equal(mine.status, 200);
     assert.ok(mine.body.items.length > 0);
     assert.ok(mine.body.items.every((s) => s.userId === ids.alice));
-    const other = await list(`userId=${ids.bob}`, alice.sessionId);
+    const other = await list(`userId=${ids.bob}`, alice.token);
     assert.equal(other.status, 403);
     const carol = await w.open('carol', 1000);
-    const audited = await list('limit=100', carol.sessionId);
+    const audited = await list('limit=100', carol.token);
     assert.ok(
       audited.body.items.some((s) => s.userId === ids.bob),
       'auditors see everyone',
@@ -226,9 +226,9 @@ describe('GET /api/v1/sessions/{id}', () => {
     const res = await get<Session>(`/api/v1/sessions/${alice.sessionId}`);
     assert.equal(res.status, 200);
     assert.equal(res.body.uploads, 2);
-    assert.equal((await get(`/api/v1/sessions/${alice.sessionId}`, alice.sessionId)).status, 200);
+    assert.equal((await get(`/api/v1/sessions/${alice.sessionId}`, alice.token)).status, 200);
     const bob = await w.open('bob', 1000);
-    const refused = await get<{ type: string }>(`/api/v1/sessions/${alice.sessionId}`, bob.sessionId);
+    const refused = await get<{ type: string }>(`/api/v1/sessions/${alice.sessionId}`, bob.token);
     assert.equal(refused.status, 404);
     assert.equal(refused.body.type, '/problems/session-not-found');
     assert.equal((await get('/api/v1/sessions/00000000-0000-7000-8000-000000000000')).status, 404);
@@ -308,8 +308,8 @@ describe('GET /api/v1/sessions/{id}/timeline', () => {
     } while (cursor);
     assert.deepEqual(seen, all);
     const bob = await w.open('bob', 1000);
-    assert.equal((await timeline(alice.sessionId, '', bob.sessionId)).status, 404);
-    assert.equal((await timeline(alice.sessionId, '', alice.sessionId)).status, 200);
+    assert.equal((await timeline(alice.sessionId, '', bob.token)).status, 404);
+    assert.equal((await timeline(alice.sessionId, '', alice.token)).status, 200);
   });
 });
 
@@ -324,13 +324,13 @@ describe('expiry', () => {
     });
     const res = await get<Page<Session>>(
       `/api/v1/sessions?state=expired&userId=${ids.alice}&minPosition=${admin.body.position}`,
-      admin.body.sessionId,
+      admin.body.token,
     );
     assert.equal(res.status, 200);
     assert.ok(res.body.items.some((s) => s.sessionId === session.sessionId && s.endReason === 'expired'));
     const timeline = await get<Page<AuditItem>>(
       `/api/v1/sessions/${session.sessionId}/timeline`,
-      admin.body.sessionId,
+      admin.body.token,
     );
     assert.deepEqual(
       timeline.body.items.map((e) => e.operation),

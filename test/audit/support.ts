@@ -17,6 +17,7 @@ export const PASSWORD = 'user-password-1';
 
 export interface Opened {
   readonly sessionId: string;
+  readonly token: string;
   readonly userId: number;
   readonly position: number;
 }
@@ -57,7 +58,7 @@ export async function createWorld(t: TestSluice): Promise<World> {
       t.base,
       'GET',
       '/api/v1/sessions/current',
-      { token: opened.sessionId },
+      { token: opened.token },
     );
     assert.equal(me.status, 200, JSON.stringify(me.body));
     sessions.set(opened.sessionId, { userId: opened.userId, ...me.body });
@@ -83,7 +84,7 @@ export async function createWorld(t: TestSluice): Promise<World> {
       const { pool } = t.database.open({ max: 1 });
       const row = await pool.query(
         "SELECT global_position FROM events WHERE type = 'SessionOpened' AND data->>'sessionId' = $1",
-        [admin],
+        [me.body.sessionId],
       );
       return Number(row.rows[0].global_position);
     },

@@ -23,10 +23,15 @@ before(async () => {
   };
   // Started together: both try to bootstrap the admin user.
   [a, b] = await Promise.all([spawnServer({ env }), spawnServer({ env })]);
-  const admin = await call<{ sessionId: string }>(a.baseUrl, 'POST', '/api/v1/sessions/open-immutable', {
-    body: { userName: 'admin', password: ADMIN_PASSWORD, applicationId: 1 },
-  });
-  const token = admin.body.sessionId;
+  const admin = await call<{ sessionId: string; token: string }>(
+    a.baseUrl,
+    'POST',
+    '/api/v1/sessions/open-immutable',
+    {
+      body: { userName: 'admin', password: ADMIN_PASSWORD, applicationId: 1 },
+    },
+  );
+  const token = admin.body.token;
   assert.equal(
     (
       await call(b.baseUrl, 'POST', '/api/v1/applications', {
@@ -62,14 +67,19 @@ describe('two processes sharing one database', () => {
   it('50 concurrent Opens of one user and application: exactly one session is alive afterwards', async () => {
     const opens = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        call<{ sessionId: string }>(i % 2 ? a.baseUrl : b.baseUrl, 'POST', '/api/v1/sessions/open', {
-          body: {
-            userName: 'alice',
-            password: 'alice-password-1',
-            applicationId: 1000,
-            clientVersion: `racer ${i}`,
+        call<{ sessionId: string; token: string }>(
+          i % 2 ? a.baseUrl : b.baseUrl,
+          'POST',
+          '/api/v1/sessions/open',
+          {
+            body: {
+              userName: 'alice',
+              password: 'alice-password-1',
+              applicationId: 1000,
+              clientVersion: `racer ${i}`,
+            },
           },
-        }),
+        ),
       ),
     );
     assert.ok(
@@ -79,7 +89,7 @@ describe('two processes sharing one database', () => {
     const checks = await Promise.all(
       opens.map((o, i) =>
         call<{ type?: string }>(i % 2 ? b.baseUrl : a.baseUrl, 'GET', '/api/v1/sessions/current', {
-          token: o.body.sessionId,
+          token: o.body.token,
         }),
       ),
     );
@@ -101,7 +111,11 @@ describe('two processes sharing one database', () => {
   it('a ticket is accepted once, whichever process sees it first', async () => {
     const codec = new TicketCodec(TICKET_SECRET);
     for (let round = 0; round < 5; round++) {
-      const ticket = codec.mint({ userName: 'alice', timestamp: new Date() });
+      const ticket = codec.mint({
+        applicationId: 1000,
+        subject: { kind: 'user', userName: 'alice' },
+        timestamp: new Date(),
+      });
       const answers = await Promise.all(
         [a, b].map((server) =>
           call<{ type?: string }>(server.baseUrl, 'POST', '/api/v1/sessions/open-with-ticket', {

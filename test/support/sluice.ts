@@ -91,11 +91,11 @@ export async function call<T = Record<string, unknown>>(
   return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : null) as T };
 }
 
-/** Signs in as `admin` (OpenImmutable on the admin application, 1: never replaced); returns the session id. */
+/** Signs in as `admin` (OpenImmutable on the admin application, 1: never replaced); returns the bearer token. */
 export async function adminSession(base: string): Promise<string> {
-  const res = await call<{ sessionId: string }>(base, 'POST', '/api/v1/sessions/open-immutable', {
+  const res = await call<{ token: string }>(base, 'POST', '/api/v1/sessions/open-immutable', {
     body: { userName: 'admin', password: ADMIN_PASSWORD, applicationId: 1, clientVersion: 'tests' },
   });
   if (res.status !== 201) throw new Error(`admin sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.sessionId;
+  return res.body.token;
 }

@@ -205,6 +205,7 @@ export class SftpServer {
             clientVersion: clientSoftware.slice(0, 100),
           },
           context,
+          { token: false },
         );
         const user = await users.getUser(opened.userId);
         return user.status === 'active'

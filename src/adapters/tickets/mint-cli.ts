@@ -1,12 +1,15 @@
 /**
- * `npm run --silent mint-ticket -- --user <name> [--site <site>] [--timestamp <ISO 8601>]`
- * Mints a sign-in ticket with the secret in MFT_TICKET_SECRET and prints only the ticket.
+ * `npm run --silent mint-ticket -- --application <id> (--user <name> | --email <address>
+ *  [--first-name <name>] [--last-name <name>]) [--site <site>] [--timestamp <ISO 8601>]`
+ * Mints a sign-in ticket with the secret in MFT_TICKET_SECRET and prints only the ticket:
+ * `--user` for OpenWithTicket, `--email` (and names) for OpenWithTicketEx.
  * Any error: one line on stderr, exit status 2.
  */
 import { parseArgs } from 'node:util';
-import { MIN_SECRET_LENGTH, TicketCodec } from './ticket-codec.js';
+import { MIN_SECRET_LENGTH, TicketCodec, type TicketSubject } from './ticket-codec.js';
 
-const USAGE = 'usage: mint-ticket --user <name> [--site <site>] [--timestamp <ISO 8601>]';
+const USAGE =
+  'usage: mint-ticket --application <id> (--user <name> | --email <address> [--first-name <name>] [--last-name <name>]) [--site <site>] [--timestamp <ISO 8601>]';
 
 function fail(message: string): never {
   process.stderr.write(`mint-ticket: ${message}\n`);
@@ -14,11 +17,17 @@ function fail(message: string): never {
 }
 
 function main(): void {
-  let values: { user?: string | undefined; site?: string | undefined; timestamp?: string | undefined };
+  let values: Partial<
+    Record<'application' | 'user' | 'email' | 'first-name' | 'last-name' | 'site' | 'timestamp', string>
+  >;
   try {
     ({ values } = parseArgs({
       options: {
+        application: { type: 'string' },
         user: { type: 'string' },
+        email: { type: 'string' },
+        'first-name': { type: 'string' },
+        'last-name': { type: 'string' },
         site: { type: 'string' },
         timestamp: { type: 'string' },
       },
@@ -28,7 +37,12 @@ function main(): void {
   } catch (error) {
     fail(`${error instanceof Error ? error.message : String(error)}; ${USAGE}`);
   }
-  if (values.user === undefined) fail(`--user is required; ${USAGE}`);
+  if (values.application === undefined) fail(`--application is required; ${USAGE}`);
+  if (!/^[1-9][0-9]{0,9}$/.test(values.application)) fail(`--application is not an application id; ${USAGE}`);
+  if ((values.user === undefined) === (values.email === undefined))
+    fail(`give exactly one of --user and --email; ${USAGE}`);
+  if (values.user !== undefined && (values['first-name'] !== undefined || values['last-name'] !== undefined))
+    fail(`--first-name and --last-name go with --email; ${USAGE}`);
 
   const secret = process.env.MFT_TICKET_SECRET ?? '';
   if (secret === '') fail('MFT_TICKET_SECRET is not set');
@@ -42,8 +56,22 @@ function main(): void {
     if (Number.isNaN(timestamp.getTime())) fail(`--timestamp is not an ISO 8601 date: ${values.timestamp}`);
   }
 
+  const subject: TicketSubject =
+    values.user !== undefined
+      ? { kind: 'user', userName: values.user }
+      : {
+          kind: 'email',
+          emailAddress: values.email ?? '',
+          firstName: values['first-name'] ?? '',
+          lastName: values['last-name'] ?? '',
+        };
   try {
-    const ticket = new TicketCodec(secret).mint({ userName: values.user, siteName: values.site, timestamp });
+    const ticket = new TicketCodec(secret).mint({
+      applicationId: Number(values.application),
+      subject,
+      siteName: values.site,
+      timestamp,
+    });
     process.stdout.write(`${ticket}\n`);
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));

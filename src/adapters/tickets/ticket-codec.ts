@@ -1,9 +1,12 @@
 /**
  * Sign-in tickets (OpenWithTicket and OpenWithTicketEx share one format, docs/tickets.md).
  *
- * Plaintext: `<token timestamp="mm/dd/yyyy hh:mm:ss"><sitename>…</sitename><username>…</username></token>`
- * (UTC, 24-hour; exactly this shape, nothing else). Wire: base64url without padding of
- * `0x01 || nonce (12) || AES-256-GCM ciphertext || tag (16)`, key = HKDF-SHA256(secret,
+ * Plaintext (UTC, 24-hour; exactly one of these shapes, nothing else):
+ * `<token timestamp="mm/dd/yyyy hh:mm:ss"><sitename>…</sitename><applicationid>N</applicationid>`
+ * then `<username>…</username>` (OpenWithTicket) or
+ * `<emailaddress>…</emailaddress><firstname>…</firstname><lastname>…</lastname>` (OpenWithTicketEx),
+ * then `</token>`. Wire: base64url without padding of
+ * `0x02 || nonce (12) || AES-256-GCM ciphertext || tag (16)`, key = HKDF-SHA256(secret,
  * salt "sluice-ticket", info "aes-256-gcm v1", 32 bytes), AAD = the version byte.
  *
  * This module only seals and opens tickets. Age, clock skew and site name are checked by
@@ -11,34 +14,33 @@
  * A TicketCodec is the sign-in service's TicketOpener.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import type { TicketClaims, TicketSubject } from '../../domain/sessions/ticket-rules.js';
 
-export const TICKET_VERSION = 0x01;
+export type { TicketClaims, TicketSubject };
+
+/** Version 2 binds the application and the subject; version 1 tickets are refused. */
+export const TICKET_VERSION = 0x02;
 export const MIN_SECRET_LENGTH = 16;
 /**
  * Longest accepted ticket text (the HTTP schema's limit too). Escaping only `&`, `<` and `>`,
- * as mint does, any claims within the field limits below fit (at most 3551 characters).
+ * as mint does, any claims within the field limits below fit (at most 5008 characters).
  */
-export const MAX_TICKET_LENGTH = 4096;
+export const MAX_TICKET_LENGTH = 8192;
 export const MAX_USER_NAME_LENGTH = 254;
 export const MAX_SITE_NAME_LENGTH = 255;
+export const MAX_EMAIL_LENGTH = 254;
+export const MAX_PERSON_NAME_LENGTH = 100;
+const MAX_APPLICATION_ID = 2_147_483_647;
 
 const NONCE_LENGTH = 12;
 const TAG_LENGTH = 16;
 const HEADER_LENGTH = 1 + NONCE_LENGTH;
 const KDF_SALT = 'sluice-ticket';
 const KDF_INFO = 'aes-256-gcm v1';
-/** The shortest plaintext that can parse: empty site name, one-character user name. */
+/** The shortest plaintext that can parse: empty site name, application 1, one-character user name. */
 const MIN_PLAINTEXT_LENGTH =
-  '<token timestamp="01/01/1970 00:00:00"><sitename></sitename><username>a</username></token>'.length;
-
-export interface TicketClaims {
-  /** When the ticket was minted (UTC, whole seconds). */
-  timestamp: Date;
-  /** May be empty. */
-  siteName: string;
-  /** Never empty. */
-  userName: string;
-}
+  '<token timestamp="01/01/1970 00:00:00"><sitename></sitename><applicationid>1</applicationid><username>a</username></token>'
+    .length;
 
 export type TicketErrorReason = 'ticket-malformed' | 'ticket-wrong-key';
 
@@ -78,14 +80,34 @@ export class TicketCodec {
   }
 
   /** Seals claims into a ticket. Throws RangeError for claims no ticket could carry. */
-  mint(claims: { userName: string; siteName?: string; timestamp: Date }): string {
+  mint(claims: {
+    timestamp: Date;
+    siteName?: string;
+    applicationId: number;
+    subject: TicketSubject;
+  }): string {
     const siteName = claims.siteName ?? '';
-    checkField('userName', claims.userName, 1, MAX_USER_NAME_LENGTH);
     checkField('siteName', siteName, 0, MAX_SITE_NAME_LENGTH);
+    const { applicationId, subject } = claims;
+    if (!Number.isSafeInteger(applicationId) || applicationId < 1 || applicationId > MAX_APPLICATION_ID)
+      throw new RangeError(`applicationId must be an integer from 1 to ${MAX_APPLICATION_ID}`);
+    let who: string;
+    if (subject.kind === 'user') {
+      checkField('userName', subject.userName, 1, MAX_USER_NAME_LENGTH);
+      who = `<username>${escapeXml(subject.userName)}</username>`;
+    } else {
+      checkField('emailAddress', subject.emailAddress, 3, MAX_EMAIL_LENGTH);
+      checkField('firstName', subject.firstName, 0, MAX_PERSON_NAME_LENGTH);
+      checkField('lastName', subject.lastName, 0, MAX_PERSON_NAME_LENGTH);
+      who =
+        `<emailaddress>${escapeXml(subject.emailAddress)}</emailaddress>` +
+        `<firstname>${escapeXml(subject.firstName)}</firstname>` +
+        `<lastname>${escapeXml(subject.lastName)}</lastname>`;
+    }
     const plaintext =
       `<token timestamp="${formatTimestamp(claims.timestamp)}">` +
       `<sitename>${escapeXml(siteName)}</sitename>` +
-      `<username>${escapeXml(claims.userName)}</username></token>`;
+      `<applicationid>${applicationId}</applicationid>${who}</token>`;
     const version = Buffer.of(TICKET_VERSION);
     const nonce = randomBytes(NONCE_LENGTH);
     const cipher = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_LENGTH });
@@ -168,10 +190,22 @@ function parseToken(bytes: Buffer): TicketClaims {
   pos += 19;
   expect('">');
   const siteName = element('sitename', 0, MAX_SITE_NAME_LENGTH);
-  const userName = element('username', 1, MAX_USER_NAME_LENGTH);
+  const applicationText = element('applicationid', 1, 10);
+  const applicationId = Number(applicationText);
+  if (!/^[1-9][0-9]*$/.test(applicationText) || applicationId > MAX_APPLICATION_ID)
+    throw malformed(`applicationid must be an integer from 1 to ${MAX_APPLICATION_ID}`);
+  let subject: TicketSubject;
+  if (text.startsWith('<username>', pos)) {
+    subject = { kind: 'user', userName: element('username', 1, MAX_USER_NAME_LENGTH) };
+  } else {
+    const emailAddress = element('emailaddress', 3, MAX_EMAIL_LENGTH);
+    const firstName = element('firstname', 0, MAX_PERSON_NAME_LENGTH);
+    const lastName = element('lastname', 0, MAX_PERSON_NAME_LENGTH);
+    subject = { kind: 'email', emailAddress, firstName, lastName };
+  }
   expect('</token>');
   if (pos !== text.length) throw malformed('content after </token>');
-  return { timestamp, siteName, userName };
+  return { timestamp, siteName, applicationId, subject };
 }
 
 function unescapeText(raw: string, field: string): string {

@@ -14,7 +14,7 @@ export const openApiPlugin = fp(
           version: options.version,
           description:
             'Managed file transfer with an immutable audit trail. Errors are application/problem+json (RFC 9457). ' +
-            'Authenticated calls carry `Authorization: Bearer <sessionId>`.',
+            'Authenticated calls carry `Authorization: Bearer <token>`, the secret token returned once by the call that opened the session (never its public sessionId).',
         },
         tags: [
           { name: 'sessions', description: 'The seven session calls and who-am-I' },
@@ -27,7 +27,8 @@ export const openApiPlugin = fp(
             bearer: {
               type: 'http',
               scheme: 'bearer',
-              description: 'A session id from one of the open calls',
+              description:
+                'The token returned by one of the open calls (`sluice_` + 43 base64url characters)',
             },
           },
         },

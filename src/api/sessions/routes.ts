@@ -3,7 +3,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Opened, SignInService } from '../../application/sign-in.js';
-import { authenticate, contextOf } from '../auth.js';
+import { authenticate, bearerToken, contextOf } from '../auth.js';
 import { ticketProblem } from '../errors.js';
 import { problemResponses } from '../problem.js';
 import {
@@ -26,7 +26,13 @@ export interface SessionRoutesOptions {
 const problems = problemResponses(400, 401, 403);
 
 function reply(opened: Opened) {
-  return { sessionId: opened.sessionId, userId: opened.userId, position: opened.position };
+  if (opened.token === null) throw new Error('an HTTP sign-in must issue a token');
+  return {
+    sessionId: opened.sessionId,
+    token: opened.token,
+    userId: opened.userId,
+    position: opened.position,
+  };
 }
 
 export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { signIn }) => {
@@ -121,13 +127,20 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         tags,
         summary:
           'OpenImmutableImpersonate: a service session holding the impersonate right opens an immutable session for a user',
+        description:
+          'The service authenticates with its own token. The user may hold no right (admin, auditor, impersonate); ' +
+          'the application must be the service session’s own.',
+        security: [{ bearer: [] }],
         body: OpenImpersonateBody,
         response: created('The new session'),
       },
     },
     async (request, res) => {
+      const serviceToken = bearerToken(request);
       res.status(201);
-      return reply(await signIn.openImmutableImpersonate(request.body, contextOf(request)));
+      return reply(
+        await signIn.openImmutableImpersonate({ ...request.body, serviceToken }, contextOf(request)),
+      );
     },
   );
 
@@ -138,32 +151,50 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         tags,
         summary:
           'OpenImmutableUserString: an immutable session that records an external userString on every transfer',
+        description:
+          'Either a service (its token as Bearer, with the impersonation rules) names the user, or the user signs in ' +
+          'with name and password.',
+        security: [{ bearer: [] }, {}],
         body: OpenUserStringBody,
         response: created('The new session'),
       },
     },
     async (request, res) => {
+      const body = request.body;
+      const input = 'userName' in body ? body : { ...body, serviceToken: bearerToken(request) };
       res.status(201);
-      return reply(await signIn.openImmutableUserString(request.body, contextOf(request)));
+      return reply(await signIn.openImmutableUserString(input, contextOf(request)));
     },
   );
 
   app.post(
     '/close',
     {
+      preHandler: authenticate(signIn),
+      // No body at all means the caller's own session, as `{}` does.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags,
         summary: 'Close: ends a session',
+        description: 'The caller’s own session, or (admin) the session named in the body.',
+        security: [{ bearer: [] }],
         body: CloseBody,
         response: {
           200: ClosedSchema,
-          ...problemResponses(400, 404, 409),
+          ...problemResponses(400, 401, 403, 404, 409),
         },
       },
     },
     async (request) => {
-      const sessionId = request.body.sessionId.toLowerCase();
-      const { position } = await signIn.close(sessionId, contextOf(request));
+      const principal = request.principal!;
+      const own = principal.session.sessionId;
+      const sessionId = request.body.sessionId?.toLowerCase() ?? own;
+      const { position } = await signIn.close(sessionId, contextOf(request), {
+        sessionId: own,
+        admin: principal.rights.includes('admin'),
+      });
       return { sessionId, position };
     },
   );

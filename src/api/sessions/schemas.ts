@@ -28,7 +28,7 @@ const UserString = Type.String({
   description: 'The external person the service acts for; recorded on every upload, download and delete',
   examples: ['jane.doe@partner.example'],
 });
-const Ticket = Type.String({ minLength: 1, maxLength: 4096, description: 'See docs/tickets.md' });
+const Ticket = Type.String({ minLength: 1, maxLength: 8192, description: 'See docs/tickets.md' });
 
 export const OpenBody = Type.Object(
   { userName: UserName, password: Password, applicationId: ApplicationId, clientVersion: ClientVersion },
@@ -58,8 +58,8 @@ export const OpenWithTicketExBody = Type.Object(
   },
   { additionalProperties: false },
 );
+/** The service authenticates with `Authorization: Bearer <its token>`; the body names the user. */
 const ServiceFields = {
-  serviceSessionId: Uuid,
   userId: Type.Integer({ minimum: 1, maximum: 2_147_483_647, examples: [42] }),
   applicationId: ApplicationId,
   ipAddress: IpAddress,
@@ -84,10 +84,29 @@ export const OpenUserStringBody = Type.Union(
   ],
   { description: 'Exactly one of the two forms' },
 );
-export const CloseBody = Type.Object({ sessionId: Uuid }, { additionalProperties: false });
+export const CloseBody = Type.Object(
+  {
+    sessionId: Type.Optional(
+      Type.String({
+        format: 'uuid',
+        description: 'The session to close: the caller’s own (the default) or, for an admin, any',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
 export const OpenedSchema = Type.Object({
-  sessionId: Uuid,
+  sessionId: Type.String({
+    format: 'uuid',
+    description: 'The public id: in events, views, timelines and audit rows. It is not a credential',
+  }),
+  token: Type.String({
+    pattern: '^sluice_[A-Za-z0-9_-]{43}$',
+    description:
+      'The secret bearer token (256 random bits): send it as `Authorization: Bearer <token>`. ' +
+      'Returned only here; Sluice keeps only its hash',
+  }),
   userId: Type.Integer(),
   position: Type.Integer({
     description: 'Global position of the event that opened it: pass as minPosition to queries',

@@ -75,6 +75,20 @@ export const SessionClosed = eventSchema('SessionClosed', {
   closedAt: Timestamp,
 });
 
+/**
+ * A sign-in that was handed a session already alive (OpenImmutable on SFTP or FTPS returns the
+ * user's protocol session): recorded like an opening, so no sign-in goes unrecorded.
+ */
+export const SessionReused = eventSchema('SessionReused', {
+  sessionId: Uuid,
+  userId: UserId,
+  applicationId: ApplicationId,
+  method: SignInMethod,
+  clientVersion: Type.Union([Text(100), Type.Null()]),
+  clientIp: IpAddress,
+  at: Timestamp,
+});
+
 export const SessionExpired = eventSchema('SessionExpired', {
   sessionId: Uuid,
   userId: UserId,
@@ -94,6 +108,14 @@ export const SignInFailureReason = Type.Union([
   Type.Literal('ticket-wrong-site'),
   Type.Literal('service-session-invalid'),
   Type.Literal('missing-right'),
+  /** Impersonation of a user holding admin, auditor or impersonate. */
+  Type.Literal('target-privileged'),
+  /** Impersonation into an application other than the service session's own. */
+  Type.Literal('application-not-allowed'),
+  /** Ticket sign-in of a user holding admin, auditor or impersonate. */
+  Type.Literal('privileged-user'),
+  /** The ticket was minted for another application, or the call's e-mail or names differ from it. */
+  Type.Literal('ticket-mismatch'),
 ]);
 
 export const SignInFailed = eventSchema('SignInFailed', {

@@ -7,13 +7,18 @@ import type { EventOfType } from '../events/catalogue.js';
 
 export type SessionOpenedData = EventOfType<'SessionOpened'>['data'];
 export type SessionKind = SessionOpenedData['kind'];
-export type SessionEvent = EventOfType<'SessionOpened' | 'SessionClosed' | 'SessionExpired'>;
+export type SessionEvent = EventOfType<
+  'SessionOpened' | 'SessionReused' | 'SessionClosed' | 'SessionExpired'
+>;
+type ReusedData = EventOfType<'SessionReused'>['data'];
 
 /** Immutable sessions end by themselves this long after they were opened. */
 export const IMMUTABLE_SESSION_LIFETIME_MS = 48 * 60 * 60 * 1000;
 
 export type SessionCommand =
   | { type: 'OpenSession'; session: SessionOpenedData }
+  /** Another sign-in handed this (alive) session: recorded as such. */
+  | { type: 'ReuseSession'; reuse: ReusedData; now: Date }
   | { type: 'CloseSession'; sessionId: string; by: number | null; reason: 'closed' | 'superseded'; now: Date }
   | { type: 'ExpireSession'; sessionId: string; now: Date };
 
@@ -42,6 +47,12 @@ export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState>
       case 'OpenSession':
         if (state.status !== 'none') throw new DomainError('session-exists', 'this session id is taken');
         return [{ type: 'SessionOpened', data: command.session }];
+      case 'ReuseSession':
+        if (state.status === 'none')
+          throw new DomainError('session-unknown', `no session ${command.reuse.sessionId}`);
+        if (state.status !== 'open' || isExpired(state.session, command.now))
+          throw new DomainError('session-ended', `session ${command.reuse.sessionId} has already ended`);
+        return [{ type: 'SessionReused', data: command.reuse }];
       case 'CloseSession': {
         if (state.status === 'none')
           throw new DomainError('session-unknown', `no session ${command.sessionId}`);

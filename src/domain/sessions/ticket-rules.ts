@@ -1,4 +1,28 @@
-/** When a decrypted ticket is still acceptable: its age, its clock skew, and its site. */
+/**
+ * What a decrypted ticket says, and when it is still acceptable: its age, its clock skew, and
+ * its site. A ticket is minted for one application and one subject: an existing user by name
+ * (OpenWithTicket), or a person by e-mail address and names (OpenWithTicketEx), so the call
+ * can add nothing the integrator did not seal.
+ */
+export type TicketSubject =
+  | { readonly kind: 'user'; readonly userName: string }
+  | {
+      readonly kind: 'email';
+      readonly emailAddress: string;
+      readonly firstName: string;
+      readonly lastName: string;
+    };
+
+export interface TicketClaims {
+  /** When the ticket was minted (UTC, whole seconds). */
+  readonly timestamp: Date;
+  /** May be empty. */
+  readonly siteName: string;
+  /** The only application the ticket signs in to. */
+  readonly applicationId: number;
+  readonly subject: TicketSubject;
+}
+
 export interface TicketPolicy {
   readonly maxAgeMs: number;
   readonly clockSkewMs: number;
