@@ -11,8 +11,9 @@ import { MIN_SECRET_LENGTH, TicketCodec, type TicketSubject } from './ticket-cod
 const USAGE =
   'usage: mint-ticket --application <id> (--user <name> | --email <address> [--first-name <name>] [--last-name <name>]) [--site <site>] [--timestamp <ISO 8601>]';
 
+/** One line whatever the message (parseArgs's own messages span several; values may hold newlines). */
 function fail(message: string): never {
-  process.stderr.write(`mint-ticket: ${message}\n`);
+  process.stderr.write(`mint-ticket: ${message.replace(/\s*[\r\n]+\s*/g, ' ')}\n`);
   process.exit(2);
 }
 
