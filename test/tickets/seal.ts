@@ -1,6 +1,8 @@
 /**
  * Test-only: seals or opens arbitrary plaintext exactly as the ticket format does, written
  * independently of TicketCodec so the tests also cross-check the codec against the spec.
+ * The version byte defaults to 0x02 (the current format); pass another to seal older or unknown
+ * versions.
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
@@ -13,7 +15,7 @@ export function sealBytes(
   plaintext: string | Buffer,
   options: { version?: number; nonce?: Buffer } = {},
 ): Buffer {
-  const version = Buffer.of(options.version ?? 0x01);
+  const version = Buffer.of(options.version ?? 0x02);
   const nonce = options.nonce ?? randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key(secret), nonce);
   cipher.setAAD(version);
