@@ -386,17 +386,11 @@ class Bench {
         throw new Error(`Sluice not ready after 120 s:\n${await readFile(logFile, 'utf8')}`);
       await sleep(250);
     }
-    const session = await api<{ token: string }>(
-      base,
-      'POST',
-      '/api/v1/sessions/open-immutable',
-      undefined,
-      {
-        userName: 'admin',
-        password,
-        applicationId: 1,
-      },
-    );
+    const session = await api<{ token: string }>(base, 'POST', '/api/v1/sessions/open-immutable', undefined, {
+      userName: 'admin',
+      password,
+      applicationId: 1,
+    });
     const publicKey = (await readFile(`${this.key}.pub`, 'utf8')).trim();
     await api(base, 'POST', '/api/v1/users', session.token, {
       userName: 'bench',
