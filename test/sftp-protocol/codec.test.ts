@@ -155,6 +155,21 @@ describe('parseRequest', () => {
     }
   });
 
+  it('takes a WRITE whose packet runs on past its data (Go pkg/sftp up to 1.13.5, as in rclone)', () => {
+    // pkg/sftp's ReadFrom sends its whole 32 KiB buffer after the last, shorter data length;
+    // OpenSSH's server ignores what follows a request, so those clients only fail elsewhere.
+    const h = Buffer.from([0, 0, 0, 1]);
+    const buffer = Buffer.alloc(32_768, 0xab);
+    const framed = request(T.WRITE, 5, str(h), u64(65_536), u32(7_232), buffer);
+    assert.deepEqual(parse(framed), {
+      ok: true,
+      request: { kind: 'write', id: 5, handle: h, offset: 65_536, data: buffer.subarray(0, 7_232) },
+      ignoredBytes: 32_768 - 7_232,
+    });
+    const short = request(T.WRITE, 6, str(h), u64(0), u32(40_000), buffer);
+    assert.deepEqual(parse(short), { ok: false, id: 6, message: 'truncated packet: data runs past the end' });
+  });
+
   it('keeps a UTF-8 byte order mark in paths', () => {
     const parsed = parse(request(T.STAT, 1, str('\uFEFFname')));
     assert.ok(parsed.ok && parsed.request.kind === 'stat' && parsed.request.path === '\uFEFFname');

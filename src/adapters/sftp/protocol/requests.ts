@@ -32,7 +32,12 @@ export type SftpRequest =
 export type SftpRequestKind = SftpRequest['kind'];
 
 export type ParsedRequest =
-  | { readonly ok: true; readonly request: SftpRequest }
+  | {
+      readonly ok: true;
+      readonly request: SftpRequest;
+      /** Bytes after a WRITE's data, ignored (see `parseRequest`); absent when there are none. */
+      readonly ignoredBytes?: number;
+    }
   | { readonly ok: false; readonly id: number | undefined; readonly message: string };
 
 export interface InitRequest {
@@ -147,7 +152,15 @@ function parseBody(type: number, id: number, r: PacketReader): SftpRequest {
   }
 }
 
-/** Parses a request packet (type byte first). INIT is parsed by `parseInit`. */
+/**
+ * Parses a request packet (type byte first). INIT is parsed by `parseInit`.
+ *
+ * One exception to "nothing after the last field": bytes after a WRITE's data are ignored.
+ * Go's pkg/sftp up to 1.13.5 (rclone 1.60 in Debian 12, among others) sends, in
+ * `ReadFromWithConcurrency`, its whole 32 KiB buffer after the data length of the last, shorter
+ * chunk of every file that is not a multiple of 32 KiB. The data length is right, and OpenSSH's
+ * sftp-server skips whatever follows a request, so such clients work everywhere else.
+ */
 export function parseRequest(packet: Buffer): ParsedRequest {
   const reader = new PacketReader(packet, 0);
   let id: number | undefined;
@@ -155,6 +168,9 @@ export function parseRequest(packet: Buffer): ParsedRequest {
     const type = reader.u8('packet type');
     id = reader.u32('request id');
     const request = parseBody(type, id, reader);
+    if (request.kind === 'write' && reader.remaining > 0) {
+      return { ok: true, request, ignoredBytes: reader.remaining };
+    }
     if (request.kind !== 'unsupported') reader.end();
     return { ok: true, request };
   } catch (error) {
