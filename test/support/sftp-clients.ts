@@ -1,4 +1,7 @@
-/** Real SFTP clients: OpenSSH `sftp` in batch mode, Python paramiko (Debian's), and curl. */
+/**
+ * Real SFTP clients: OpenSSH `sftp` in batch mode, Python paramiko and asyncssh (Debian's),
+ * curl, rclone (Go pkg/sftp) and lftp. Every run is bounded by a timeout.
+ */
 import { execFile, spawn } from 'node:child_process';
 
 const SSH_OPTIONS = [
@@ -16,9 +19,22 @@ export interface ClientResult {
   readonly stderr: string;
 }
 
-function collect(command: string, args: string[], input?: string): Promise<ClientResult> {
+/** The longest any client run may take before it is killed (its result then says so). */
+export const CLIENT_TIMEOUT_MS = 120_000;
+
+function collect(
+  command: string,
+  args: string[],
+  input?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<ClientResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: CLIENT_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      ...(env === undefined ? {} : { env }),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {
@@ -28,7 +44,10 @@ function collect(command: string, args: string[], input?: string): Promise<Clien
       stderr += c.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code, signal) => {
+      const killed = signal === 'SIGKILL' ? `\n[killed after ${CLIENT_TIMEOUT_MS} ms]` : '';
+      resolve({ code, stdout, stderr: stderr + killed });
+    });
     child.stdin.end(input ?? '');
   });
 }
@@ -94,13 +113,77 @@ export function paramiko(
   return collect('/usr/bin/python3', ['-c', script, '127.0.0.1', String(port), user, password, ...args]);
 }
 
+/** Runs an asyncssh script (Debian's python3-asyncssh) with host, port, user and password as argv. */
+export function asyncssh(
+  script: string,
+  port: number,
+  user: string,
+  password: string,
+  ...args: string[]
+): Promise<ClientResult> {
+  return collect('/usr/bin/python3', ['-c', script, '127.0.0.1', String(port), user, password, ...args]);
+}
+
+/**
+ * rclone with one sftp remote named `sluice:` configured through environment variables
+ * (password obscured with `rclone obscure`), no configuration file, no retries.
+ */
+export async function rclone(
+  port: number,
+  user: string,
+  password: string,
+  args: string[],
+): Promise<ClientResult> {
+  const obscured = await collect('rclone', ['obscure', password]);
+  if (obscured.code !== 0) throw new Error(`rclone obscure failed: ${obscured.stderr}`);
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    RCLONE_CONFIG: '/dev/null',
+    RCLONE_CONFIG_SLUICE_TYPE: 'sftp',
+    RCLONE_CONFIG_SLUICE_HOST: '127.0.0.1',
+    RCLONE_CONFIG_SLUICE_PORT: String(port),
+    RCLONE_CONFIG_SLUICE_USER: user,
+    RCLONE_CONFIG_SLUICE_PASS: obscured.stdout.trim(),
+  };
+  return collect(
+    'rclone',
+    ['--retries', '1', '--low-level-retries', '1', '--contimeout', '10s', ...args],
+    '',
+    env,
+  );
+}
+
+/**
+ * lftp's own SFTP client (over OpenSSH's `ssh`) with password authentication: `commands` run
+ * after `open`, and the first failing one ends lftp with a non-zero status.
+ */
+export function lftp(
+  port: number,
+  user: string,
+  password: string,
+  commands: string[],
+): Promise<ClientResult> {
+  const ssh = `ssh -a -x ${SSH_OPTIONS.join(' ')} -o PubkeyAuthentication=no`;
+  const script = [
+    'set cmd:fail-exit yes',
+    'set net:max-retries 1',
+    'set net:timeout 20',
+    'set sftp:auto-confirm yes',
+    `set sftp:connect-program "${ssh}"`,
+    `open -u ${user},${password} -p ${port} sftp://127.0.0.1`,
+    ...commands,
+  ].join('\n');
+  return collect('lftp', ['-c', script]);
+}
+
 /** curl with sftp:// URLs (libssh2), password authentication. */
 export function curlSftp(args: string[]): Promise<ClientResult> {
   return new Promise((resolve) => {
     execFile(
       'curl',
       ['-sS', '--insecure', ...args],
-      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 },
+      { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: CLIENT_TIMEOUT_MS, killSignal: 'SIGKILL' },
       (error, stdout, stderr) => {
         resolve({
           code: error ? ((error as { code?: number }).code ?? 1) : 0,

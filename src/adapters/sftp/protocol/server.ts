@@ -23,6 +23,7 @@ import { MalformedPacket } from './reader.js';
 import { parseInit, parseRequest, type SftpRequest } from './requests.js';
 import { type Reply, statusPacket, versionPacket } from './responses.js';
 import { type SftpLogger, statusForError } from './status.js';
+import { nextTapSession, tapPacket } from './tap.js';
 
 export interface SftpSessionOptions {
   /** Open file and directory handles per connection (default 256). */
@@ -65,6 +66,7 @@ export class SftpProtocolSession {
   private readonly logger: SftpLogger;
   private readonly maxInFlight: number;
   private readonly maxReadAhead: number;
+  private readonly tapSession = nextTapSession();
 
   private initialised = false;
   private ending = false;
@@ -189,6 +191,7 @@ export class SftpProtocolSession {
   }
 
   private onPacket(packet: Buffer): void {
+    tapPacket(this.tapSession, packet);
     const type = packet[0]!;
     if (!this.initialised) {
       if (type !== PacketType.INIT) {
