@@ -1,6 +1,7 @@
 /**
  * SFTP with the clients people use: OpenSSH `sftp -b` (password and public key), Python
- * paramiko and curl. Every operation must land in the event log with the right facts.
+ * paramiko and curl. Every operation must land in the event log with the right facts, and
+ * every packet each client sent must decode (recorded into the corpus on request).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -11,10 +12,29 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { CorpusRecorder, checkDecodes } from '../sftp-protocol/support/corpus.js';
 import { curlSftp, openSshBatch, paramiko } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
 const run = promisify(execFile);
+const version = async (command: string, args: string[]) => {
+  const { stdout, stderr } = await run(command, args);
+  return `${stdout}${stderr}`.trim().split('\n')[0];
+};
+
+/** Records what one describe block's client sends; checks it decodes and saves it at the end. */
+function recordCorpus(name: string, comments: () => Promise<string[]>): void {
+  let recorder: CorpusRecorder;
+  before(() => {
+    recorder = new CorpusRecorder();
+  });
+  after(async () => {
+    recorder.stop();
+    assert.ok(recorder.packets.length > 0);
+    assert.equal(checkDecodes(name, recorder.packets), 0);
+    await recorder.save(name, await comments());
+  });
+}
 let t: TestSluice;
 let admin: string;
 let work: string;
@@ -74,6 +94,10 @@ after(async () => {
 });
 
 describe('OpenSSH sftp in batch mode', () => {
+  recordCorpus('openssh-sftp', async () => [
+    `client: ${await version('ssh', ['-V'])} sftp -b (Debian 12 package openssh-client)`,
+    'did: put and get 5 MiB, ls -l, mkdir, rename, reget from 1,000,000, rm, rmdir; ls with a key',
+  ]);
   it('password sign-in: upload, list, download, resume, rename, mkdir, rmdir, delete', async () => {
     const big = randomBytes(5 * 1024 * 1024 + 123);
     await writeFile(path.join(work, 'big.bin'), big);
@@ -182,6 +206,10 @@ describe('OpenSSH sftp in batch mode', () => {
 });
 
 describe('paramiko', () => {
+  recordCorpus('paramiko', async () => [
+    `client: paramiko ${await version('/usr/bin/python3', ['-c', 'import paramiko; print(paramiko.__version__)'])} (Debian 12 package python3-paramiko)`,
+    'did: pipelined write and read of 300,000 bytes, stat, mkdir, listdir, rename, posix_rename',
+  ]);
   it('uploads, stats, lists, renames with and without overwrite', async () => {
     const script = `
 import sys, paramiko, hashlib, os
@@ -236,6 +264,10 @@ s.close(); t.close()
 });
 
 describe('curl sftp://', () => {
+  recordCorpus('curl', async () => [
+    `client: ${await version('curl', ['--version'])} (Debian 12 package curl)`,
+    'did: upload and download 200,000 bytes, list, rm by quote command',
+  ]);
   it('uploads, downloads, lists and deletes', async () => {
     const payload = randomBytes(200_000);
     await writeFile(path.join(work, 'curl.bin'), payload);

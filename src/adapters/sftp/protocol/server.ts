@@ -23,7 +23,7 @@ import { MalformedPacket } from './reader.js';
 import { parseInit, parseRequest, type SftpRequest } from './requests.js';
 import { type Reply, statusPacket, versionPacket } from './responses.js';
 import { type SftpLogger, statusForError } from './status.js';
-import { nextTapSession, tapPacket } from './tap.js';
+import { nextTapSession, tapReceived, tapSent } from './tap.js';
 
 export interface SftpSessionOptions {
   /** Open file and directory handles per connection (default 256). */
@@ -191,7 +191,7 @@ export class SftpProtocolSession {
   }
 
   private onPacket(packet: Buffer): void {
-    tapPacket(this.tapSession, packet);
+    tapReceived(this.tapSession, packet);
     const type = packet[0]!;
     if (!this.initialised) {
       if (type !== PacketType.INIT) {
@@ -229,6 +229,7 @@ export class SftpProtocolSession {
 
   private send(reply: Reply): void {
     if (!this.channel.writable || this.channel.destroyed) return;
+    tapSent(this.tapSession, reply);
     let flowing = true;
     if (Buffer.isBuffer(reply)) {
       flowing = this.channel.write(reply);
