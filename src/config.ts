@@ -42,6 +42,8 @@ export interface Config {
   readonly ticketClockSkewMs: number;
   /** When set, tickets must name this site. */
   readonly siteName: string | undefined;
+  /** Lifetime of replaceable sessions (Open, OpenWithTicket, OpenWithTicketEx); null: until replaced. */
+  readonly sessionLifetimeMs: number | null;
   /** How often immutable sessions past their 48 hours are recorded as expired. */
   readonly sessionExpiryIntervalMs: number;
 }
@@ -191,6 +193,10 @@ export function loadConfig(env: Env = process.env): Config {
     ticketMaxAgeMs: integer(env, 'MFT_TICKET_MAX_AGE_SECONDS', 300, 1, 86_400) * 1000,
     ticketClockSkewMs: integer(env, 'MFT_TICKET_CLOCK_SKEW_SECONDS', 60, 0, 3600) * 1000,
     siteName: value(env, 'MFT_SITE_NAME'),
+    sessionLifetimeMs:
+      value(env, 'MFT_SESSION_LIFETIME_SECONDS') === undefined
+        ? null
+        : integer(env, 'MFT_SESSION_LIFETIME_SECONDS', 0, 60, 365 * 86_400) * 1000,
     sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
   };
   if (config.httpPort === config.sftpPort) {

@@ -199,6 +199,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       applications,
       clock,
       ids: { uuid: uuidv7 },
+      replaceableLifetimeMs: config.sessionLifetimeMs,
       tokens: new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool)),
       tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
       ticketPolicy: {

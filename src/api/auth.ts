@@ -35,6 +35,7 @@ const ended: Record<SessionEndReason, [string, string]> = {
   replaced: ['session-replaced', 'The session was replaced by a newer sign-in with the same application'],
   'user-disabled': ['user-disabled', 'The session’s user is disabled'],
   'user-deleted': ['user-deleted', 'The session’s user was deleted'],
+  'credentials-changed': ['credentials-changed', 'The user’s password changed after the session opened'],
 };
 
 function unauthenticated(slug: string, title: string): Problem {

@@ -52,6 +52,8 @@ export interface SignInDeps {
   /** Absent when MFT_TICKET_SECRET is not set: ticket calls are then refused as malformed. */
   readonly tickets: TicketOpener | undefined;
   readonly ticketPolicy: TicketPolicy;
+  /** Lifetime of replaceable sessions; null: until replaced or closed. */
+  readonly replaceableLifetimeMs: number | null;
 }
 
 export interface Opened {
@@ -524,7 +526,8 @@ export class SignInService {
       userString: null,
       impersonator: null,
       openedAt: now.toISOString(),
-      expiresAt: expiresAt(kind, now),
+      expiresAt: expiresAt(kind, now, this.deps.replaceableLifetimeMs),
+      credentialVersion: user.credentialVersion,
     };
   }
 

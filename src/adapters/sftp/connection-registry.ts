@@ -1,8 +1,10 @@
 /**
  * The SSH connections this process holds, by session: when a session ends anywhere (Close
  * through the API, in this process or another; expiry; the user disabled or deleted), its
- * live connections here are cut. It learns of those ends from the event log, so no process
- * needs to know another's memory.
+ * live connections here are cut, and so are a user's connections when the rules they were
+ * signed in under change (rights, permissions, home folder, password, a key removed): the
+ * client signs in again under the new ones. It learns of all this from the event log, so no
+ * process needs to know another's memory.
  */
 import type { EventStore } from '../../domain/event-store.js';
 
@@ -11,6 +13,26 @@ export interface LiveConnection {
   readonly sessionId: string;
   readonly userId: number;
   disconnect(reason: string): void;
+}
+
+/** Why a user event ends the user's live connections, or undefined when it does not. */
+function userChange(type: string, data: unknown): string | undefined {
+  switch (type) {
+    case 'UserDisabled':
+      return 'user disabled';
+    case 'UserDeleted':
+      return 'user deleted';
+    case 'UserPasswordChanged':
+      return 'password changed';
+    case 'UserKeyRemoved':
+      return 'key removed';
+    case 'UserUpdated': {
+      const changes = (data as { changes?: Record<string, unknown> }).changes ?? {};
+      return ['rights', 'permissions', 'homeFolder'].some((k) => k in changes) ? 'user changed' : undefined;
+    }
+    default:
+      return undefined;
+  }
 }
 
 export class ConnectionRegistry {
@@ -65,14 +87,9 @@ export class ConnectionRegistry {
               );
             } else if (event.type === 'SessionReplaced' && data.sessionId) {
               this.disconnectSession(data.sessionId, 'session replaced');
-            } else if (
-              (event.type === 'UserDisabled' || event.type === 'UserDeleted') &&
-              data.userId !== undefined
-            ) {
-              this.disconnectUser(
-                data.userId,
-                event.type === 'UserDisabled' ? 'user disabled' : 'user deleted',
-              );
+            } else if (data.userId !== undefined) {
+              const reason = userChange(event.type, event.data);
+              if (reason) this.disconnectUser(data.userId, reason);
             }
           }
         }

@@ -392,7 +392,8 @@ export async function sessionEndedBetween(
           eb('operation', 'in', ['session.close', 'session.expire', 'session.replace']),
         ]),
         eb.and([
-          eb('operation', 'in', ['user.disable', 'user.delete']),
+          // A change of rights or password may end the caller's right to read on.
+          eb('operation', 'in', ['user.disable', 'user.delete', 'user.update', 'user.password']),
           eb('target', '=', `user:${session.userId}`),
         ]),
       ]),

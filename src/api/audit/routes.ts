@@ -210,9 +210,14 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
         // Without a position to resume from: whatever the log holds now is not sent.
         after: after ?? (await views.store.headPosition()),
         streams,
+        // The session still alive, and every right the stream was opened with still held.
         alive: async () => {
           const { liveness, user } = await signIn.check(principal.session.sessionId);
-          return liveness.alive && user.status === 'active';
+          return (
+            liveness.alive &&
+            user.status === 'active' &&
+            principal.rights.every((right) => user.rights.includes(right))
+          );
         },
         endedBetween: (from, until) => sessionEndedBetween(views.db, principal.session, from, until),
       });

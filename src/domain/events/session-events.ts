@@ -46,8 +46,13 @@ export const SessionOpened = eventSchema('SessionOpened', {
     Type.Null(),
   ]),
   openedAt: Timestamp,
-  /** Immutable sessions end by themselves at this time. */
+  /** Immutable sessions (and replaceable ones with a configured lifetime) end by themselves at this time. */
   expiresAt: Type.Union([Timestamp, Type.Null()]),
+  /**
+   * The user's password version when the session opened: a later password change ends it.
+   * Absent in sessions recorded before it was kept.
+   */
+  credentialVersion: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
 });
 
 /** A sign-in slot (one per user and application) names the session that holds it. */

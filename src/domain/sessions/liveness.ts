@@ -12,7 +12,8 @@ export type SessionEndReason =
   | 'expired'
   | 'replaced'
   | 'user-disabled'
-  | 'user-deleted';
+  | 'user-deleted'
+  | 'credentials-changed';
 
 export type Liveness =
   | { alive: true; session: SessionOpenedData }
@@ -35,5 +36,8 @@ export function liveness(
   }
   if (user.status !== 'active') return { alive: false, reason: 'user-deleted', session };
   if (!user.enabled) return { alive: false, reason: 'user-disabled', session };
+  // A password change ends every session opened before it (whatever way they signed in).
+  if (session.credentialVersion !== undefined && session.credentialVersion !== user.credentialVersion)
+    return { alive: false, reason: 'credentials-changed', session };
   return { alive: true, session };
 }

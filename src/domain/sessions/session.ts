@@ -29,11 +29,17 @@ export type SessionState =
 
 export const sessionStream = (sessionId: string) => `session-${sessionId}`;
 
-/** Replaceable sessions have no expiry; all others last 48 hours. */
-export function expiresAt(kind: SessionKind, openedAt: Date): string | null {
-  return kind === 'replaceable'
-    ? null
-    : new Date(openedAt.getTime() + IMMUTABLE_SESSION_LIFETIME_MS).toISOString();
+/**
+ * Immutable sessions last 48 hours; replaceable ones until replaced, or for
+ * `replaceableLifetimeMs` when the operator limits them (MFT_SESSION_LIFETIME_SECONDS).
+ */
+export function expiresAt(
+  kind: SessionKind,
+  openedAt: Date,
+  replaceableLifetimeMs: number | null = null,
+): string | null {
+  const lifetime = kind === 'replaceable' ? replaceableLifetimeMs : IMMUTABLE_SESSION_LIFETIME_MS;
+  return lifetime === null ? null : new Date(openedAt.getTime() + lifetime).toISOString();
 }
 
 export function isExpired(session: SessionOpenedData, now: Date): boolean {
