@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { DefenderPolicy } from './domain/defender/policy.js';
 
 export interface Config {
   /** Where the embedded database and the files live. */
@@ -42,6 +43,10 @@ export interface Config {
   readonly ticketClockSkewMs: number;
   /** When set, tickets must name this site. */
   readonly siteName: string | undefined;
+  /** The sign-in defender's rules (MFT_DEFENDER_*). */
+  readonly defender: DefenderPolicy;
+  /** How often attempts refused during bans are summed into events. */
+  readonly defenderSummaryIntervalMs: number;
   /** Lifetime of replaceable sessions (Open, OpenWithTicket, OpenWithTicketEx); null: until replaced. */
   readonly sessionLifetimeMs: number | null;
   /** How often immutable sessions past their 48 hours are recorded as expired. */
@@ -141,7 +146,7 @@ function tlsFiles(env: Env): Config['tls'] {
 const IPV4_OR_CIDR = /^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/;
 const IPV6_OR_CIDR = /^[0-9a-f:]+(\/\d{1,3})?$/i;
 
-function proxyList(env: Env, name: string): string[] {
+function addressList(env: Env, name: string): string[] {
   const raw = value(env, name);
   if (raw === undefined) return [];
   const entries = raw
@@ -179,7 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     sftpPort: port(env, 'MFT_SFTP_PORT', 2222),
     maxUploadBytes: integer(env, 'MFT_HTTP_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
     tls: tlsFiles(env),
-    trustedProxies: proxyList(env, 'MFT_TRUSTED_PROXIES'),
+    trustedProxies: addressList(env, 'MFT_TRUSTED_PROXIES'),
     sftpMaxConnectionsPerUser: integer(env, 'MFT_SFTP_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
     sftpMaxHandlesPerConnection: integer(env, 'MFT_SFTP_MAX_HANDLES', 256, 1, 100_000),
     databaseUrl: postgresUrl(env, 'DATABASE_URL'),
@@ -193,6 +198,15 @@ export function loadConfig(env: Env = process.env): Config {
     ticketMaxAgeMs: integer(env, 'MFT_TICKET_MAX_AGE_SECONDS', 300, 1, 86_400) * 1000,
     ticketClockSkewMs: integer(env, 'MFT_TICKET_CLOCK_SKEW_SECONDS', 60, 0, 3600) * 1000,
     siteName: value(env, 'MFT_SITE_NAME'),
+    defender: {
+      maxFailuresPerAddress: integer(env, 'MFT_DEFENDER_MAX_FAILURES_PER_ADDRESS', 10, 1, 1_000_000),
+      maxFailuresPerUser: integer(env, 'MFT_DEFENDER_MAX_FAILURES_PER_USER', 30, 1, 1_000_000),
+      windowMs: integer(env, 'MFT_DEFENDER_WINDOW_SECONDS', 600, 1, 86_400) * 1000,
+      banMs: integer(env, 'MFT_DEFENDER_BAN_SECONDS', 900, 1, 30 * 86_400) * 1000,
+      maxBanMs: integer(env, 'MFT_DEFENDER_MAX_BAN_SECONDS', 86_400, 1, 365 * 86_400) * 1000,
+      allowList: addressList(env, 'MFT_DEFENDER_ALLOW'),
+    },
+    defenderSummaryIntervalMs: integer(env, 'MFT_DEFENDER_SUMMARY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
     sessionLifetimeMs:
       value(env, 'MFT_SESSION_LIFETIME_SECONDS') === undefined
         ? null

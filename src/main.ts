@@ -18,6 +18,7 @@ import {
 import { checkReachable, describeDatabaseUrl, kyselyOn, openDatabase } from './adapters/database/connect.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './adapters/database/embedded-postgres.js';
 import { migrate } from './adapters/database/migrate.js';
+import { PostgresDefenderStore } from './adapters/defender/postgres-defender-store.js';
 import { describeEventStoreUrl } from './adapters/eventstore/kurrentdb/connection.js';
 import { openKurrentDbEventStore } from './adapters/eventstore/kurrentdb/kurrentdb-event-store.js';
 import { AppendNotifier } from './adapters/eventstore/postgres/append-notifier.js';
@@ -36,6 +37,7 @@ import { readinessCheck } from './api/health/readiness.js';
 import { buildServer } from './api/server.js';
 import { ApplicationService } from './application/applications.js';
 import { ensureAdmin } from './application/bootstrap.js';
+import { SignInDefender } from './application/defender.js';
 import { FileOperations } from './application/files/file-operations.js';
 import type { Clock } from './application/ports.js';
 import { SessionExpiry } from './application/session-expiry.js';
@@ -74,6 +76,7 @@ export interface RunningSluice {
   readonly logger: Logger;
   readonly runner: ProjectionRunner;
   readonly expiry: SessionExpiry;
+  readonly defender: SignInDefender;
   /** The SFTP port actually listened on. */
   readonly sftpPort: number;
   /** Stops accepting, records ServerStopped, then stops everything it started. */
@@ -193,6 +196,26 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       clock,
     });
     const applications = new ApplicationService(store);
+    const defender = new SignInDefender({
+      store,
+      counters: new PostgresDefenderStore(kyselyOn<unknown>(database.pool)),
+      clock,
+      ids: { uuid: uuidv7 },
+      policy: config.defender,
+      onBan: (ban) => {
+        metrics.signInBans.inc({ scope: ban.scope });
+        logger.warn({ scope: ban.scope, key: ban.key, until: ban.until }, 'sign-in ban started');
+      },
+      onRefused: (scope) => metrics.signInRefusedWhileBanned.inc({ scope }),
+    });
+    const summaries = setInterval(() => {
+      defender.summarize().catch((error: unknown) => logger.error({ err: error }, 'ban summary failed'));
+    }, config.defenderSummaryIntervalMs);
+    summaries.unref();
+    cleanups.push(async () => {
+      clearInterval(summaries);
+      await defender.summarize().catch(() => 0);
+    });
     const signIn = new SignInService({
       store,
       users,
@@ -200,6 +223,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       clock,
       ids: { uuid: uuidv7 },
       replaceableLifetimeMs: config.sessionLifetimeMs,
+      defender,
       tokens: new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool)),
       tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
       ticketPolicy: {
@@ -255,6 +279,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         },
         core: {
           signIn,
+          defender,
           users,
           applications,
           userDirectory: { list: (filters, after, limit) => listUsers(database.db, filters, after, limit) },
@@ -346,7 +371,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       })();
       return stopped;
     };
-    return { address, instanceId, logger, runner, expiry, sftpPort: sftpAddress.port, stop };
+    return { address, instanceId, logger, runner, expiry, defender, sftpPort: sftpAddress.port, stop };
   } catch (error) {
     await cleanUp();
     throw error;

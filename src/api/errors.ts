@@ -11,7 +11,7 @@ import { FileError, type FileErrorCode } from '../application/files/file-session
  * The one place where the core's typed errors become HTTP problems. Each rule that says no
  * has a stable problem type; sign-in refusals never tell an unknown user from a wrong password.
  */
-import { type SignInFailureReason, SignInRefused } from '../application/sign-in.js';
+import { type SignInFailureReason, SignInRefused, SignInThrottled } from '../application/sign-in.js';
 import { DomainError } from '../domain/decider.js';
 import { WrongExpectedRevision } from '../domain/event-store.js';
 import { Problem } from './problem.js';
@@ -43,6 +43,11 @@ const signInProblems: Record<SignInFailureReason, [number, string, string]> = {
     401,
     'invalid-credentials',
     'Users holding admin, auditor or impersonate cannot sign in with a ticket',
+  ],
+  banned: [
+    429,
+    'too-many-failures',
+    'Too many failed sign-ins from this address or for this user: try later',
   ],
   'ticket-mismatch': [
     401,
@@ -90,6 +95,11 @@ export function toProblem(error: unknown): Problem | undefined {
   if (error instanceof FileError) {
     const [status, slug] = fileProblems[error.code];
     return new Problem(status, slug, error.message);
+  }
+  if (error instanceof SignInThrottled) {
+    const seconds = Math.max(1, Math.ceil((error.until.getTime() - Date.now()) / 1000));
+    const [status, slug, title] = signInProblems.banned;
+    return new Problem(status, slug, title, undefined, { 'retry-after': String(seconds) });
   }
   if (error instanceof SignInRefused) {
     const [status, slug, title] = signInProblems[error.reason];

@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../adapters/metrics/metrics.js';
 import type { ApplicationService } from '../application/applications.js';
+import type { SignInDefender } from '../application/defender.js';
 import type { FileOperations } from '../application/files/file-operations.js';
 import type { SignInService } from '../application/sign-in.js';
 import type { UserService } from '../application/users.js';
@@ -13,6 +14,7 @@ import { type ApplicationDirectory, applicationRoutes } from './applications/rou
 import type { ViewDependencies } from './audit/access.js';
 import { auditRoutes } from './audit/routes.js';
 import { principalPlugin, requestId } from './auth.js';
+import { banRoutes } from './defender/routes.js';
 import { fileRoutes } from './files/routes.js';
 import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
@@ -39,6 +41,7 @@ export interface ApiDependencies {
       path: string,
     ) => Promise<{ size: number; sha256: string } | undefined>;
     readonly signIn: SignInService;
+    readonly defender: SignInDefender;
     readonly users: UserService;
     readonly userDirectory: UserDirectory;
     readonly applications: ApplicationService;
@@ -103,6 +106,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
       directory: core.userDirectory,
       waitForPosition: core.waitForPosition,
     });
+    await app.register(banRoutes, { prefix: '/api/v1/bans', defender: core.defender, signIn: core.signIn });
     await app.register(applicationRoutes, {
       prefix: '/api/v1/applications',
       applications: core.applications,

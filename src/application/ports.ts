@@ -38,6 +38,42 @@ export interface SessionTokens {
   resolve(token: string): Promise<string | undefined>;
 }
 
+export type BanScope = 'address' | 'user';
+
+export interface Ban {
+  readonly scope: BanScope;
+  readonly key: string;
+  readonly until: Date;
+  readonly banNumber: number;
+  readonly failures: number;
+}
+
+/**
+ * The sign-in defender's counters, shared by every instance (PostgreSQL): failures per key in
+ * a window, bans, and refusals during bans not yet summarized.
+ */
+export interface DefenderStore {
+  /** The ban holding one of `keys` at `now`, if any; the refusal is counted against it. */
+  refuse(keys: ReadonlyArray<{ scope: BanScope; key: string }>, now: Date): Promise<Ban | undefined>;
+  /**
+   * Counts one failure against the key (a new window once `windowMs` has passed); bans it
+   * with `banLength(banNumber)` when the count reaches `max` and no ban holds. Resolves with
+   * the ban this failure started, if it started one (exactly one instance sees it).
+   */
+  fail(
+    scope: BanScope,
+    key: string,
+    now: Date,
+    rule: { max: number; windowMs: number; banLength: (banNumber: number) => number },
+  ): Promise<Ban | undefined>;
+  /** Bans holding at `now`. */
+  list(now: Date): Promise<Ban[]>;
+  /** Ends the ban on a key (and its failure count); false when none held. */
+  lift(scope: BanScope, key: string, now: Date): Promise<boolean>;
+  /** Takes the refusal counts not yet summarized (each count is taken once). */
+  takeRefused(): Promise<Array<{ scope: BanScope; key: string; count: number; from: Date; to: Date }>>;
+}
+
 /** Who asks, from where, as part of which request: becomes every event's metadata. */
 export interface RequestContext {
   readonly correlationId: string;

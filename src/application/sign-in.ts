@@ -21,6 +21,7 @@ import { type TicketClaims, type TicketPolicy, ticketRejection } from '../domain
 import type { UserState } from '../domain/users/user.js';
 import type { ApplicationService } from './applications.js';
 import { handleCommand, loadState } from './command-handler.js';
+import type { SignInDefender } from './defender.js';
 import { metadataFor } from './metadata.js';
 import type { Clock, IdGenerator, RequestContext, SessionTokens } from './ports.js';
 import type { ActiveUser, UserService } from './users.js';
@@ -30,9 +31,17 @@ type SignInMethod = SessionOpenedData['method'];
 
 /** A refused sign-in (already recorded as SignInFailed). */
 export class SignInRefused extends Error {
-  override readonly name = 'SignInRefused';
+  override readonly name: string = 'SignInRefused';
   constructor(readonly reason: SignInFailureReason) {
     super(`sign-in refused: ${reason}`);
+  }
+}
+
+/** Refused unheard because the defender bans the address or user name (counted, not recorded). */
+export class SignInThrottled extends SignInRefused {
+  override readonly name = 'SignInThrottled';
+  constructor(readonly until: Date) {
+    super('banned');
   }
 }
 
@@ -49,6 +58,7 @@ export interface SignInDeps {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly tokens: SessionTokens;
+  readonly defender: SignInDefender;
   /** Absent when MFT_TICKET_SECRET is not set: ticket calls are then refused as malformed. */
   readonly tickets: TicketOpener | undefined;
   readonly ticketPolicy: TicketPolicy;
@@ -110,7 +120,7 @@ export class SignInService {
 
   async open(input: PasswordSignIn, context: RequestContext): Promise<Opened> {
     const attempt = this.attempt('password', input, context);
-    await this.requireApplication(attempt);
+    await this.begin(attempt);
     const user = await this.passwordUser(input, attempt);
     return this.openReplaceable(user, input.applicationId, 'password', input.clientVersion, context);
   }
@@ -127,7 +137,7 @@ export class SignInService {
       clientVersion: input.clientVersion,
       context,
     };
-    await this.requireApplication(attempt);
+    await this.begin(attempt);
     const claims = await this.openTicket(input.ticket, attempt);
     if (claims.subject.kind !== 'user') return this.refuse('ticket-mismatch', attempt);
     const named = { ...attempt, userName: claims.subject.userName };
@@ -160,7 +170,7 @@ export class SignInService {
       clientVersion: input.clientVersion,
       context,
     };
-    await this.requireApplication(attempt);
+    await this.begin(attempt);
     const claims = await this.openTicket(input.ticket, attempt);
     // Everything the call says must be what the integrator sealed in the ticket.
     const subject = claims.subject;
@@ -219,7 +229,7 @@ export class SignInService {
     options: { token: boolean } = { token: true },
   ): Promise<Opened> {
     const attempt = this.attempt('password', input, context);
-    await this.requireApplication(attempt);
+    await this.begin(attempt);
     const user = await this.passwordUser(input, attempt);
     const session = this.newSession(
       user,
@@ -250,7 +260,7 @@ export class SignInService {
       clientVersion: input.clientVersion,
       context,
     };
-    await this.requireApplication(attempt);
+    await this.begin(attempt);
     const user = await this.keyUser(input.userName, input.fingerprint, attempt);
     const session = this.newSession(
       user,
@@ -286,7 +296,7 @@ export class SignInService {
   ): Promise<Opened> {
     if ('serviceToken' in input) return this.openForService(input, 'user-string', input.userString, context);
     const attempt = this.attempt('password', input, context);
-    await this.requireApplication(attempt);
+    await this.begin(attempt);
     const user = await this.passwordUser(input, attempt);
     const session = this.newSession(
       user,
@@ -371,9 +381,23 @@ export class SignInService {
 
   /** Records a failed sign-in a front end refused by itself (e.g. an SSH key signature that did not verify). */
   async recordFailure(reason: SignInFailureReason, attempt: Attempt): Promise<void> {
-    await this.refuse(reason, attempt).catch((error: unknown) => {
-      if (!(error instanceof SignInRefused)) throw error;
-    });
+    await this.admit(attempt)
+      .then(() => this.refuse(reason, attempt))
+      .catch((error: unknown) => {
+        if (!(error instanceof SignInRefused)) throw error;
+      });
+  }
+
+  /** Refuses, unrecorded but counted, an attempt from a banned address or against a banned name. */
+  private async admit(attempt: Attempt): Promise<void> {
+    const ban = await this.deps.defender.banned(attempt.context.clientIp, attempt.userName);
+    if (ban) throw new SignInThrottled(ban.until);
+  }
+
+  /** The first step of every sign-in: the defender, then the application. */
+  private async begin(attempt: Attempt): Promise<void> {
+    await this.admit(attempt);
+    await this.requireApplication(attempt);
   }
 
   /** Records the failure, then throws. Never records the password or the ticket. */
@@ -400,6 +424,7 @@ export class SignInService {
     await this.deps.store.appendToStream(`signin-failure-${this.deps.ids.uuid()}`, [event], {
       expectedRevision: 'no_stream',
     });
+    await this.deps.defender.failed(attempt.context.clientIp, attempt.userName, reason, attempt.context);
     throw new SignInRefused(reason);
   }
 
@@ -481,6 +506,7 @@ export class SignInService {
       clientVersion: null,
       context,
     };
+    await this.admit(attempt);
     const service = await this.authenticate(input.serviceToken);
     if (!service.liveness.alive) return this.refuse('service-session-invalid', attempt);
     if (service.user.status !== 'active' || !service.user.rights.includes('impersonate')) {

@@ -29,6 +29,9 @@ export const auditOperations = [
   'session.replace',
   'session.close',
   'session.expire',
+  'signin.ban',
+  'signin.unban',
+  'signin.refused',
   'connection.open',
   'connection.close',
   'user.create',
@@ -162,6 +165,30 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         detail: json({ method: d.method, clientVersion: d.clientVersion }),
       });
     }
+    case 'SignInBanned':
+      return fill(row, {
+        operation: 'signin.ban',
+        target: `${event.data.scope}:${event.data.key}`,
+        detail: json({
+          failures: event.data.failures,
+          banNumber: event.data.banNumber,
+          until: event.data.until,
+        }),
+      });
+    case 'SignInBanLifted':
+      return fill(row, {
+        operation: 'signin.unban',
+        target: `${event.data.scope}:${event.data.key}`,
+        detail: json({ liftedBy: event.data.liftedBy }),
+      });
+    case 'SignInAttemptsRefused':
+      return fill(row, {
+        operation: 'signin.refused',
+        outcome: 'failure',
+        reason: 'banned',
+        target: `${event.data.scope}:${event.data.key}`,
+        detail: json({ count: event.data.count, from: event.data.from, to: event.data.to }),
+      });
     case 'SessionReused': {
       const d = event.data;
       return fill(row, {
@@ -482,6 +509,9 @@ export const auditProjection: Projection = {
     'SignInFailed',
     'SessionReused',
     'SessionReplaced',
+    'SignInBanned',
+    'SignInBanLifted',
+    'SignInAttemptsRefused',
     'SessionClosed',
     'SessionExpired',
     'ConnectionOpened',

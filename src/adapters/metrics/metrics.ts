@@ -10,6 +10,8 @@ export interface Metrics {
   readonly projectionBatchSeconds: Histogram<'projection'>;
   readonly projectionPosition: Gauge<'projection'>;
   readonly eventStoreHead: Gauge<never>;
+  readonly signInBans: Counter<'scope'>;
+  readonly signInRefusedWhileBanned: Counter<'scope'>;
 }
 
 export function createMetrics(): Metrics {
@@ -22,6 +24,18 @@ export function createMetrics(): Metrics {
       help: 'HTTP requests by method, route template and status code',
       labelNames: ['method', 'route', 'status'] as const,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    signInBans: new Counter({
+      name: 'sluice_signin_bans_total',
+      help: 'Bans this process started (by address or user name)',
+      labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    signInRefusedWhileBanned: new Counter({
+      name: 'sluice_signin_refused_banned_total',
+      help: 'Sign-in attempts this process refused because a ban held',
+      labelNames: ['scope'] as const,
       registers: [registry],
     }),
     eventsAppended: new Counter({

@@ -10,6 +10,7 @@ import type { EventMetadata } from './envelope.js';
 import './formats.js';
 import { ApplicationEnabledChanged, ApplicationRegistered } from './application-events.js';
 import { AuditQueried } from './audit-events.js';
+import { SignInAttemptsRefused, SignInBanLifted, SignInBanned } from './defender-events.js';
 import {
   AccessDenied,
   ConnectionClosed,
@@ -71,6 +72,9 @@ const schemas = {
   SessionExpired,
   SignInFailed,
   TicketRedeemed,
+  SignInBanned,
+  SignInBanLifted,
+  SignInAttemptsRefused,
   ConnectionOpened,
   ConnectionClosed,
   FileUploaded,

@@ -121,6 +121,8 @@ export const SignInFailureReason = Type.Union([
   Type.Literal('privileged-user'),
   /** The ticket was minted for another application, or the call's e-mail or names differ from it. */
   Type.Literal('ticket-mismatch'),
+  /** The address or user name is banned by the defender: never recorded one by one (SignInAttemptsRefused). */
+  Type.Literal('banned'),
 ]);
 
 export const SignInFailed = eventSchema('SignInFailed', {

@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_user_credentials.js';
 import * as m0002 from './0002_session_tokens.js';
+import * as m0003 from './0003_signin_defender.js';
 
 /** The credential store's migrations, applied in key order. Append new files; never edit applied ones. */
 export const credentialMigrations: Record<string, Migration> = {
   '0001_user_credentials': m0001,
   '0002_session_tokens': m0002,
+  '0003_signin_defender': m0003,
 };

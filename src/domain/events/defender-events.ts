@@ -1,0 +1,36 @@
+/**
+ * The sign-in defender: bans of a source address or a user name after repeated failures, their
+ * lifting, and what was refused while they held. Refusals during a ban are never recorded one
+ * by one (an attacker could grow the log without bound); they are summed into one event per
+ * ban and summary interval.
+ */
+import { Type } from '@sinclair/typebox';
+import { eventSchema, Text, Timestamp, UserId } from './schema-helpers.js';
+
+export const BanScope = Type.Union([Type.Literal('address'), Type.Literal('user')]);
+
+export const SignInBanned = eventSchema('SignInBanned', {
+  scope: BanScope,
+  /** The client address, or the user name tried (case-folded). */
+  key: Text(254, 1),
+  /** Failures counted in the window that led to the ban. */
+  failures: Type.Integer({ minimum: 1 }),
+  /** 1 for the first ban of this key, growing with each repeat (and so does its length). */
+  banNumber: Type.Integer({ minimum: 1 }),
+  until: Timestamp,
+});
+
+export const SignInBanLifted = eventSchema('SignInBanLifted', {
+  scope: BanScope,
+  key: Text(254, 1),
+  liftedBy: UserId,
+});
+
+export const SignInAttemptsRefused = eventSchema('SignInAttemptsRefused', {
+  scope: BanScope,
+  key: Text(254, 1),
+  /** Sign-in attempts refused because of the ban since the last summary. */
+  count: Type.Integer({ minimum: 1 }),
+  from: Timestamp,
+  to: Timestamp,
+});

@@ -1,0 +1,197 @@
+/**
+ * Issue 15: the sign-in defender, driven by real clients from distinct loopback addresses
+ * (curl --interface, paramiko bound to a source address): a guesser is banned after the
+ * configured failures over HTTP or SSH alike, the ban holds on a second instance on the same
+ * database, a flood adds a bounded number of events, allow-listed addresses are never banned,
+ * a user name is banned after failures from many addresses, and an admin lists and lifts bans.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { curl } from '../support/curl.js';
+import { paramiko } from '../support/sftp-clients.js';
+import { ADMIN_PASSWORD, startTestSluice, type TestSluice } from '../support/sluice.js';
+
+const PASSWORD = 'defender-test-password';
+const ENV = {
+  MFT_DEFENDER_ALLOW: '127.0.0.3',
+  MFT_DEFENDER_MAX_FAILURES_PER_ADDRESS: '5',
+  MFT_DEFENDER_MAX_FAILURES_PER_USER: '8',
+};
+let t: TestSluice;
+let second: TestSluice;
+let admin: string;
+
+function signIn(base: string, from: string, userName: string, password: string) {
+  return curl([
+    '--interface',
+    from,
+    '-X',
+    'POST',
+    '-H',
+    'content-type: application/json',
+    '-d',
+    JSON.stringify({ userName, password, applicationId: 2 }),
+    `${base}/api/v1/sessions/open-immutable`,
+  ]);
+}
+
+function api(method: string, route: string, body?: unknown) {
+  return curl([
+    '-X',
+    method,
+    '-H',
+    `authorization: Bearer ${admin}`,
+    ...(body === undefined ? [] : ['-H', 'content-type: application/json', '-d', JSON.stringify(body)]),
+    `${t.base}${route}`,
+  ]);
+}
+
+async function count(type: string): Promise<number> {
+  const { pool } = t.database.open({ max: 1 });
+  return Number((await pool.query('SELECT count(*) AS n FROM events WHERE type = $1', [type])).rows[0].n);
+}
+
+async function events(type: string): Promise<Array<Record<string, unknown>>> {
+  const { pool } = t.database.open({ max: 1 });
+  return (
+    await pool.query('SELECT data FROM events WHERE type = $1 ORDER BY global_position', [type])
+  ).rows.map((r: { data: Record<string, unknown> }) => r.data);
+}
+
+/** paramiko from a given source address: tries each password in turn on one connection. */
+const SSH_GUESSES = `
+import socket, sys, paramiko
+host, port, user, first = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+source, passwords = sys.argv[5], sys.argv[6:]
+for password in passwords:
+    sock = socket.create_connection((host, port), source_address=(source, 0))
+    t = paramiko.Transport(sock)
+    t.connect()
+    try:
+        t.auth_password(user, password)
+        print('accepted' if t.is_authenticated() else 'refused', flush=True)
+    except paramiko.AuthenticationException:
+        print('refused', flush=True)
+    t.close()
+`;
+
+before(async () => {
+  t = await startTestSluice({ env: ENV });
+  second = await startTestSluice({ env: ENV, database: t.database });
+  const res = await signIn(t.base, '127.0.0.1', 'admin', ADMIN_PASSWORD);
+  assert.equal(res.status, 201, res.body);
+  admin = res.json<{ token: string }>().token;
+  for (const userName of ['alice', 'bob', 'carol', 'dave']) {
+    const created = await api('POST', '/api/v1/users', {
+      userName,
+      emailAddress: `${userName}@example.com`,
+      password: PASSWORD,
+    });
+    assert.equal(created.status, 201, created.body);
+  }
+});
+
+after(async () => {
+  await second?.stop();
+  await t?.stop();
+});
+
+describe('the sign-in defender', () => {
+  it('bans an address after the configured failures over HTTP; the right password is then refused, on every instance', async () => {
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await signIn(t.base, '127.0.0.2', 'alice', `wrong ${i}`)).status, 401);
+    }
+    const right = await signIn(t.base, '127.0.0.2', 'alice', PASSWORD);
+    assert.equal(right.status, 429, right.body);
+    assert.equal(right.json<{ type: string }>().type, '/problems/too-many-failures');
+    assert.ok(Number(right.headers['retry-after']) > 0);
+    const onSecond = await signIn(second.base, '127.0.0.2', 'alice', PASSWORD);
+    assert.equal(onSecond.status, 429, 'the ban is shared through the database');
+    const banned = await events('SignInBanned');
+    assert.deepEqual(
+      banned.map((b) => [b.scope, b.key, b.failures, b.banNumber]),
+      [['address', '127.0.0.2', 5, 1]],
+    );
+  });
+
+  it('a flood while banned adds a bounded number of events', async () => {
+    const failedBefore = await count('SignInFailed');
+    const flood = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        signIn(i % 2 ? second.base : t.base, '127.0.0.2', 'alice', `x${i}`),
+      ),
+    );
+    assert.ok(flood.every((r) => r.status === 429));
+    assert.equal(await count('SignInFailed'), failedBefore, 'no event per refused attempt');
+    await t.sluice.defender.summarize();
+    await second.sluice.defender.summarize();
+    const summaries = (await events('SignInAttemptsRefused')).filter((e) => e.key === '127.0.0.2');
+    assert.equal(summaries.length, 1, 'one summary for the whole flood');
+    assert.equal(
+      summaries[0]?.count,
+      42,
+      'the right password, its retry on the second instance, and the flood',
+    );
+  });
+
+  it('never bans an allow-listed address', async () => {
+    for (let i = 0; i < 7; i++) {
+      assert.equal((await signIn(t.base, '127.0.0.3', 'bob', `wrong ${i}`)).status, 401);
+    }
+    assert.equal((await signIn(t.base, '127.0.0.3', 'bob', PASSWORD)).status, 201);
+  });
+
+  it('bans an SSH guesser (paramiko) just the same, and the ban holds for HTTP too', async () => {
+    const guesses = ['g1', 'g2', 'g3', 'g4', 'g5', PASSWORD];
+    const result = await paramiko(SSH_GUESSES, t.sluice.sftpPort, 'carol', 'unused', '127.0.0.4', ...guesses);
+    assert.deepEqual(result.stdout.trim().split('\n'), [
+      'refused',
+      'refused',
+      'refused',
+      'refused',
+      'refused',
+      'refused',
+    ]);
+    assert.equal((await signIn(t.base, '127.0.0.4', 'carol', PASSWORD)).status, 429);
+    assert.ok((await events('SignInBanned')).some((b) => b.key === '127.0.0.4'));
+  });
+
+  it('bans a user name guessed from many addresses, whichever address comes next', async () => {
+    // 3 + 3 + 2 = 8 failures, no address reaching its own limit of 5.
+    for (const [from, n] of [
+      ['127.0.0.5', 3],
+      ['127.0.0.6', 3],
+      ['127.0.0.7', 2],
+    ] as const) {
+      for (let i = 0; i < n; i++) assert.equal((await signIn(t.base, from, 'DAVE', `w${i}`)).status, 401);
+    }
+    const fresh = await signIn(t.base, '127.0.0.8', 'dave', PASSWORD);
+    assert.equal(fresh.status, 429);
+    assert.ok((await events('SignInBanned')).some((b) => b.scope === 'user' && b.key === 'dave'));
+  });
+
+  it('an admin lists the bans and lifts one (recorded); the address may sign in again', async () => {
+    const list = await api('GET', '/api/v1/bans');
+    assert.equal(list.status, 200, list.body);
+    const keys = list
+      .json<{ items: Array<{ scope: string; key: string }> }>()
+      .items.map((b) => `${b.scope}:${b.key}`)
+      .sort();
+    assert.deepEqual(keys, ['address:127.0.0.2', 'address:127.0.0.4', 'user:dave']);
+    assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 204);
+    assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 404);
+    assert.equal((await signIn(t.base, '127.0.0.2', 'alice', PASSWORD)).status, 201);
+    assert.deepEqual(
+      (await events('SignInBanLifted')).map((e) => [e.scope, e.key]),
+      [['address', '127.0.0.2']],
+    );
+    const refused = await curl([
+      '-H',
+      `authorization: Bearer ${admin}`,
+      `${t.base}/api/v1/bans/user/a%01b`,
+      '-X',
+      'DELETE',
+    ]);
+    assert.equal(refused.status, 400);
+  });
+});
