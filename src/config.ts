@@ -51,6 +51,35 @@ export interface Config {
   readonly sessionLifetimeMs: number | null;
   /** How often immutable sessions past their 48 hours are recorded as expired. */
   readonly sessionExpiryIntervalMs: number;
+  /** Bounds against abuse: connections before sign-in, HTTP timeouts, streams, file sizes, quotas. */
+  readonly limits: Limits;
+}
+
+export interface Limits {
+  /** An SSH connection not signed in by then is cut. */
+  readonly sshAuthTimeoutMs: number;
+  /** SSH connections not yet signed in, in all and per client address; further ones are closed at once. */
+  readonly sshMaxUnauthenticated: number;
+  readonly sshMaxUnauthenticatedPerAddress: number;
+  /** Time for a client to send a request's headers, and the whole request (body included). */
+  readonly httpHeadersTimeoutMs: number;
+  readonly httpRequestTimeoutMs: number;
+  /** A connection on which nothing moves for this long is closed. */
+  readonly httpIdleTimeoutMs: number;
+  /** How long an idle keep-alive connection waits for its next request. */
+  readonly httpKeepAliveTimeoutMs: number;
+  /** Open HTTP connections; further ones are closed at once. */
+  readonly httpMaxConnections: number;
+  /** Requests served on one keep-alive connection before it is closed (0: no limit). */
+  readonly httpMaxRequestsPerSocket: number;
+  /** Live audit streams (SSE) one user may hold; the next one gets 429. */
+  readonly auditStreamsPerUser: number;
+  /** Largest file any protocol may store. */
+  readonly maxFileBytes: number;
+  /** How far past the end of what was written an SFTP WRITE may start (a hole). */
+  readonly maxWriteGapBytes: number;
+  /** Bytes each user may store in all (0: no quota). */
+  readonly userQuotaBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -170,19 +199,40 @@ function emailAddress(env: Env, name: string, fallback: string): string {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
+function loadLimits(env: Env, maxFileBytes: number): Limits {
+  const seconds = (name: string, fallback: number, max = 86_400) =>
+    integer(env, name, fallback, 1, max) * 1000;
+  return {
+    sshAuthTimeoutMs: seconds('MFT_SSH_AUTH_TIMEOUT_SECONDS', 30, 3600),
+    sshMaxUnauthenticated: integer(env, 'MFT_SSH_MAX_UNAUTHENTICATED', 200, 1, 100_000),
+    sshMaxUnauthenticatedPerAddress: integer(env, 'MFT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS', 20, 1, 100_000),
+    httpHeadersTimeoutMs: seconds('MFT_HTTP_HEADERS_TIMEOUT_SECONDS', 20),
+    httpRequestTimeoutMs: seconds('MFT_HTTP_REQUEST_TIMEOUT_SECONDS', 3600),
+    httpIdleTimeoutMs: seconds('MFT_HTTP_IDLE_TIMEOUT_SECONDS', 60),
+    httpKeepAliveTimeoutMs: seconds('MFT_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 3600),
+    httpMaxConnections: integer(env, 'MFT_HTTP_MAX_CONNECTIONS', 1000, 1, 1_000_000),
+    httpMaxRequestsPerSocket: integer(env, 'MFT_HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 0, 1_000_000),
+    auditStreamsPerUser: integer(env, 'MFT_AUDIT_MAX_STREAMS_PER_USER', 5, 1, 10_000),
+    maxFileBytes,
+    maxWriteGapBytes: integer(env, 'MFT_MAX_WRITE_GAP_BYTES', 64 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
+    userQuotaBytes: integer(env, 'MFT_USER_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(value(env, 'MFT_DATA_DIR') ?? './data');
   const logLevel = value(env, 'MFT_LOG_LEVEL') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError('MFT_LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const maxFileBytes = integer(env, 'MFT_MAX_FILE_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER);
   const config: Config = {
     dataDir,
     filesDir: path.join(dataDir, 'files'),
     bindAddress: value(env, 'MFT_BIND_ADDRESS') ?? '0.0.0.0',
     httpPort: port(env, 'MFT_HTTP_PORT', 8080),
     sftpPort: port(env, 'MFT_SFTP_PORT', 2222),
-    maxUploadBytes: integer(env, 'MFT_HTTP_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1, Number.MAX_SAFE_INTEGER),
+    maxUploadBytes: integer(env, 'MFT_HTTP_MAX_UPLOAD_BYTES', maxFileBytes, 1, Number.MAX_SAFE_INTEGER),
     tls: tlsFiles(env),
     trustedProxies: addressList(env, 'MFT_TRUSTED_PROXIES'),
     sftpMaxConnectionsPerUser: integer(env, 'MFT_SFTP_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
@@ -212,7 +262,14 @@ export function loadConfig(env: Env = process.env): Config {
         ? null
         : integer(env, 'MFT_SESSION_LIFETIME_SECONDS', 0, 60, 365 * 86_400) * 1000,
     sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
+    limits: loadLimits(env, maxFileBytes),
   };
+  if (config.limits.httpHeadersTimeoutMs > config.limits.httpRequestTimeoutMs) {
+    throw new ConfigError(
+      'MFT_HTTP_HEADERS_TIMEOUT_SECONDS',
+      `must not exceed MFT_HTTP_REQUEST_TIMEOUT_SECONDS (${config.limits.httpRequestTimeoutMs / 1000})`,
+    );
+  }
   if (config.httpPort === config.sftpPort) {
     throw new ConfigError('MFT_SFTP_PORT', `must differ from MFT_HTTP_PORT (${config.httpPort})`);
   }

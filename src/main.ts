@@ -40,6 +40,7 @@ import { ensureAdmin } from './application/bootstrap.js';
 import { SignInDefender } from './application/defender.js';
 import { FileOperations } from './application/files/file-operations.js';
 import type { Clock } from './application/ports.js';
+import type { RefusalCounter } from './application/refusals.js';
 import { SessionExpiry } from './application/session-expiry.js';
 import { SignInService } from './application/sign-in.js';
 import { UserService } from './application/users.js';
@@ -130,6 +131,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await migrate(database.db, { name: 'credentials', migrations: credentialMigrations });
 
     const metrics = createMetrics();
+    const refused: RefusalCounter = (reason) => metrics.refusals.inc({ reason });
     const onAppended = (_stream: string, count: number, seconds: number) => {
       metrics.eventsAppended.inc(count);
       metrics.appendSeconds.observe(seconds);
@@ -323,6 +325,11 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         hostKeys,
         maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
         maxHandlesPerConnection: config.sftpMaxHandlesPerConnection,
+        preAuth: {
+          authTimeoutMs: config.limits.sshAuthTimeoutMs,
+          maxTotal: config.limits.sshMaxUnauthenticated,
+          maxPerAddress: config.limits.sshMaxUnauthenticatedPerAddress,
+        },
       },
       {
         signIn,
@@ -333,6 +340,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         clock,
         ids: { uuid: uuidv7 },
         logger: logger.child({ component: 'sftp' }),
+        refused,
       },
     );
     const sftpAddress = await sftp.listen();

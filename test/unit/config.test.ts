@@ -46,7 +46,36 @@ describe('configuration from the environment', () => {
       ticketClockSkewMs: 60_000,
       siteName: undefined,
       sessionExpiryIntervalMs: 60_000,
+      limits: {
+        sshAuthTimeoutMs: 30_000,
+        sshMaxUnauthenticated: 200,
+        sshMaxUnauthenticatedPerAddress: 20,
+        httpHeadersTimeoutMs: 20_000,
+        httpRequestTimeoutMs: 3_600_000,
+        httpIdleTimeoutMs: 60_000,
+        httpKeepAliveTimeoutMs: 5_000,
+        httpMaxConnections: 1000,
+        httpMaxRequestsPerSocket: 1000,
+        auditStreamsPerUser: 5,
+        maxFileBytes: 10 * 1024 ** 3,
+        maxWriteGapBytes: 64 * 1024 ** 2,
+        userQuotaBytes: 0,
+      },
     });
+  });
+
+  it('reads the limits, and the HTTP upload limit follows the file size limit', () => {
+    const config = loadConfig({
+      MFT_SSH_AUTH_TIMEOUT_SECONDS: '2',
+      MFT_MAX_FILE_BYTES: '1000',
+      MFT_USER_QUOTA_BYTES: '5000',
+      MFT_HTTP_MAX_REQUESTS_PER_SOCKET: '0',
+    });
+    assert.equal(config.limits.sshAuthTimeoutMs, 2000);
+    assert.equal(config.limits.maxFileBytes, 1000);
+    assert.equal(config.maxUploadBytes, 1000);
+    assert.equal(config.limits.userQuotaBytes, 5000);
+    assert.equal(config.limits.httpMaxRequestsPerSocket, 0);
   });
 
   const bad: Array<[Record<string, string>, string]> = [
@@ -58,6 +87,12 @@ describe('configuration from the environment', () => {
     [{ DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'http://localhost/db' }, 'DATABASE_URL'],
     [{ MFT_LOG_LEVEL: 'verbose' }, 'MFT_LOG_LEVEL'],
+    [{ MFT_SSH_AUTH_TIMEOUT_SECONDS: '0' }, 'MFT_SSH_AUTH_TIMEOUT_SECONDS'],
+    [{ MFT_USER_QUOTA_BYTES: '1e9' }, 'MFT_USER_QUOTA_BYTES'],
+    [
+      { MFT_HTTP_HEADERS_TIMEOUT_SECONDS: '120', MFT_HTTP_REQUEST_TIMEOUT_SECONDS: '60' },
+      'MFT_HTTP_HEADERS_TIMEOUT_SECONDS',
+    ],
     [{ MFT_READY_MAX_LAG: 'lots' }, 'MFT_READY_MAX_LAG'],
     [{ EVENTSTORE_URL: 'http://localhost:2113' }, 'EVENTSTORE_URL'],
     [{ EVENTSTORE_URL: 'localhost:2113' }, 'EVENTSTORE_URL'],

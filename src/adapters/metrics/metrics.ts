@@ -1,5 +1,7 @@
 /** Prometheus metrics (prom-client), one registry per process, served by the API at /metrics. */
+
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { REFUSAL_REASONS } from '../../application/refusals.js';
 
 export interface Metrics {
   readonly registry: Registry;
@@ -12,6 +14,8 @@ export interface Metrics {
   readonly eventStoreHead: Gauge<never>;
   readonly signInBans: Counter<'scope'>;
   readonly signInRefusedWhileBanned: Counter<'scope'>;
+  /** Connections, requests, streams and writes refused by a limit, by which limit. */
+  readonly refusals: Counter<'reason'>;
 }
 
 export function createMetrics(): Metrics {
@@ -73,5 +77,18 @@ export function createMetrics(): Metrics {
       help: 'Global position of the newest event readers can see (projection lag = head - position)',
       registers: [registry],
     }),
+    refusals: refusalCounter(registry),
   };
+}
+
+function refusalCounter(registry: Registry): Counter<'reason'> {
+  const counter = new Counter({
+    name: 'sluice_refusals_total',
+    help: 'Connections, requests, streams and writes refused by a limit (reason: which limit)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Every reason appears from the start, at 0, so a rate can be taken before the first refusal.
+  for (const reason of REFUSAL_REASONS) counter.inc({ reason }, 0);
+  return counter;
 }

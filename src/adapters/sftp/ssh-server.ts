@@ -6,12 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection } from 'ssh2';
 import type { FileOperations } from '../../application/files/file-operations.js';
 import { metadataFor } from '../../application/metadata.js';
 import type { Clock, IdGenerator, RequestContext } from '../../application/ports.js';
+import { type RefusalCounter, uncounted } from '../../application/refusals.js';
 import { SignInRefused, type SignInService } from '../../application/sign-in.js';
 import type { ActiveUser, UserService } from '../../application/users.js';
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
@@ -20,6 +22,7 @@ import { toNewEvent } from '../../domain/events/catalogue.js';
 import { fingerprintOf } from '../ssh/public-keys.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { HostKey } from './host-keys.js';
+import { PreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { SftpProtocolSession } from './protocol/server.js';
 
 export interface SftpServerOptions {
@@ -30,6 +33,8 @@ export interface SftpServerOptions {
   readonly maxHandlesPerConnection: number;
   /** Failed authentication attempts before the connection is cut. */
   readonly maxAuthAttempts?: number;
+  /** Connections before sign-in: the time they have to sign in, and how many may wait. */
+  readonly preAuth?: PreAuthLimits;
 }
 
 export interface SftpServerDeps {
@@ -41,7 +46,11 @@ export interface SftpServerDeps {
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly logger: Logger;
+  /** Counts connections refused by a limit (sluice_refusals_total). */
+  readonly refused?: RefusalCounter;
 }
+
+const DEFAULT_PRE_AUTH: PreAuthLimits = { authTimeoutMs: 30_000, maxTotal: 200, maxPerAddress: 20 };
 
 /** Modern algorithms only: no CBC ciphers, no SHA-1 or MD5 MACs or key exchanges. */
 export const SSH_ALGORITHMS = {
@@ -83,15 +92,20 @@ interface Authenticated {
 }
 
 export class SftpServer {
-  private server: ssh2.Server | undefined;
+  private server: net.Server | undefined;
+  private readonly gate: PreAuthGate;
+  private readonly refused: RefusalCounter;
 
   constructor(
     private readonly options: SftpServerOptions,
     private readonly deps: SftpServerDeps,
-  ) {}
+  ) {
+    this.refused = deps.refused ?? uncounted;
+    this.gate = new PreAuthGate(options.preAuth ?? DEFAULT_PRE_AUTH, this.refused);
+  }
 
   async listen(): Promise<{ host: string; port: number }> {
-    const server = new ssh2.Server(
+    const ssh = new ssh2.Server(
       {
         hostKeys: this.options.hostKeys.map((k) => k.privateKey),
         ident: 'Sluice',
@@ -99,6 +113,12 @@ export class SftpServer {
       },
       (client, info) => this.onConnection(client, info),
     );
+    ssh.on('error', (error: Error) => this.deps.logger.error({ err: error }, 'SSH server error'));
+    // TCP is accepted here, so the gate bounds a connection from its first byte, before ssh2
+    // has even read its identification line.
+    const server = net.createServer((socket) => {
+      if (this.gate.admit(socket)) ssh.injectSocket(socket);
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -118,6 +138,7 @@ export class SftpServer {
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
+    this.gate.closeAll();
     this.deps.registry.disconnectAll('server stopping');
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -160,6 +181,7 @@ export class SftpServer {
         client.end();
         return;
       }
+      this.gate.authenticated(info.ip, info.port);
       // Attached at once: a client opens its session channel right after authenticating.
       const ready = this.onReady(client, connectionId, authenticated, context, clientSoftware, log).catch(
         (error: unknown) => {
@@ -272,11 +294,28 @@ export class SftpServer {
   ): Promise<((channel: import('node:stream').Duplex) => void) | undefined> {
     const { registry, store, files, clock } = this.deps;
     const user = auth.user;
-    if (registry.countForUser(user.userId) >= this.options.maxConnectionsPerUser) {
+    let closeReason = 'client disconnected';
+    // Counted and registered in one step, before any await: of simultaneous sign-ins beyond the
+    // limit, none slips through between the check and the registration.
+    const admitted = registry.tryAdd(
+      {
+        connectionId,
+        sessionId: auth.sessionId,
+        userId: user.userId,
+        disconnect: (reason) => {
+          closeReason = reason;
+          client.end();
+        },
+      },
+      this.options.maxConnectionsPerUser,
+    );
+    if (!admitted) {
       log.info({ userId: user.userId }, 'connection limit per user reached: disconnecting');
+      this.refused('sftp-connections-per-user');
       client.end();
       return undefined;
     }
+    client.once('close', () => registry.remove(connectionId));
     const openedAt = clock.now().getTime();
     const actorContext: RequestContext = {
       ...context,
@@ -288,39 +327,34 @@ export class SftpServer {
       },
     };
     const stream = `connection-${connectionId}`;
-    await store.appendToStream(
-      stream,
-      [
-        toNewEvent(
-          {
-            type: 'ConnectionOpened',
-            data: {
-              connectionId,
-              protocol: 'sftp',
-              sessionId: auth.sessionId,
-              userId: user.userId,
-              remoteAddress: context.clientIp,
-              remotePort: context.clientPort ?? 0,
-              clientSoftware,
-              authMethod: auth.method,
-              keyFingerprint: auth.fingerprint,
+    try {
+      await store.appendToStream(
+        stream,
+        [
+          toNewEvent(
+            {
+              type: 'ConnectionOpened',
+              data: {
+                connectionId,
+                protocol: 'sftp',
+                sessionId: auth.sessionId,
+                userId: user.userId,
+                remoteAddress: context.clientIp,
+                remotePort: context.clientPort ?? 0,
+                clientSoftware,
+                authMethod: auth.method,
+                keyFingerprint: auth.fingerprint,
+              },
             },
-          },
-          metadataFor(actorContext),
-        ),
-      ],
-      { expectedRevision: 'no_stream' },
-    );
-    let closeReason = 'client disconnected';
-    registry.add({
-      connectionId,
-      sessionId: auth.sessionId,
-      userId: user.userId,
-      disconnect: (reason) => {
-        closeReason = reason;
-        client.end();
-      },
-    });
+            metadataFor(actorContext),
+          ),
+        ],
+        { expectedRevision: 'no_stream' },
+      );
+    } catch (error) {
+      registry.remove(connectionId);
+      throw error;
+    }
     const sftpSessions: SftpProtocolSession[] = [];
     const serve = (channel: import('node:stream').Duplex) => {
       const fileSession = files.session({

@@ -1,0 +1,22 @@
+/**
+ * The limits that refuse work before it costs the server much (connections before sign-in,
+ * streams, oversized or over-quota writes). Each refusal is counted by reason in
+ * `sluice_refusals_total`; the front ends report them through a `RefusalCounter`.
+ */
+export const REFUSAL_REASONS = [
+  'ssh-auth-timeout',
+  'ssh-unauthenticated-total',
+  'ssh-unauthenticated-per-address',
+  'sftp-connections-per-user',
+  'http-connections',
+  'audit-streams-per-user',
+  'file-too-large',
+  'write-gap',
+  'quota',
+] as const;
+
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
+
+export type RefusalCounter = (reason: RefusalReason) => void;
+
+export const uncounted: RefusalCounter = () => {};
