@@ -289,6 +289,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           waitForPosition: (position, timeoutMs) => runner.waitForPosition(position, timeoutMs),
           files,
           maxUploadBytes: config.maxUploadBytes,
+          auditStreamsPerUser: config.limits.auditStreamsPerUser,
           knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
           views: {
             db: database.db,
@@ -302,6 +303,14 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       {
         logger: logger.child({ component: 'http' }),
         trustedProxies: config.trustedProxies,
+        limits: {
+          headersTimeoutMs: config.limits.httpHeadersTimeoutMs,
+          requestTimeoutMs: config.limits.httpRequestTimeoutMs,
+          idleTimeoutMs: config.limits.httpIdleTimeoutMs,
+          keepAliveTimeoutMs: config.limits.httpKeepAliveTimeoutMs,
+          maxConnections: config.limits.httpMaxConnections,
+          maxRequestsPerSocket: config.limits.httpMaxRequestsPerSocket,
+        },
         ...(config.tls
           ? { tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
           : {}),

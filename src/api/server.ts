@@ -2,6 +2,8 @@
  * The HTTP server: fastify with pino logging, TypeBox schemas (validation, types and OpenAPI
  * from one source), problem+json errors, then one plugin per area.
  */
+
+import type { ServerOptions as NodeServerOptions } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../adapters/metrics/metrics.js';
@@ -50,8 +52,35 @@ export interface ApiDependencies {
     readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
     /** The session and audit views (read model, audit-read recording, the audit view's progress). */
     readonly views?: ViewDependencies;
+    /** Live audit streams one user may hold at once (default 5). */
+    readonly auditStreamsPerUser?: number;
   };
 }
+
+/** Bounds on HTTP connections and the time a client may take to send a request. */
+export interface HttpLimits {
+  /** To send the request line and headers. */
+  readonly headersTimeoutMs: number;
+  /** To send the whole request, body included (an upload's body too). */
+  readonly requestTimeoutMs: number;
+  /** A connection on which nothing moves for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** How long an idle keep-alive connection waits for its next request. */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections; further ones are closed at once. */
+  readonly maxConnections: number;
+  /** Requests on one keep-alive connection (0: no limit). */
+  readonly maxRequestsPerSocket: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 3_600_000,
+  idleTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1000,
+  maxRequestsPerSocket: 1000,
+};
 
 export interface ServerOptions {
   readonly logger: FastifyBaseLogger | false;
@@ -59,22 +88,37 @@ export interface ServerOptions {
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
   /** Proxies (addresses, CIDR ranges) whose X-Forwarded-For is believed; none by default. */
   readonly trustedProxies?: readonly string[];
+  readonly limits?: HttpLimits;
 }
 
 export async function buildServer(deps: ApiDependencies, options: ServerOptions): Promise<FastifyInstance> {
+  const limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+  // Node checks the header and request timeouts every connectionsCheckingInterval (30 s by
+  // default): often enough here that a short timeout is kept to within a quarter of itself.
+  const nodeOptions: NodeServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(250, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
-    ...(options.tls ? { https: { key: options.tls.key, cert: options.tls.cert } } : {}),
+    ...(options.tls
+      ? { https: { key: options.tls.key, cert: options.tls.cert, ...nodeOptions } }
+      : { http: nodeOptions }),
     // The client address comes from the connection; X-Forwarded-For only from named proxies.
     trustProxy:
       options.trustedProxies && options.trustedProxies.length > 0 ? [...options.trustedProxies] : false,
-    // A client that sends nothing for a minute is dropped; a whole request may take an hour.
-    connectionTimeout: 60_000,
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    maxRequestsPerSocket: limits.maxRequestsPerSocket,
     genReqId: requestId,
     bodyLimit: 1024 * 1024,
-    requestTimeout: 3_600_000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Past the cap Node closes a new connection at once and says so with 'drop'.
+  app.server.maxConnections = limits.maxConnections;
+  app.server.on('drop', () => deps.metrics.refusals.inc({ reason: 'http-connections' }));
 
   await app.register(problemsPlugin);
   await app.register(openApiPlugin, { version: deps.version });
@@ -97,7 +141,12 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
     if (core.views) {
       const views = { signIn: core.signIn, views: core.views, waitForPosition: core.waitForPosition };
       await app.register(sessionViewRoutes, { prefix: '/api/v1/sessions', ...views });
-      await app.register(auditRoutes, { prefix: '/api/v1/audit', ...views });
+      await app.register(auditRoutes, {
+        prefix: '/api/v1/audit',
+        ...views,
+        maxStreamsPerUser: core.auditStreamsPerUser ?? 5,
+        refused: (reason) => deps.metrics.refusals.inc({ reason }),
+      });
     }
     await app.register(userRoutes, {
       prefix: '/api/v1/users',

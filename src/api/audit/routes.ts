@@ -5,7 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RefusalCounter } from '../../application/refusals.js';
 import type { SignInService } from '../../application/sign-in.js';
 import { authenticate, type Principal } from '../auth.js';
 import { awaitView } from '../paging.js';
@@ -28,6 +29,7 @@ import {
   AuditExportQuery,
   AuditPage,
   AuditStreamQuery,
+  type AuditStreamQueryType,
 } from './schemas.js';
 import { type AuditStreams, streamAudit } from './stream.js';
 
@@ -35,6 +37,9 @@ export interface AuditRoutesOptions {
   readonly signIn: SignInService;
   readonly views: ViewDependencies;
   readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
+  /** Live streams one user may hold at once; the next gets 429. */
+  readonly maxStreamsPerUser: number;
+  readonly refused: RefusalCounter;
 }
 
 const problems = {
@@ -65,12 +70,14 @@ function auditFilters(principal: Principal, query: FilterQuery): AuditFilters {
 
 export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (
   app,
-  { signIn, views, waitForPosition },
+  { signIn, views, waitForPosition, maxStreamsPerUser, refused },
 ) => {
   app.addHook('preHandler', authenticate(signIn));
   const tags = ['audit'];
   const security = [{ bearer: [] }];
   const streams: AuditStreams = new Set();
+  /** Live streams by user id (in this process). */
+  const streamsOf = new Map<number, number>();
   // Open event streams would keep the server from closing: end them first.
   app.addHook('preClose', async () => {
     for (const controller of streams) controller.abort();
@@ -182,45 +189,73 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
           ...problems,
+          429: { $ref: 'Problem#' },
         },
       },
     },
     async (request, reply) => {
-      const query = request.query;
       const principal = principalOf(request);
-      const filters = auditFilters(principal, query);
-      const header = request.headers['last-event-id'];
-      let after = query.after;
-      if (header !== undefined) {
-        const text = Array.isArray(header) ? header[0] : header;
-        if (text === undefined || !/^\d{1,15}$/.test(text.trim())) {
-          throw new Problem(400, 'invalid-last-event-id', 'Last-Event-ID must be a global position');
-        }
-        after = Number(text.trim());
+      const userId = principal.user.userId;
+      // Counted before the first await, so simultaneous requests cannot all pass.
+      const open = streamsOf.get(userId) ?? 0;
+      if (open >= maxStreamsPerUser) {
+        refused('audit-streams-per-user');
+        throw new Problem(
+          429,
+          'too-many-streams',
+          'Too many live audit streams',
+          `You hold ${open} live audit streams, the most allowed; close one first`,
+        );
       }
-      await recordQuery(views.store, request, 'audit.stream', {
-        ...query,
-        ...(after === undefined ? {} : { after }),
-      });
-      await streamAudit({
-        request,
-        reply,
-        views,
-        filters,
-        // Without a position to resume from: whatever the log holds now is not sent.
-        after: after ?? (await views.store.headPosition()),
-        streams,
-        // The session still alive, and every right the stream was opened with still held.
-        alive: async () => {
-          const { liveness, user } = await signIn.check(principal.session.sessionId);
-          return (
-            liveness.alive &&
-            user.status === 'active' &&
-            principal.rights.every((right) => user.rights.includes(right))
-          );
-        },
-        endedBetween: (from, until) => sessionEndedBetween(views.db, principal.session, from, until),
-      });
+      streamsOf.set(userId, open + 1);
+      try {
+        await serveStream(request, reply, principal, request.query);
+      } finally {
+        const left = (streamsOf.get(userId) ?? 1) - 1;
+        if (left > 0) streamsOf.set(userId, left);
+        else streamsOf.delete(userId);
+      }
     },
   );
+
+  const serveStream = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    principal: Principal,
+    query: AuditStreamQueryType,
+  ): Promise<void> => {
+    const filters = auditFilters(principal, query);
+    const header = request.headers['last-event-id'];
+    let after = query.after;
+    if (header !== undefined) {
+      const text = Array.isArray(header) ? header[0] : header;
+      if (text === undefined || !/^\d{1,15}$/.test(text.trim())) {
+        throw new Problem(400, 'invalid-last-event-id', 'Last-Event-ID must be a global position');
+      }
+      after = Number(text.trim());
+    }
+    await recordQuery(views.store, request, 'audit.stream', {
+      ...query,
+      ...(after === undefined ? {} : { after }),
+    });
+    await streamAudit({
+      request,
+      reply,
+      views,
+      filters,
+      // Without a position to resume from: whatever the log holds now is not sent.
+      after: after ?? (await views.store.headPosition()),
+      streams,
+      // The session still alive, and every right the stream was opened with still held.
+      alive: async () => {
+        const { liveness, user } = await signIn.check(principal.session.sessionId);
+        return (
+          liveness.alive &&
+          user.status === 'active' &&
+          principal.rights.every((right) => user.rights.includes(right))
+        );
+      },
+      endedBetween: (from, until) => sessionEndedBetween(views.db, principal.session, from, until),
+    });
+  };
 };
