@@ -50,7 +50,7 @@ import { toNewEvent } from './domain/events/catalogue.js';
 import type { EventMetadata } from './domain/events/envelope.js';
 import { listApplications } from './projections/applications-view.js';
 import { auditProjection } from './projections/audit-view.js';
-import { fileDigest } from './projections/files-view.js';
+import { fileDigest, filesProjection, storedBytes } from './projections/files-view.js';
 import { ProjectionRunner } from './projections/runner.js';
 import { sessionsDueToExpire } from './projections/sessions-view.js';
 import { listUsers } from './projections/users-view.js';
@@ -257,7 +257,23 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
 
     const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'));
     await disk.prepare();
-    const files = new FileOperations({ storage: disk, store, clock, ids: { uuid: uuidv7 } });
+    const files = new FileOperations({
+      storage: disk,
+      store,
+      clock,
+      ids: { uuid: uuidv7 },
+      limits: {
+        maxFileBytes: config.limits.maxFileBytes,
+        maxWriteGapBytes: config.limits.maxWriteGapBytes,
+        quotaBytes: config.limits.userQuotaBytes,
+        // What the user stores, once the files view has caught up with the log.
+        storedBytes: async (userId) => {
+          await runner.waitForPosition(await store.headPosition(), 5000, filesProjection.name);
+          return storedBytes(database.db, userId);
+        },
+      },
+      refused,
+    });
     const recovered = await files.recoverUploads();
     if (recovered.finished + recovered.discarded > 0) {
       logger.warn(

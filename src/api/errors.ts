@@ -87,6 +87,7 @@ const fileProblems: Record<FileErrorCode, [number, string]> = {
   'too-many-handles': [503, 'too-busy'],
   'digest-mismatch': [400, 'digest-mismatch'],
   'too-large': [413, 'too-large'],
+  'quota-exceeded': [507, 'quota-exceeded'],
   failure: [500, 'file-operation-failed'],
 };
 

@@ -87,3 +87,13 @@ export async function fileDigest(
     .executeTakeFirst();
   return row ? { size: Number(row.size), sha256: row.sha256 } : undefined;
 }
+
+/** The bytes a user stores, as the view knows them (the sum of the sizes of their files). */
+export async function storedBytes(db: Kysely<ReadModel>, userId: number): Promise<number> {
+  const row = await db
+    .selectFrom('files')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<string>('size'), sql<string>`0`).as('total'))
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return Number(row.total);
+}

@@ -387,6 +387,7 @@ describe('SFTP session: FileError mapping', () => {
     'too-many-handles': FX.FAILURE,
     'digest-mismatch': FX.FAILURE,
     'too-large': FX.FAILURE,
+    'quota-exceeded': FX.FAILURE,
     failure: FX.FAILURE,
     unsupported: FX.OP_UNSUPPORTED,
   };

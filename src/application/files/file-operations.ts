@@ -20,6 +20,7 @@ import {
 } from '../../domain/files/permissions.js';
 import { InvalidPath, resolveVirtualPath } from '../../domain/files/virtual-path.js';
 import type { Clock, IdGenerator } from '../ports.js';
+import { type RefusalCounter, type RefusalReason, uncounted } from '../refusals.js';
 import {
   type ClosedFile,
   type DirectoryEntry,
@@ -31,6 +32,8 @@ import {
   type FileSystemStats,
   type OpenFlags,
 } from './file-session.js';
+import { QuotaLedger } from './quota.js';
+import { StreamingDigest } from './streaming-digest.js';
 
 export type Protocol = 'sftp' | 'http' | 'ftps';
 type FileOperation = Extract<DomainEvent, { type: 'AccessDenied' }>['data']['operation'];
@@ -106,7 +109,28 @@ export interface FileOperationsDeps {
   readonly store: EventStore;
   readonly clock: Clock;
   readonly ids: IdGenerator;
+  /** Sizes and quotas every protocol's uploads keep to; none when absent. */
+  readonly limits?: TransferLimits;
+  /** Counts writes refused by a limit (sluice_refusals_total). */
+  readonly refused?: RefusalCounter;
 }
+
+export interface TransferLimits {
+  /** Largest file any upload may make. */
+  readonly maxFileBytes: number;
+  /** How far past the end of what an upload has written a write may start (a hole). */
+  readonly maxWriteGapBytes: number;
+  /** Bytes each user may store in all; 0: no quota. */
+  readonly quotaBytes: number;
+  /** Bytes a user stores now (needed with a quota). */
+  readonly storedBytes?: (userId: number) => Promise<number>;
+}
+
+const NO_LIMITS: TransferLimits = {
+  maxFileBytes: Number.MAX_SAFE_INTEGER,
+  maxWriteGapBytes: Number.MAX_SAFE_INTEGER,
+  quotaBytes: 0,
+};
 
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
@@ -138,10 +162,12 @@ function longname(name: string, attrs: FileAttributes, userName: string): string
 }
 
 export class FileOperations {
+  private readonly ledger = new QuotaLedger();
+
   constructor(private readonly deps: FileOperationsDeps) {}
 
   session(actor: FileActor): FileSession {
-    return new CoreFileSession(this.deps, actor);
+    return new CoreFileSession(this.deps, actor, this.ledger);
   }
 
   /**
@@ -195,7 +221,12 @@ class CoreFileSession implements FileSession {
   constructor(
     readonly deps: FileOperationsDeps,
     private readonly actor: FileActor,
+    private readonly ledger: QuotaLedger,
   ) {}
+
+  get userId(): number {
+    return this.actor.userId;
+  }
 
   home(): Promise<string> {
     this.homeDir ??= this.deps.storage.home(this.actor.homeFolder);
@@ -306,18 +337,25 @@ class CoreFileSession implements FileSession {
       path: resolved,
       protocol: this.actor.protocol,
     };
+    const limits = this.deps.limits ?? NO_LIMITS;
+    // The room this upload may fill: the quota less what the user stores, plus the file it replaces.
+    const room =
+      limits.quotaBytes > 0 && limits.storedBytes
+        ? limits.quotaBytes - (await limits.storedBytes(this.actor.userId)) + (existing?.size ?? 0)
+        : Number.POSITIVE_INFINITY;
     const staged = await this.guarded('upload', resolved, () =>
       this.deps.storage.stage(home, resolved, uploadId, fromExisting, owner),
     );
-    return new UploadHandle(
-      this,
-      resolved,
-      uploadId,
-      staged,
+    return new UploadHandle(this, resolved, uploadId, staged, {
       mayOverwrite,
       fromExisting,
-      flags.append ? (existing?.size ?? 0) : null,
-    );
+      startSize: fromExisting ? (existing?.size ?? 0) : 0,
+      appendAt: flags.append ? (existing?.size ?? 0) : null,
+      limits,
+      room,
+      ledger: this.ledger,
+      refused: this.deps.refused ?? uncounted,
+    });
   }
 
   async openDirectory(path: string): Promise<DirectoryHandle> {
@@ -515,25 +553,48 @@ class DownloadHandle implements FileHandle {
   }
 }
 
-/** Writes of one upload, staged; sha256 computed while streaming when writes arrive in order. */
+interface UploadOptions {
+  readonly mayOverwrite: boolean;
+  /** The upload starts as a copy of the current file (resume). */
+  readonly fromExisting: boolean;
+  /** Size of the staged file when opened. */
+  readonly startSize: number;
+  /** For O_APPEND: where writes go regardless of their offset. */
+  readonly appendAt: number | null;
+  readonly limits: TransferLimits;
+  /** Bytes of quota this upload may reserve (Infinity without a quota). */
+  readonly room: number;
+  readonly ledger: QuotaLedger;
+  readonly refused: RefusalCounter;
+}
+
+/**
+ * Writes of one upload, staged. Each write is checked before it touches the disk: the file may
+ * not grow past the largest file size nor the user's quota, and a write may not start far past
+ * what was written (a sparse hole). A refused write ends the upload at once (discarded, recorded
+ * as UploadAborted with the reason); later writes and CLOSE answer the same error. The sha256 is
+ * computed while writes arrive; only an upload written out of order is read back at CLOSE.
+ */
 class UploadHandle implements FileHandle {
-  private readonly hash: Hash = createHash('sha256');
-  private nextOffset = 0;
-  private inOrder: boolean;
+  private readonly digest = new StreamingDigest();
+  private appendAt: number | null;
+  /** The end of the data: the size when opened, then the furthest byte written. */
+  private end: number;
+  private reserved = 0;
   private received = 0;
   private done = false;
+  private refusal: FileError | undefined;
 
   constructor(
     private readonly session: CoreFileSession,
     private readonly path: string,
     private readonly uploadId: string,
     private readonly staged: StagedFile,
-    private readonly mayOverwrite: boolean,
-    fromExisting: boolean,
-    /** For O_APPEND: where writes go regardless of their offset. */
-    private appendAt: number | null,
+    private readonly options: UploadOptions,
   ) {
-    this.inOrder = !fromExisting;
+    this.appendAt = options.appendAt;
+    this.end = options.startSize;
+    if (options.fromExisting) this.digest.giveUp();
   }
 
   async read(offset: number, length: number): Promise<Buffer | null> {
@@ -542,21 +603,78 @@ class UploadHandle implements FileHandle {
   }
 
   async write(offset: number, data: Buffer): Promise<void> {
+    if (this.refusal) throw this.refusal;
     if (this.done) throw new FileError('failure', `${this.path}: the upload is finished`);
     let at = offset;
     if (this.appendAt !== null) {
       at = this.appendAt;
       this.appendAt += data.length;
-      this.inOrder = false;
     }
-    if (this.inOrder && at === this.nextOffset) {
-      this.hash.update(data);
-      this.nextOffset += data.length;
-    } else {
-      this.inOrder = false;
+    // Checked and reserved before the first await: pipelined writes see each other's growth.
+    const refusal = this.check(at, data.length);
+    if (refusal) {
+      await this.refuse(...refusal);
+      throw this.refusal;
     }
+    this.digest.update(at, data);
     this.received += data.length;
-    await this.staged.write(at, data);
+    try {
+      await this.staged.write(at, data);
+    } catch (error) {
+      // A write still running when another one was refused finds the staged file gone.
+      throw this.refusal ?? error;
+    }
+  }
+
+  /** Why a write of `length` bytes at `at` is refused, if it is; else reserves its growth. */
+  private check(at: number, length: number): [RefusalReason, FileError] | undefined {
+    const { limits, ledger, room } = this.options;
+    const end = at + length;
+    if (end > limits.maxFileBytes) {
+      return [
+        'file-too-large',
+        new FileError('too-large', `${this.path}: files are limited to ${limits.maxFileBytes} bytes`),
+      ];
+    }
+    if (at > this.end + limits.maxWriteGapBytes) {
+      return [
+        'write-gap',
+        new FileError(
+          'failure',
+          `${this.path}: a write at offset ${at} starts more than ${limits.maxWriteGapBytes} bytes past the end of the data (${this.end})`,
+        ),
+      ];
+    }
+    if (end > this.end) {
+      const growth = end - this.end;
+      if (room !== Number.POSITIVE_INFINITY) {
+        if (!ledger.tryReserve(this.session.userId, growth, room)) {
+          return [
+            'quota',
+            new FileError(
+              'quota-exceeded',
+              `${this.path}: your quota of ${limits.quotaBytes} bytes would be exceeded`,
+            ),
+          ];
+        }
+        this.reserved += growth;
+      }
+      this.end = end;
+    }
+    return undefined;
+  }
+
+  /** Ends the upload on a refused write: nothing stays staged, the reason is recorded. */
+  private async refuse(reason: RefusalReason, error: FileError): Promise<void> {
+    if (this.refusal) return;
+    this.refusal = error;
+    this.options.refused(reason);
+    await this.abort(error.message);
+  }
+
+  private releaseQuota(): void {
+    if (this.reserved > 0) this.options.ledger.release(this.session.userId, this.reserved);
+    this.reserved = 0;
   }
 
   async stat(): Promise<FileAttributes> {
@@ -569,12 +687,15 @@ class UploadHandle implements FileHandle {
   }
 
   async sync(): Promise<void> {
+    if (this.refusal) throw this.refusal;
     await this.staged.sync();
   }
 
   private async sha256(size: number): Promise<string> {
-    if (this.inOrder && this.nextOffset === size) return this.hash.digest('hex');
-    // Written out of order (or resumed): read the staged file back once.
+    const streamed = this.digest.digestOf(size);
+    if (streamed !== null) return streamed;
+    // Written out of order (or resumed): read the staged file back once. Its size is bounded by
+    // the largest file size, and its holes by the write gap.
     const hash = createHash('sha256');
     for (let offset = 0; offset < size; ) {
       const chunk = await this.staged.read(offset, Math.min(1 << 20, size - offset));
@@ -586,8 +707,17 @@ class UploadHandle implements FileHandle {
   }
 
   async close(options: { expectedSha256?: string } = {}): Promise<ClosedFile> {
+    if (this.refusal) throw this.refusal;
     if (this.done) throw new FileError('failure', `${this.path}: the upload is already finished`);
     this.done = true;
+    try {
+      return await this.finish(options);
+    } finally {
+      this.releaseQuota();
+    }
+  }
+
+  private async finish(options: { expectedSha256?: string }): Promise<ClosedFile> {
     const size = await this.staged.size();
     const sha256 = await this.sha256(size);
     if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
@@ -642,14 +772,16 @@ class UploadHandle implements FileHandle {
       () => true,
       () => false,
     );
-    if (exists && !this.mayOverwrite) throw new FileError('already-exists', `${this.path}: already exists`);
+    if (exists && !this.options.mayOverwrite)
+      throw new FileError('already-exists', `${this.path}: already exists`);
     await this.session.record({ ...event, data: { ...event.data, overwrote: exists } }, this.uploadId);
-    return this.staged.commit({ overwrite: this.mayOverwrite });
+    return this.staged.commit({ overwrite: this.options.mayOverwrite });
   }
 
   async abort(reason: string): Promise<void> {
     if (this.done) return;
     this.done = true;
+    this.releaseQuota();
     await this.staged.discard();
     await this.session.record(
       {

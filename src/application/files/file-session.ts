@@ -18,6 +18,7 @@ export type FileErrorCode =
   | 'too-many-handles'
   | 'digest-mismatch'
   | 'too-large'
+  | 'quota-exceeded'
   | 'failure';
 
 export class FileError extends Error {

@@ -24,6 +24,7 @@ const BY_CODE: Record<FileErrorCode, SftpStatus> = {
   'too-many-handles': { code: StatusCode.FAILURE, message: 'too many open handles' },
   'digest-mismatch': { code: StatusCode.FAILURE, message: 'the data does not match its digest' },
   'too-large': { code: StatusCode.FAILURE, message: 'the file is larger than allowed' },
+  'quota-exceeded': { code: StatusCode.FAILURE, message: 'your quota is used up' },
   failure: { code: StatusCode.FAILURE, message: 'failure' },
   unsupported: { code: StatusCode.OP_UNSUPPORTED, message: 'operation not supported' },
 };
