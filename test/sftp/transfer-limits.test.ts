@@ -118,7 +118,7 @@ t.close()
       "SELECT data FROM events WHERE type = 'FileUploaded' AND data->>'path' = '/seq.bin'",
     );
     assert.equal(
-      (uploaded?.data as { sha256: string }).sha256,
+      (uploaded?.data as { sha256?: string } | undefined)?.sha256,
       createHash('sha256').update(payload).digest('hex'),
     );
   });
