@@ -86,11 +86,11 @@ describe('HTTP header and request timeouts, audit streams per user', () => {
       body: { userName: 'sloane', emailAddress: 'sloane@example.com', password: PASSWORD, permissions: [] },
     });
     assert.equal(res.status, 201);
-    const opened = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
+    const opened = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
       body: { userName: 'sloane', password: PASSWORD, applicationId: 2 },
     });
     assert.equal(opened.status, 201);
-    token = opened.body.sessionId;
+    token = opened.body.token;
   });
   after(() => t.stop());
 

@@ -153,14 +153,14 @@ t.close()
     assert.deepEqual((await readdir(path.join(t.dataDir, 'files', 'rhea'))).sort(), ['seq.bin']);
     assert.deepEqual(await stagedParts(), []);
 
-    const opened = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
+    const opened = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
       body: { userName: 'rhea', password: PASSWORD, applicationId: 2 },
     });
     const http = await curl([
       '-X',
       'PUT',
       '-H',
-      `authorization: Bearer ${opened.body.sessionId}`,
+      `authorization: Bearer ${opened.body.token}`,
       '-H',
       'content-type: application/octet-stream',
       '--data-binary',
