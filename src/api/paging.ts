@@ -1,12 +1,13 @@
 /** Keyset paging: `{items, nextCursor}` with an opaque cursor that names the last key seen. */
 import { type TSchema, Type } from '@sinclair/typebox';
+import { Text } from '../domain/events/schema-helpers.js';
 import { Problem } from './problem.js';
 
 export const MAX_PAGE_SIZE = 500;
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 512, description: 'nextCursor of the previous page' })),
+  cursor: Type.Optional(Text(512, 0, { description: 'nextCursor of the previous page' })),
   minPosition: Type.Optional(
     Type.Integer({
       minimum: 0,

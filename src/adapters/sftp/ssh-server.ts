@@ -19,6 +19,7 @@ import type { ActiveUser, UserService } from '../../application/users.js';
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
 import type { EventStore } from '../../domain/event-store.js';
 import { toNewEvent } from '../../domain/events/catalogue.js';
+import { escapeText } from '../../domain/text.js';
 import { fingerprintOf } from '../ssh/public-keys.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { HostKey } from './host-keys.js';
@@ -146,7 +147,11 @@ export class SftpServer {
   private onConnection(client: Connection, info: ssh2.ClientInfo): void {
     const { logger, ids } = this.deps;
     const connectionId = ids.uuid();
-    const clientSoftware = (info.header?.identRaw ?? 'unknown').slice(0, 255);
+    // The ident is the client's to choose (any byte, read as latin1): recorded escaped, so a
+    // control character in it can never make a sign-in or connection go unrecorded.
+    const ident = info.header?.identRaw ?? 'unknown';
+    const clientSoftware = escapeText(ident, 255);
+    const clientVersion = escapeText(ident, 100);
     const context: RequestContext = { correlationId: connectionId, clientIp: info.ip, clientPort: info.port };
     const log = logger.child({ connectionId, remote: `${info.ip}:${info.port}` });
     let authenticated: Authenticated | undefined;
@@ -155,7 +160,7 @@ export class SftpServer {
 
     client.on('error', (error: Error) => log.debug({ err: error }, 'SSH connection error'));
     client.on('authentication', (ctx) => {
-      void this.authenticate(ctx, context, clientSoftware)
+      void this.authenticate(ctx, context, clientVersion)
         .then((result) => {
           if (result === 'continue') return;
           if (result) {
@@ -172,7 +177,13 @@ export class SftpServer {
           ctx.reject(['publickey', 'password']);
         })
         .catch((error: unknown) => {
+          // Counted like a refusal: an attempt that could not be checked is no free guess.
           log.error({ err: error }, 'authentication failed unexpectedly');
+          failures++;
+          if (failures >= maxFailures) {
+            client.end();
+            return;
+          }
           ctx.reject(['publickey', 'password']);
         });
     });
@@ -213,18 +224,20 @@ export class SftpServer {
   private async authenticate(
     ctx: AuthContext,
     context: RequestContext,
-    clientSoftware: string,
+    clientVersion: string,
   ): Promise<Authenticated | null | 'continue'> {
     const { signIn, users } = this.deps;
     const applicationId = BuiltInApplication.sftp;
+    // The name as it may be recorded (escaped, bounded); a name that needed escaping names no user.
+    const userName = escapeText(ctx.username, 254);
     try {
       if (ctx.method === 'password') {
         const opened = await signIn.openImmutable(
           {
-            userName: ctx.username,
+            userName,
             password: ctx.password,
             applicationId,
-            clientVersion: clientSoftware.slice(0, 100),
+            clientVersion,
           },
           context,
           { token: false },
@@ -236,7 +249,7 @@ export class SftpServer {
       }
       if (ctx.method === 'publickey') {
         const fingerprint = fingerprintOf(ctx.key.data);
-        const userId = await users.findUserId('userName', ctx.username);
+        const userId = await users.findUserId('userName', userName);
         const user = userId === null ? undefined : await users.getUser(userId);
         const stored =
           user?.status === 'active' ? user.keys.find((k) => k.fingerprint === fingerprint) : undefined;
@@ -260,15 +273,15 @@ export class SftpServer {
           await signIn.recordFailure(user?.status === 'active' ? 'invalid-credentials' : 'unknown-user', {
             method: 'public-key',
             applicationId,
-            userName: ctx.username,
+            userName,
             userId: user?.status === 'active' ? user.userId : null,
-            clientVersion: clientSoftware.slice(0, 100),
+            clientVersion,
             context,
           });
           return null;
         }
         const opened = await signIn.openImmutableWithKey(
-          { userName: ctx.username, fingerprint, applicationId, clientVersion: clientSoftware.slice(0, 100) },
+          { userName, fingerprint, applicationId, clientVersion },
           context,
         );
         const current = await users.getUser(opened.userId);

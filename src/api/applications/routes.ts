@@ -1,42 +1,20 @@
 /** The application registry (admin): built-in ids below 1000, integrators' ids from 1000. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type Static, Type } from '@sinclair/typebox';
 import type { ApplicationService, ApplicationView } from '../../application/applications.js';
 import { metadataFor } from '../../application/metadata.js';
 import type { SignInService } from '../../application/sign-in.js';
 import { builtInApplications } from '../../domain/applications/built-in.js';
 import { authenticate, contextOf, requireRight } from '../auth.js';
-import { awaitView, decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
+import { awaitView, decodeCursor, encodeCursor, Page } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
-
-const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
-
-const ApplicationSchema = Type.Object({
-  applicationId: Type.Integer(),
-  name: Type.String(),
-  description: Type.String(),
-  enabled: Type.Boolean(),
-  builtIn: Type.Boolean(),
-  position: Type.Optional(Type.Integer()),
-});
-type ApplicationBody = Static<typeof ApplicationSchema>;
-
-const RegisterBody = Type.Object(
-  {
-    applicationId: Type.Integer({
-      minimum: 1000,
-      maximum: 2_147_483_647,
-      examples: [1000],
-      description: 'The integrator’s application id (1000 and up)',
-    }),
-    name: Type.String({ minLength: 1, maxLength: 100, pattern: NoControl, examples: ['Partner portal'] }),
-    description: Type.Optional(Type.String({ maxLength: 1000, pattern: NoControl })),
-  },
-  { additionalProperties: false },
-);
-const Params = Type.Object({ applicationId: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) });
-const PatchBody = Type.Object({ enabled: Type.Boolean() }, { additionalProperties: false });
-const ListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
+import {
+  type ApplicationBody,
+  ApplicationSchema,
+  ListQuery,
+  Params,
+  PatchBody,
+  RegisterBody,
+} from './schemas.js';
 
 export interface ApplicationDirectory {
   /** Registered applications in id order after `afterId`, at most `limit`. */

@@ -1,11 +1,9 @@
 /** Query and answer schemas of the audit calls: validation, TypeScript types and OpenAPI. */
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
+import { FreeText, Text } from '../../domain/events/schema-helpers.js';
 import { auditOperations, auditOutcomes } from '../../projections/audit-view.js';
 import { Page, PageQuery } from '../paging.js';
 
-const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
-/** userStrings may hold line breaks and tabs, never NUL. */
-const NoNul = '^[^\\u0000]*$';
 const Position = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 
 export const Operation = Type.Union(
@@ -29,32 +27,21 @@ export const AuditFilterProperties = {
   ),
   userId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'Who did it' })),
   userName: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 254,
-      pattern: NoControl,
+    Text(254, 1, {
       description:
         'Case-insensitive prefix of the user name (also names tried in failed sign-ins); at most 100 names may match',
     }),
   ),
   applicationId: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647 })),
   sessionId: Type.Optional(Type.String({ format: 'uuid' })),
-  ip: Type.Optional(
-    Type.String({ minLength: 1, maxLength: 64, pattern: NoControl, description: 'Client address, exactly' }),
-  ),
+  ip: Type.Optional(Text(64, 1, { description: 'Client address, exactly' })),
   userString: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 255,
-      pattern: NoNul,
+    FreeText(255, 1, {
       description: 'The external userString of OpenImmutableUserString sessions, exactly',
     }),
   ),
   path: Type.Optional(
-    Type.String({
-      minLength: 1,
-      maxLength: 4096,
-      pattern: NoControl,
+    Text(4096, 1, {
       description: 'Prefix of the virtual path (for renames: the new path)',
     }),
   ),

@@ -14,7 +14,7 @@ import type { SignInService } from '../../application/sign-in.js';
 import { authenticate } from '../auth.js';
 import { decodeCursor, encodeCursor, PageQuery } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
-import { FolderPage, MoveBody, MovedSchema, UploadedSchema } from './schemas.js';
+import { FolderPage, MoveBody, MovedSchema, PathParams, UploadedSchema } from './schemas.js';
 
 export interface FileRoutesOptions {
   readonly files: FileOperations;
@@ -138,9 +138,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
   const tags = ['files'];
   const security = [{ bearer: [] }];
   const problems = problemResponses(400, 401, 403, 404);
-  const Wildcard = Type.Object({
-    '*': Type.String({ maxLength: 8192, description: 'The file’s path inside your folder' }),
-  });
+  const Wildcard = PathParams;
 
   // Uploads in a scope of their own: whatever their type, bodies are streamed to the core,
   // never parsed or buffered.
@@ -316,7 +314,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     },
   );
 
-  const FolderParams = Type.Object({ '*': Type.String({ maxLength: 8192 }) });
+  const FolderParams = PathParams;
   const FolderQuery = Type.Object(
     { limit: PageQuery.limit, cursor: PageQuery.cursor },
     { additionalProperties: false },

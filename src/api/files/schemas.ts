@@ -1,7 +1,14 @@
 import { Type } from '@sinclair/typebox';
+import { Text } from '../../domain/events/schema-helpers.js';
 import { Page } from '../paging.js';
 
-const VirtualPath = Type.String({ minLength: 1, maxLength: 4096, examples: ['/inbox/report.csv'] });
+/** A path in a body: well-formed text (no control character, no lone surrogate). */
+const VirtualPath = Text(4096, 1, { examples: ['/inbox/report.csv'] });
+
+/** A path in the URL after /files/ or /folders/ (percent-decoded): well-formed text too. */
+export const PathParams = Type.Object({
+  '*': Text(8192, 0, { description: 'The path inside your folder' }),
+});
 
 export const UploadedSchema = Type.Object({
   path: Type.String(),

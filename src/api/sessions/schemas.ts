@@ -1,5 +1,6 @@
 /** Request and response schemas of the session calls: validation, TypeScript types and OpenAPI. */
 import { type Static, Type } from '@sinclair/typebox';
+import { FreeText, Secret, Text } from '../../domain/events/schema-helpers.js';
 
 const Uuid = Type.String({ format: 'uuid', examples: ['01937c2e-8a4b-7cde-9f01-23456789abcd'] });
 const ApplicationId = Type.Integer({
@@ -9,26 +10,19 @@ const ApplicationId = Type.Integer({
   description:
     'Built-in ids are below 1000 (1 admin API, 2 HTTP files, 3 SFTP, 4 FTPS); integrators’ ids are 1000 and up, registered by an admin',
 });
-const UserName = Type.String({ minLength: 1, maxLength: 254, examples: ['alice'] });
-const Password = Type.String({ minLength: 1, maxLength: 1024, examples: ['correct horse battery staple'] });
-const ClientVersion = Type.String({
-  maxLength: 100,
-  pattern: '^[^\\u0000-\\u001f\\u007f]*$',
-  examples: ['PartnerPortal 4.2'],
-});
+const UserName = Text(254, 1, { examples: ['alice'] });
+const Password = Secret(1024, 1, { examples: ['correct horse battery staple'] });
+const ClientVersion = Text(100, 0, { examples: ['PartnerPortal 4.2'] });
 const IpAddress = Type.String({
   anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }],
   maxLength: 64,
   examples: ['203.0.113.7'],
 });
-const UserString = Type.String({
-  minLength: 1,
-  maxLength: 255,
-  pattern: '^[^\\u0000]*$',
+const UserString = FreeText(255, 1, {
   description: 'The external person the service acts for; recorded on every upload, download and delete',
   examples: ['jane.doe@partner.example'],
 });
-const Ticket = Type.String({ minLength: 1, maxLength: 8192, description: 'See docs/tickets.md' });
+const Ticket = Text(8192, 1, { description: 'See docs/tickets.md' });
 
 export const OpenBody = Type.Object(
   { userName: UserName, password: Password, applicationId: ApplicationId, clientVersion: ClientVersion },
@@ -51,8 +45,8 @@ export const OpenWithTicketExBody = Type.Object(
   {
     ticket: Ticket,
     emailAddress: Type.String({ format: 'email', maxLength: 254, examples: ['jane.doe@partner.example'] }),
-    firstName: Type.String({ maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
-    lastName: Type.String({ maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
+    firstName: Text(100),
+    lastName: Text(100),
     applicationId: ApplicationId,
     clientVersion: ClientVersion,
   },

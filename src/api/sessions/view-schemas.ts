@@ -1,11 +1,9 @@
 /** Query and answer schemas of the session views (list, one session, timeline). */
 import { type Static, Type } from '@sinclair/typebox';
+import { FreeText, Text } from '../../domain/events/schema-helpers.js';
 import { AuditItemSchema } from '../audit/schemas.js';
 import { Page, PageQuery } from '../paging.js';
 
-const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
-/** userStrings may hold line breaks and tabs, never NUL. */
-const NoNul = '^[^\\u0000]*$';
 const Uuid = Type.String({ format: 'uuid', examples: ['01937c2e-8a4b-7cde-9f01-23456789abcd'] });
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Integer>>(t: T) =>
   Type.Union([t, Type.Null()]);
@@ -28,10 +26,8 @@ export const ListSessionsQuery = Type.Object(
         { description: 'open, or ended (any way), or ended by close, replacement or expiry' },
       ),
     ),
-    ip: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 64, pattern: NoControl, description: 'The end user’s address' }),
-    ),
-    userString: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NoNul })),
+    ip: Type.Optional(Text(64, 1, { description: 'The end user’s address' })),
+    userString: Type.Optional(FreeText(255, 1)),
     from: Type.Optional(Type.String({ format: 'date-time', description: 'Opened at or after' })),
     to: Type.Optional(Type.String({ format: 'date-time', description: 'Opened before' })),
     order: Type.Optional(

@@ -1,11 +1,12 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { FreeText, Secret, Text } from '../../domain/events/schema-helpers.js';
+import { SEGMENT_CHAR } from '../../domain/text.js';
 import { Page, PageQuery } from '../paging.js';
 
-const NoControl = '^[^\\u0000-\\u001f\\u007f]*$';
-/** An absolute virtual path: no empty, "." or ".." segments, no control characters. */
+/** An absolute virtual path: no empty, "." or ".." segments; well-formed text (src/domain/text.ts). */
 const VirtualPath = Type.String({
   maxLength: 1024,
-  pattern: '^/$|^(/(?!\\.\\.?(/|$))[^/\\u0000-\\u001f\\u007f]+)+$',
+  pattern: `^/$|^(/(?!\\.\\.?(/|$))${SEGMENT_CHAR}+)+$`,
   examples: ['/partners/acme'],
 });
 const Right = Type.Union([Type.Literal('admin'), Type.Literal('auditor'), Type.Literal('impersonate')]);
@@ -18,14 +19,10 @@ const PathPermissions = Type.Object(
   { path: VirtualPath, permissions: Type.Array(Permission, { uniqueItems: true, maxItems: 8 }) },
   { additionalProperties: false },
 );
-const Password = Type.String({
-  minLength: 8,
-  maxLength: 1024,
-  description: 'At least 8 characters; stored only as an argon2id hash',
+const Password = Secret(1024, 8, {
+  description: 'At least 8 characters (no NUL, no lone surrogate); stored only as an argon2id hash',
 });
-const PublicKeyLine = Type.String({
-  minLength: 16,
-  maxLength: 16384,
+const PublicKeyLine = FreeText(16384, 16, {
   examples: ['ssh-ed25519 AAAAC3Nza… alice@laptop'],
 });
 
@@ -40,8 +37,8 @@ export const CreateUserBody = Type.Object(
       examples: ['alice'],
     }),
     emailAddress: Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] }),
-    firstName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
-    lastName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
+    firstName: Type.Optional(Text(100)),
+    lastName: Type.Optional(Text(100)),
     password: Type.Optional(Password),
     rights: Type.Optional(Type.Array(Right, { uniqueItems: true })),
     homeFolder: Type.Optional(VirtualPath),
@@ -55,8 +52,8 @@ export type CreateUserInput = Static<typeof CreateUserBody>;
 export const UpdateUserBody = Type.Object(
   {
     emailAddress: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
-    firstName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
-    lastName: Type.Optional(Type.String({ maxLength: 100, pattern: NoControl })),
+    firstName: Type.Optional(Text(100)),
+    lastName: Type.Optional(Text(100)),
     password: Type.Optional(Password),
     enabled: Type.Optional(Type.Boolean()),
     rights: Type.Optional(Type.Array(Right, { uniqueItems: true })),
@@ -103,11 +100,9 @@ export const UserSummarySchema = Type.Object({
 
 export const ListUsersQuery = Type.Object(
   {
-    userName: Type.Optional(
-      Type.String({ maxLength: 254, description: 'Case-insensitive prefix of the user name' }),
-    ),
+    userName: Type.Optional(Text(254, 0, { description: 'Case-insensitive prefix of the user name' })),
     emailAddress: Type.Optional(
-      Type.String({ maxLength: 254, description: 'Case-insensitive prefix of the e-mail address' }),
+      Text(254, 0, { description: 'Case-insensitive prefix of the e-mail address' }),
     ),
     enabled: Type.Optional(Type.Boolean()),
     right: Type.Optional(Right),

@@ -19,6 +19,7 @@ import {
   type PathPermissionEntry,
 } from '../../domain/files/permissions.js';
 import { InvalidPath, resolveVirtualPath } from '../../domain/files/virtual-path.js';
+import { escapeText } from '../../domain/text.js';
 import type { Clock, IdGenerator } from '../ports.js';
 import { type RefusalCounter, type RefusalReason, uncounted } from '../refusals.js';
 import {
@@ -137,14 +138,9 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 const LISTING_CHUNK = 100;
 
-/** A client's path as it may appear in an event: control characters escaped, bounded. */
+/** A path as it may be recorded: controls and lone surrogates escaped, at most 4096 units. */
 function printable(path: string): string {
-  let escaped = '';
-  for (const c of path) {
-    const code = c.charCodeAt(0);
-    escaped += code < 0x20 || code === 0x7f ? `\\x${code.toString(16).padStart(2, '0')}` : c;
-  }
-  return escaped.length > 4096 ? escaped.slice(0, 4096) : escaped;
+  return escapeText(path, 4096);
 }
 
 function longname(name: string, attrs: FileAttributes, userName: string): string {

@@ -4,7 +4,7 @@
  * querier's stream `audit-queries-<userId>`.
  */
 import { Type } from '@sinclair/typebox';
-import { eventSchema, UserId } from './schema-helpers.js';
+import { eventSchema, FreeText, UserId } from './schema-helpers.js';
 
 export const AuditQueryKind = Type.Union(
   ['audit.events', 'audit.export', 'audit.stream', 'sessions.list', 'sessions.get', 'sessions.timeline'].map(
@@ -14,9 +14,9 @@ export const AuditQueryKind = Type.Union(
 
 /**
  * A filter's value as the caller sent it (one value, or several for repeatable filters). Text
- * may hold line breaks (a userString may), never NUL.
+ * may hold line breaks (a userString may); it is well-formed (src/domain/text.ts).
  */
-const FilterText = Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' });
+const FilterText = FreeText(4096);
 const FilterValue = Type.Union([
   FilterText,
   Type.Integer(),

@@ -4,6 +4,7 @@
  * runtime check and the TypeScript type.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { FreeText, Text } from './schema-helpers.js';
 
 /** Bumped when the envelope's shape changes; readers upcast older versions. */
 export const ENVELOPE_VERSION = 1;
@@ -13,10 +14,10 @@ export const ActorSchema = Type.Object(
     userId: Type.Optional(Type.Integer({ minimum: 1 })),
     applicationId: Type.Optional(Type.Integer({ minimum: 1 })),
     sessionId: Type.Optional(Type.String({ format: 'uuid' })),
-    clientIp: Type.Optional(Type.String({ maxLength: 64 })),
+    clientIp: Type.Optional(Text(64)),
     clientPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     /** The external person a service account acts for (OpenImmutableUserString). */
-    userString: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    userString: Type.Optional(FreeText(255, 1)),
   },
   { additionalProperties: false },
 );
@@ -28,7 +29,7 @@ export const EventMetadataSchema = Type.Object(
     /** Groups every event caused by one request or one protocol operation. */
     correlationId: Type.String({ format: 'uuid' }),
     /** The event or request that directly caused this one. */
-    causationId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    causationId: Type.Optional(Text(128, 1)),
     actor: ActorSchema,
   },
   { additionalProperties: false },

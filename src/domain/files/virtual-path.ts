@@ -1,15 +1,18 @@
 /**
  * Virtual paths: what a client names, resolved in one place for every protocol. The result
- * is always absolute within the user's root ('/'): `..` cannot climb above it, NUL bytes and
- * overlong names are refused, and nothing here touches the disk.
+ * is always absolute within the user's root ('/'): `..` cannot climb above it, text that is
+ * not well-formed (NUL and other controls, lone surrogates: src/domain/text.ts) and overlong
+ * names are refused, and nothing here touches the disk.
  */
+import { firstIllFormed } from '../text.js';
+
 export const MAX_PATH_BYTES = 4096;
 export const MAX_NAME_BYTES = 255;
 
 export class InvalidPath extends Error {
   override readonly name = 'InvalidPath';
   constructor(
-    readonly reason: 'nul-byte' | 'too-long' | 'name-too-long' | 'escapes-root' | 'empty',
+    readonly reason: 'nul-byte' | 'ill-formed' | 'too-long' | 'name-too-long' | 'escapes-root' | 'empty',
     message: string,
   ) {
     super(message);
@@ -22,6 +25,13 @@ export class InvalidPath extends Error {
  */
 export function resolveVirtualPath(input: string, cwd = '/'): string {
   if (input.includes('\0')) throw new InvalidPath('nul-byte', 'a path may not contain NUL bytes');
+  const bad = firstIllFormed(input);
+  if (bad !== undefined) {
+    throw new InvalidPath(
+      'ill-formed',
+      `a path may not contain ${bad} (a control character or lone surrogate)`,
+    );
+  }
   if (Buffer.byteLength(input) > MAX_PATH_BYTES)
     throw new InvalidPath('too-long', `a path may have at most ${MAX_PATH_BYTES} bytes`);
   const base = input.startsWith('/') ? [] : cwd.split('/').filter(Boolean);
