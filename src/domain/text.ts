@@ -34,6 +34,22 @@ export function isWellFormedText(value: string, options: { multiline?: boolean }
   return (options.multiline ? MULTILINE : TEXT).test(value);
 }
 
+/** The length in code points (as JSON Schema counts it): a surrogate pair counts one. */
+export function codePointLength(value: string): number {
+  let pairs = 0;
+  for (let i = 0; i < value.length - 1; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = value.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        pairs++;
+        i++;
+      }
+    }
+  }
+  return value.length - pairs;
+}
+
 /** The first character that breaks the rule, named for an error message (e.g. "U+0000"), or undefined. */
 export function firstIllFormed(value: string, options: { multiline?: boolean } = {}): string | undefined {
   const allowed = options.multiline ? MULTILINE : TEXT;

@@ -1,6 +1,14 @@
 /** Building blocks shared by the event schemas. */
-import { type StringOptions, type TObject, type TProperties, Type } from '@sinclair/typebox';
-import { MULTILINE_PATTERN, SECRET_PATTERN, TEXT_PATTERN } from '../text.js';
+import {
+  Kind,
+  type StringOptions,
+  type TObject,
+  type TProperties,
+  type TString,
+  Type,
+  TypeRegistry,
+} from '@sinclair/typebox';
+import { codePointLength, MULTILINE_PATTERN, SECRET_PATTERN, TEXT_PATTERN } from '../text.js';
 
 /** An event schema: `{ type: <literal>, data: <object> }`, closed to extra fields. */
 export function eventSchema<T extends string, P extends TProperties>(type: T, data: P) {
@@ -11,19 +19,45 @@ export function eventSchema<T extends string, P extends TProperties>(type: T, da
 }
 
 /**
- * Well-formed single-line text (src/domain/text.ts): no control character (C0 with NUL, DEL,
- * C1), no lone surrogate; bounded in UTF-16 units. Event and API schemas share it.
+ * A string schema checked the same way by ajv (HTTP routes) and TypeBox (events): plain JSON
+ * Schema keywords (`type`, `minLength`, `maxLength`, `pattern`) that ajv reads and OpenAPI
+ * shows, under a TypeBox kind of its own whose check counts lengths in code points as ajv
+ * does (TypeBox's own `maxLength` counts UTF-16 units: an astral character would count 2,
+ * and a string a route accepted could then fail its event after the effect).
  */
-export const Text = (maxLength: number, minLength = 0, options: StringOptions = {}) =>
-  Type.String({ ...options, minLength, maxLength, pattern: TEXT_PATTERN });
+function textSchema(kind: string, pattern: string) {
+  const regex = new RegExp(pattern);
+  if (!TypeRegistry.Has(kind)) {
+    TypeRegistry.Set<{ minLength?: number; maxLength?: number }>(kind, (schema, value) => {
+      if (typeof value !== 'string' || !regex.test(value)) return false;
+      const length = codePointLength(value);
+      return length >= (schema.minLength ?? 0) && length <= (schema.maxLength ?? Number.POSITIVE_INFINITY);
+    });
+  }
+  // Typed as TString: its JSON Schema is a string schema, which is what the fastify type
+  // provider (TypeBox 1.x) and Static infer from; only the runtime kind differs.
+  return (maxLength: number, minLength = 0, options: StringOptions = {}): TString =>
+    Type.Unsafe<string>({
+      ...options,
+      [Kind]: kind,
+      type: 'string',
+      minLength,
+      maxLength,
+      pattern,
+    }) as unknown as TString;
+}
+
+/**
+ * Well-formed single-line text (src/domain/text.ts): no control character (C0 with NUL, DEL,
+ * C1), no lone surrogate; bounded in code points. Event and API schemas share it.
+ */
+export const Text = textSchema('WellFormedText', TEXT_PATTERN);
 
 /** Well-formed text that may also hold tabs and line breaks (an external person's description). */
-export const FreeText = (maxLength: number, minLength = 0, options: StringOptions = {}) =>
-  Type.String({ ...options, minLength, maxLength, pattern: MULTILINE_PATTERN });
+export const FreeText = textSchema('WellFormedMultilineText', MULTILINE_PATTERN);
 
 /** A secret (a password): any well-formed text but NUL. It never enters an event. */
-export const Secret = (maxLength: number, minLength = 0, options: StringOptions = {}) =>
-  Type.String({ ...options, minLength, maxLength, pattern: SECRET_PATTERN });
+export const Secret = textSchema('WellFormedSecret', SECRET_PATTERN);
 
 export const UserId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const ApplicationId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });

@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { InvalidEvent, validateEvent } from '../../../src/domain/events/catalogue.js';
+import { Text } from '../../../src/domain/events/schema-helpers.js';
 import { InvalidPath, resolveVirtualPath } from '../../../src/domain/files/virtual-path.js';
 import {
   escapeText,
@@ -95,6 +97,19 @@ describe('virtual paths and events share the rule', () => {
       );
     }
     assert.equal(resolveVirtualPath('/in/😀 ü.txt'), '/in/😀 ü.txt');
+  });
+
+  it('Text counts code points, as ajv does for the routes: three astral characters fit Text(3)', () => {
+    const three = TypeCompiler.Compile(Text(3, 1));
+    assert.equal(three.Check('😀😀😀'), true);
+    assert.equal(three.Check('😀😀😀😀'), false);
+    assert.equal(three.Check(''), false);
+    assert.equal(three.Check('a\ud800'), false);
+    assert.deepEqual(
+      JSON.parse(JSON.stringify(Text(3, 1))),
+      { type: 'string', minLength: 1, maxLength: 3, pattern: TEXT_PATTERN },
+      'plain JSON Schema for ajv and OpenAPI',
+    );
   });
 
   it('an event holding a lone surrogate or a C1 control is invalid before it reaches the store', () => {
