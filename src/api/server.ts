@@ -22,7 +22,7 @@ import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
-import { problemsPlugin } from './plugins/problems.js';
+import { frameworkProblem, problemsPlugin } from './plugins/problems.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { sessionViewRoutes } from './sessions/views.js';
 import { type UserDirectory, userRoutes } from './users/routes.js';
@@ -114,6 +114,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
     maxRequestsPerSocket: limits.maxRequestsPerSocket,
     genReqId: requestId,
     bodyLimit: 1024 * 1024,
+    frameworkErrors: frameworkProblem,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Past the cap Node closes a new connection at once and says so with 'drop'.

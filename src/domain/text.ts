@@ -50,6 +50,20 @@ export function codePointLength(value: string): number {
   return value.length - pairs;
 }
 
+/** At most `max` code points of `value`, never cutting a surrogate pair in two. */
+export function truncateText(value: string, max: number): string {
+  if (value.length <= max) return value;
+  let units = 0;
+  let points = 0;
+  while (units < value.length && points < max) {
+    const code = value.charCodeAt(units);
+    const next = value.charCodeAt(units + 1);
+    units += code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
+    points++;
+  }
+  return value.slice(0, units);
+}
+
 /** The first character that breaks the rule, named for an error message (e.g. "U+0000"), or undefined. */
 export function firstIllFormed(value: string, options: { multiline?: boolean } = {}): string | undefined {
   const allowed = options.multiline ? MULTILINE : TEXT;

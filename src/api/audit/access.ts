@@ -10,6 +10,7 @@ import { metadataFor } from '../../application/metadata.js';
 import type { EventStore } from '../../domain/event-store.js';
 import { auditQueriesStream } from '../../domain/events/audit-events.js';
 import { type EventOfType, toNewEvent } from '../../domain/events/catalogue.js';
+import { truncateText } from '../../domain/text.js';
 import { contextOf, type Principal } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../paging.js';
 import { Problem } from '../problem.js';
@@ -61,8 +62,8 @@ export async function recordQuery(
   for (const [key, value] of Object.entries(parameters)) {
     if (value === undefined || key === 'cursor') continue;
     if (typeof value === 'number' || typeof value === 'boolean') filters[key] = value;
-    else if (Array.isArray(value)) filters[key] = value.map((v) => String(v).slice(0, 4096));
-    else filters[key] = String(value).slice(0, 4096);
+    else if (Array.isArray(value)) filters[key] = value.map((v) => truncateText(String(v), 4096));
+    else filters[key] = truncateText(String(value), 4096);
   }
   await store.appendToStream(
     auditQueriesStream(principal.session.userId),

@@ -1,5 +1,5 @@
 /** The one error handler: every failure leaves as application/problem+json with a stable type. */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { toProblem } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE, type ProblemBody, ProblemSchema } from '../problem.js';
@@ -26,6 +26,16 @@ function fromFastifyError(error: FastifyError): ProblemBody {
     .toLowerCase()
     .replaceAll('_', '-');
   return { type: `/problems/${slug}`, title: error.message, status };
+}
+
+/**
+ * Fastify's `frameworkErrors`: failures before routing (a URL whose percent-encoding is not
+ * UTF-8, such as an encoded lone surrogate) leave as problem+json too (/problems/bad-url).
+ */
+export function frameworkProblem(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const body = fromFastifyError(error);
+  body.instance = request.url;
+  reply.status(body.status).type(PROBLEM_CONTENT_TYPE).send(body);
 }
 
 export const problemsPlugin = fp(

@@ -16,6 +16,7 @@ import {
   MULTILINE_PATTERN,
   SECRET_PATTERN,
   TEXT_PATTERN,
+  truncateText,
 } from '../../../src/domain/text.js';
 
 const good = ['', 'alice', 'Ünïcødé', '日本語', '😀 grinning', '\u{10ffff}', 'a\u00a0b', '\ufffd', '\uffff'];
@@ -67,6 +68,12 @@ describe('well-formed text', () => {
       const wellFormed = (value as string & { isWellFormed(): boolean }).isWellFormed();
       assert.equal(isWellFormedText(value), wellFormed, JSON.stringify(value));
     }
+  });
+
+  it('truncates in code points, never inside a pair', () => {
+    assert.equal(truncateText('😀😀😀', 2), '😀😀');
+    assert.equal(truncateText('a😀b', 2), 'a😀');
+    assert.equal(truncateText('short', 10), 'short');
   });
 
   it('names the first offending character', () => {
