@@ -83,7 +83,7 @@ describe('HTTP with curl', () => {
   it('a move to a name with a lone surrogate is a 400 and the file stays where it was', async () => {
     const res = await signIn(signInBody('sam', PASSWORD, 'tests'));
     assert.equal(res.status, 201, res.body);
-    const token = res.json<{ sessionId: string }>().sessionId;
+    const token = res.json<{ token: string }>().token;
     const auth = ['-H', `authorization: Bearer ${token}`];
     await writeFile(path.join(work, 'a.txt'), 'stay');
     const up = await curl([...auth, '-T', path.join(work, 'a.txt'), `${t.base}/api/v1/files/a.txt`]);

@@ -309,11 +309,11 @@ before(async () => {
     body: { applicationId: 1000, name: 'Property' },
   });
   assert.equal(app.status, 201);
-  const session = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
+  const session = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
     body: { userName: 'prop', password: PASSWORD, applicationId: 2, clientVersion: 'property' },
   });
   assert.equal(session.status, 201);
-  token = session.body.sessionId;
+  token = session.body.token;
 });
 
 after(async () => {
