@@ -1,7 +1,7 @@
 /**
- * `npm run bench:sftp`: Sluice's SFTP server against OpenSSH's own (`sshd` + internal-sftp) in
- * one run, with the same files and the same OpenSSH `sftp -b` client at its defaults. See
- * bench/README.md.
+ * `npm run bench:sftp`: Sluice's SFTP server against OpenSSH's own (`sshd` + internal-sftp) and
+ * ProFTPD's mod_sftp in one run, with the same files and the same OpenSSH `sftp -b` client at
+ * its defaults. See bench/README.md.
  *
  *   --big-mib N       size of the big upload/download file in MiB (default 1024; env BENCH_BIG_MIB)
  *   --small N         4 KiB files uploaded in one session (default 1000; env BENCH_SMALL)
@@ -9,7 +9,7 @@
  *   --session-mib N   MiB each concurrent session uploads (default 32; env BENCH_SESSION_MIB)
  *   --rounds N        rounds, alternating which server goes first (default 3; env BENCH_ROUNDS)
  *   --cases LIST      any of upload,download,small,concurrent (default all)
- *   --servers LIST    any of openssh,sluice (default both)
+ *   --servers LIST    any of openssh,proftpd,sluice (default all three)
  *   --cpu-prof DIR    start Sluice under `node --cpu-prof`, profile written to DIR at the end
  *   --node-options S  more node flags for Sluice, space-separated (e.g. "--trace-gc")
  *   --keep            keep the temporary directory (files, configs, logs) and print its path
@@ -31,13 +31,21 @@ import { freePort } from '../../test/support/free-port.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SSHD = '/usr/sbin/sshd';
 const MiB = 1024 * 1024;
+/** How long PostgreSQL may hold back an idle backend's statistics (PGSTAT_IDLE_INTERVAL), plus margin. */
+const STATS_SETTLE_MS = 11_000;
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
 const CASES = ['upload', 'download', 'small', 'concurrent'] as const;
 type CaseName = (typeof CASES)[number];
-const SERVERS = ['openssh', 'sluice'] as const;
+const SERVERS = ['openssh', 'proftpd', 'sluice'] as const;
+const SERVER_TITLES: Record<ServerName, string> = {
+  openssh: 'OpenSSH',
+  proftpd: 'ProFTPD',
+  sluice: 'Sluice',
+};
+const PROFTPD = '/usr/sbin/proftpd';
 type ServerName = (typeof SERVERS)[number];
 
 interface Options {
@@ -112,7 +120,7 @@ function parseOptions(): Options {
   if (args.includes('--help')) {
     process.stdout.write(
       'usage: npm run bench:sftp -- [--big-mib N] [--small N] [--sessions N] [--session-mib N] [--rounds N]\n' +
-        '                             [--cases upload,download,small,concurrent] [--servers openssh,sluice]\n' +
+        '                             [--cases upload,download,small,concurrent] [--servers openssh,proftpd,sluice]\n' +
         '                             [--cpu-prof DIR] [--node-options "FLAGS"] [--keep]\n' +
         '  --big-mib      big file in MiB, uploaded then downloaded (default 1024, env BENCH_BIG_MIB)\n' +
         '  --small        4 KiB files uploaded in one session (default 1000, env BENCH_SMALL)\n' +
@@ -120,7 +128,7 @@ function parseOptions(): Options {
         '  --session-mib  MiB uploaded by each concurrent session (default 32, env BENCH_SESSION_MIB)\n' +
         '  --rounds       rounds, alternating which server goes first (default 3, env BENCH_ROUNDS)\n' +
         '  --cases        cases to run (default all)\n' +
-        '  --servers      servers to run (default both; ratios need both)\n' +
+        '  --servers      servers to run (default all three; ratios need Sluice and a peer)\n' +
         '  --cpu-prof     run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
         '  --node-options more node flags for Sluice, e.g. "--trace-gc" (output in its log)\n' +
         '  --keep         keep the temporary directory and print its path\n',
@@ -274,11 +282,19 @@ class Bench {
     return path.join(this.work, 'user_ed25519');
   }
 
-  /** Client key (shared by both servers), OpenSSH host key, test files. */
+  /** Client key (shared by the servers), host keys, test files. */
   async prepare(): Promise<void> {
     const o = this.options;
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', this.key]);
     run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(this.work, 'host_ed25519')]);
+    if (o.servers.includes('proftpd')) {
+      // mod_sftp reads PEM host keys and RFC 4716 authorized keys.
+      run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-m', 'PEM', '-N', '', '-f', this.proftpdHostKey]);
+      await writeFile(
+        path.join(this.work, 'authorized_rfc4716'),
+        run('ssh-keygen', ['-e', '-f', `${this.key}.pub`]),
+      );
+    }
     const needBig = o.cases.includes('upload') || o.cases.includes('download');
     if (needBig) {
       log(`writing a ${o.bigMib} MiB random file`);
@@ -293,6 +309,79 @@ class Bench {
     if (o.cases.includes('concurrent')) {
       await writeRandomFile(path.join(this.work, 'session.bin'), o.sessionMib * MiB);
     }
+  }
+
+  private get proftpdHostKey(): string {
+    return path.join(this.work, 'host_rsa_pem');
+  }
+
+  private proftpdPidFile: string | undefined;
+
+  /** ProFTPD standalone with mod_sftp only (Debian proftpd-core + proftpd-mod-crypto), key sign-in as root. */
+  async startProftpd(): Promise<Target> {
+    await access(PROFTPD, 'is missing: apt-get install -y proftpd-core proftpd-mod-crypto');
+    await access('/usr/lib/proftpd/mod_sftp.so', 'is missing: apt-get install -y proftpd-mod-crypto');
+    const port = await freePort();
+    const dir = path.join(this.work, 'dst-proftpd');
+    await mkdir(dir);
+    this.proftpdPidFile = path.join(this.work, 'proftpd.pid');
+    const config = path.join(this.work, 'proftpd.conf');
+    await writeFile(
+      config,
+      [
+        'ServerType standalone',
+        'ServerName "bench"',
+        'DefaultAddress 127.0.0.1',
+        `Port ${port}`,
+        'UseIPv6 off',
+        'User nobody',
+        'Group nogroup',
+        'RootLogin on',
+        // Otherwise /etc/ftpusers refuses root.
+        'UseFtpUsers off',
+        'UseReverseDNS off',
+        `MaxInstances ${Math.max(100, this.options.sessions * 2)}`,
+        `PidFile ${this.proftpdPidFile}`,
+        `ScoreboardFile ${path.join(this.work, 'proftpd.scoreboard')}`,
+        'DelayTable none',
+        'WtmpLog off',
+        'TransferLog none',
+        'ModulePath /usr/lib/proftpd',
+        'LoadModule mod_sftp.c',
+        '<IfModule mod_sftp.c>',
+        'SFTPEngine on',
+        `SFTPLog ${path.join(this.work, 'proftpd-sftp.log')}`,
+        `SFTPHostKey ${this.proftpdHostKey}`,
+        'SFTPAuthMethods publickey',
+        `SFTPAuthorizedUserKeys file:${path.join(this.work, 'authorized_rfc4716')}`,
+        'SFTPCompression off',
+        '</IfModule>',
+        '<Directory />',
+        '  AllowOverwrite on',
+        '</Directory>',
+        '',
+      ].join('\n'),
+    );
+    const out = run(PROFTPD, ['-c', config]);
+    for (let i = 0; i < 50 && !(await exists(this.proftpdPidFile)); i++) await sleep(100);
+    if (!(await exists(this.proftpdPidFile))) throw new Error(`ProFTPD did not start: ${out}`);
+    const version = (() => {
+      try {
+        return run(PROFTPD, ['-v'])
+          .trim()
+          .replace(/^ProFTPD Version /i, '');
+      } catch {
+        return '';
+      }
+    })();
+    return {
+      name: 'proftpd',
+      label: `ProFTPD ${version} mod_sftp`.replace(/\s+/g, ' '),
+      port,
+      user: 'root',
+      remote: (file) => path.join(dir, file),
+      local: (file) => path.join(dir, file),
+    };
   }
 
   async startOpenSsh(): Promise<Target> {
@@ -415,8 +504,10 @@ class Bench {
    * with its reaped children, and its live backends.
    */
   async serverCpu(name: ServerName): Promise<{ total: number; pg: number }> {
-    if (name === 'openssh') {
-      const pid = Number((await readFile(this.sshdPidFile!, 'utf8')).trim());
+    if (name === 'openssh' || name === 'proftpd') {
+      // Both fork a process per connection from the listener, which reaps it.
+      const pidFile = name === 'openssh' ? this.sshdPidFile! : this.proftpdPidFile!;
+      const pid = Number((await readFile(pidFile, 'utf8')).trim());
       return { total: await cpuWithReaped(pid), pg: 0 };
     }
     const node = ticks(await procStat(this.sluice!.pid!), [14, 15]) / CLOCK_TICKS;
@@ -431,6 +522,43 @@ class Bench {
   async sluiceRssMib(): Promise<number> {
     const status = await readFile(`/proc/${this.sluice!.pid}/status`, 'utf8').catch(() => '');
     return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  }
+
+  private statsClient: pg.Client | undefined;
+
+  /**
+   * Transactions committed or rolled back in Sluice's database so far (pg_stat_database),
+   * less the ones this query itself made. PostgreSQL backends flush these counters when they
+   * go idle, but at most once a second, and an idle backend holding counts back flushes them
+   * within 10 s: callers wait STATS_SETTLE_MS after the work before reading.
+   */
+  async sluiceTransactions(): Promise<number> {
+    this.statsClient ??= await this.sluiceClient();
+    const result = await this.statsClient.query<{ n: string }>(
+      'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    this.statsQueries += 1;
+    return Number(result.rows[0]?.n ?? Number.NaN) - this.statsQueries;
+  }
+
+  private statsQueries = 0;
+
+  private async sluiceClient(): Promise<pg.Client> {
+    const dataDir = this.sluiceDataDir!;
+    const password = (await readFile(path.join(dataDir, 'pg-password'), 'utf8')).trim();
+    const pgPort = Number(
+      (await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3] ?? Number.NaN,
+    );
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: pgPort,
+      user: 'sluice',
+      password,
+      database: 'sluice',
+    });
+    client.on('error', () => {}); // a server going away fails the query instead
+    await client.connect();
+    return client;
   }
 
   /** Events in Sluice's store by type, read straight from the embedded PostgreSQL. */
@@ -473,8 +601,10 @@ class Bench {
   /** Stops both servers and removes the temporary directory; safe to call more than once. */
   cleanup(): Promise<void> {
     this.cleaned ??= (async () => {
-      if (this.sshdPidFile) {
-        const pid = Number((await readFile(this.sshdPidFile, 'utf8').catch(() => '')).trim());
+      await this.statsClient?.end().catch(() => undefined);
+      for (const pidFile of [this.sshdPidFile, this.proftpdPidFile]) {
+        if (!pidFile) continue;
+        const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
         if (pid > 0) {
           try {
             process.kill(pid, 'SIGTERM');
@@ -631,12 +761,17 @@ interface Sample {
   readonly pgCpu: number;
   /** CPU seconds of the sftp/ssh client processes during the case. */
   readonly clientCpu: number;
+  /** Sluice only: PostgreSQL transactions in its database during the case (NaN otherwise). */
+  readonly transactions: number;
 }
 
 interface CaseSpec {
   readonly name: CaseName;
   readonly title: string;
   readonly unit: string;
+  /** What the per-item figures divide by (files, sessions) and its name. */
+  readonly items: number;
+  readonly item: string;
   /** Untimed preparation (removes the previous round's files). */
   before(target: Target): Promise<void>;
   /** Timed work; resolves with the amount (MiB or files) moved. */
@@ -661,6 +796,8 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
       name: 'upload',
       title: `upload ${bigLabel}`,
       unit: 'MiB/s',
+      items: 1,
+      item: 'file',
       before: async (t) => {
         await rm(t.local('big.bin'), { force: true });
       },
@@ -677,6 +814,8 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
       name: 'download',
       title: `download ${bigLabel}`,
       unit: 'MiB/s',
+      items: 1,
+      item: 'file',
       before: async (t) => {
         await rm(back, { force: true });
         if (!uploaded.has(t.name)) {
@@ -697,6 +836,8 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
       name: 'small',
       title: `${o.small.toLocaleString('en')} × 4 KiB, 1 session`,
       unit: 'files/s',
+      items: o.small,
+      item: 'file',
       before: async (t) => {
         for (let i = 1; i <= o.small; i++) await rm(t.local(`s${i}`), { force: true });
       },
@@ -716,6 +857,8 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
       name: 'concurrent',
       title: `${o.sessions} sessions × ${o.sessionMib} MiB up`,
       unit: 'MiB/s',
+      items: o.sessions,
+      item: 'session',
       before: async (t) => {
         for (let i = 1; i <= o.sessions; i++) await rm(t.local(`c${i}.bin`), { force: true });
       },
@@ -740,6 +883,8 @@ async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sa
   // Write back what the previous case left dirty (OpenSSH does not fsync), so that its
   // write-back does not land in this measurement.
   execFileSync('sync');
+  const counting = target.name === 'sluice';
+  const transactions0 = counting ? await bench.sluiceTransactions() : Number.NaN;
   const server0 = await bench.serverCpu(target.name);
   const client0 = await cpuWithReaped('self');
   const t0 = performance.now();
@@ -749,6 +894,8 @@ async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sa
   await sleep(200);
   const server1 = await bench.serverCpu(target.name);
   const clientCpu = (await cpuWithReaped('self')) - client0;
+  if (counting) await sleep(STATS_SETTLE_MS);
+  const transactions = counting ? (await bench.sluiceTransactions()) - transactions0 : Number.NaN;
   await spec.after(target);
   return {
     rate: amount / seconds,
@@ -756,6 +903,7 @@ async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sa
     serverCpu: server1.total - server0.total,
     pgCpu: server1.pg - server0.pg,
     clientCpu,
+    transactions,
   };
 }
 
@@ -798,6 +946,7 @@ async function main(): Promise<void> {
     await bench.prepare();
     const targets: Target[] = [];
     if (o.servers.includes('openssh')) targets.push(await bench.startOpenSsh());
+    if (o.servers.includes('proftpd')) targets.push(await bench.startProftpd());
     if (o.servers.includes('sluice')) {
       log('starting Sluice');
       targets.push(await bench.startSluice());
@@ -817,7 +966,7 @@ async function main(): Promise<void> {
           samples.set(key, [...(samples.get(key) ?? []), s]);
           const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
           log(
-            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}`,
+            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${fmt(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
           );
         }
       }
@@ -833,11 +982,15 @@ async function main(): Promise<void> {
     );
     out.push('');
     const header = ['case', 'unit'];
-    for (const t of targets) header.push(t.name === 'openssh' ? 'OpenSSH' : 'Sluice');
-    const both = targets.length === 2;
-    if (both) header.push('Sluice/OpenSSH');
-    for (const t of targets) header.push(`${t.name === 'openssh' ? 'OpenSSH' : 'Sluice'} rounds`);
-    for (const t of targets) header.push(`${t.name === 'openssh' ? 'OpenSSH' : 'Sluice'} CPU s srv+cli`);
+    for (const t of targets) header.push(SERVER_TITLES[t.name]);
+    const peers = targets.filter((t) => t.name !== 'sluice');
+    const ratios = peers.length > 0 && targets.some((t) => t.name === 'sluice');
+    if (ratios) {
+      for (const p of peers) header.push(`Sluice/${SERVER_TITLES[p.name]}`);
+      if (peers.length > 1) header.push('Sluice/best');
+    }
+    for (const t of targets) header.push(`${SERVER_TITLES[t.name]} rounds`);
+    for (const t of targets) header.push(`${SERVER_TITLES[t.name]} CPU s srv+cli`);
     const rows: string[][] = [header];
     for (const spec of specs) {
       const row = [spec.title, spec.unit];
@@ -847,7 +1000,12 @@ async function main(): Promise<void> {
         med.set(t.name, m);
         row.push(fmt(m));
       }
-      if (both) row.push((med.get('sluice')! / med.get('openssh')!).toFixed(2));
+      if (ratios) {
+        for (const p of peers) row.push((med.get('sluice')! / med.get(p.name)!).toFixed(2));
+        if (peers.length > 1) {
+          row.push((med.get('sluice')! / Math.max(...peers.map((p) => med.get(p.name)!))).toFixed(2));
+        }
+      }
       for (const t of targets) {
         row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => fmt(s.rate)).join(' '));
       }
@@ -861,8 +1019,27 @@ async function main(): Promise<void> {
     const numeric = header.map((_, i) => i).filter((i) => i >= 2);
     out.push(table(rows, numeric));
     out.push('');
+    if (targets.some((t) => t.name === 'sluice')) {
+      const costs: string[][] = [
+        ['case', 'per', 'PostgreSQL transactions', 'Node CPU ms', 'PostgreSQL CPU ms'],
+      ];
+      for (const spec of specs) {
+        const list = samples.get(`${spec.name}/sluice`) ?? [];
+        const per = (f: (s: Sample) => number) => fmt(median(list.map(f)) / spec.items);
+        costs.push([
+          spec.title,
+          spec.item,
+          per((s) => s.transactions),
+          per((s) => (s.serverCpu - s.pgCpu) * 1000),
+          per((s) => s.pgCpu * 1000),
+        ]);
+      }
+      out.push('Sluice per file or session (medians over the rounds):');
+      out.push(table(costs, [2, 3, 4]));
+      out.push('');
+    }
     out.push(
-      'CPU s srv+cli: CPU seconds of the server (sshd and its session processes; Sluice node + PostgreSQL)',
+      'CPU s srv+cli: CPU seconds of the server (sshd or proftpd and their session processes; Sluice node + PostgreSQL)',
     );
     out.push(
       '  and of the sftp/ssh client processes during the case, medians. Load when done: ' +
