@@ -1,7 +1,9 @@
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: the kernel may offer a just-closed port again at once. */
+const handedOut = new Set<number>();
+
+function probe(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -11,4 +13,15 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, never one this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probe();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
