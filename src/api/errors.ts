@@ -63,6 +63,8 @@ const domainProblems: Record<string, [number, string]> = {
   'user-name-taken': [409, 'user-name-taken'],
   'email-address-taken': [409, 'email-address-taken'],
   'duplicate-key': [400, 'duplicate-key'],
+  'invalid-user-name': [400, 'invalid-user-name'],
+  'invalid-home-folder': [400, 'invalid-home-folder'],
   'stale-credential': [409, 'concurrent-change'],
   'application-id-reserved': [400, 'application-id-reserved'],
   'application-exists': [409, 'application-exists'],

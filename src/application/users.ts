@@ -24,6 +24,11 @@ import {
   userStream,
 } from '../domain/users/user.js';
 import { USER_IDS_STREAM, userIdDecider } from '../domain/users/user-ids.js';
+import {
+  defaultHomeFolder,
+  requireValidHomeFolder,
+  requireValidUserName,
+} from '../domain/users/user-name.js';
 import { handleCommand, loadState } from './command-handler.js';
 import type { Clock, CredentialStore, PasswordHasher } from './ports.js';
 
@@ -51,11 +56,6 @@ export interface UserServiceDeps {
 
 export type ActiveUser = Extract<UserState, { status: 'active' }>;
 
-/** Default home folder: the user's name, case-folded, under the files root. */
-export function defaultHomeFolder(userName: string): string {
-  return `/${foldCase(userName)}`;
-}
-
 export class UserService {
   constructor(private readonly deps: UserServiceDeps) {}
 
@@ -79,6 +79,10 @@ export class UserService {
     createdBy: UserCreatedBy,
     metadata: EventMetadata,
   ): Promise<{ user: ActiveUser; position: number }> {
+    // Refused before an id or a name is taken: bad input changes nothing.
+    requireValidUserName(input.userName);
+    const homeFolder = input.homeFolder ?? defaultHomeFolder(input.userName);
+    requireValidHomeFolder(homeFolder);
     const userId = await this.allocateUserId(metadata);
     const reserved: Array<[ReservationScope, string]> = [];
     try {
@@ -107,7 +111,7 @@ export class UserService {
           firstName: input.firstName,
           lastName: input.lastName,
           rights: input.rights,
-          homeFolder: input.homeFolder ?? defaultHomeFolder(input.userName),
+          homeFolder,
           permissions: input.permissions,
           credentialVersion,
           keys: input.keys,
@@ -135,6 +139,7 @@ export class UserService {
         current.status === 'deleted' ? 'user-deleted' : 'user-unknown',
         `user ${userId} does not exist`,
       );
+    if (changes.homeFolder !== undefined) requireValidHomeFolder(changes.homeFolder);
     const newEmail =
       changes.emailAddress !== undefined && foldCase(changes.emailAddress) !== foldCase(current.emailAddress)
         ? changes.emailAddress

@@ -106,7 +106,11 @@ export class LocalDisk implements Storage {
 
   /** The user's home directory on disk, created on first use. */
   async home(homeFolder: string): Promise<string> {
-    const dir = path.join(this.filesRoot, homeFolder);
+    const root = path.resolve(this.filesRoot);
+    const dir = path.join(root, homeFolder);
+    // The core already refuses unsafe home folders; storage confines them too.
+    if (dir !== root && !dir.startsWith(`${root}${path.sep}`))
+      throw new FileError('permission-denied', 'the home folder leads outside the files root');
     await mkdir(dir, { recursive: true, mode: 0o750 });
     return realpath(dir);
   }

@@ -173,11 +173,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
         if (Number.isFinite(declared) && declared > maxUploadBytes) {
           throw new Problem(413, 'too-large', `Uploads are limited to ${maxUploadBytes} bytes`);
         }
-        const existed = await session.stat(path).then(
-          () => true,
-          () => false,
-        );
-        if (existed && noOverwrite) throw new Problem(412, 'already-exists', `${path} already exists`);
+        // No STAT first: an upload-only user may not learn what is there. The core refuses an
+        // existing target under If-None-Match (already-exists: 412) and says whether it replaced one.
         const handle = await session.open(
           path,
           { read: false, write: true, append: false, create: true, truncate: true, exclusive: noOverwrite },
@@ -203,12 +200,18 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
         }
         const stored = await handle.close(digest === undefined ? {} : { expectedSha256: digest });
         const sha256 = stored.sha256 ?? '';
-        reply.status(existed ? 200 : 201).header('etag', `"${sha256}"`);
-        return { path: await session.realpath(path), size: stored.size, sha256, overwrote: existed };
+        const overwrote = stored.overwrote === true;
+        reply.status(overwrote ? 200 : 201).header('etag', `"${sha256}"`);
+        return { path: await session.realpath(path), size: stored.size, sha256, overwrote };
       },
     );
   });
 
+  /**
+   * GET and HEAD alike: the core checks the right to see the path (STAT), then the download
+   * permission (the file is opened for reading); only then are size, dates and ETag told. A HEAD
+   * closes the handle unread, which records no download.
+   */
   const download = async (request: FastifyRequest, reply: FastifyReply, headOnly: boolean) => {
     const session = fileSession(files, request);
     const path = pathOf(request);
@@ -216,28 +219,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     if (((attrs.mode ?? 0) & S_IFMT) === S_IFDIR)
       throw new Problem(409, 'is-a-directory', `${path} is a folder: use /api/v1/folders`);
     const size = attrs.size ?? 0;
-    // ETag = sha256, when the files view knows this file at this size.
-    const known = knownDigest
-      ? await knownDigest(request.principal!.user.userId, await session.realpath(path))
-      : undefined;
-    if (known && known.size === size) {
-      const etag = `"${known.sha256}"`;
-      reply.header('etag', etag);
-      if (request.headers['if-none-match'] === etag) return reply.status(304).send();
-    }
-    reply.header('accept-ranges', 'bytes');
-    reply.header('last-modified', new Date((attrs.mtime ?? 0) * 1000).toUTCString());
-    reply.header('content-type', 'application/octet-stream');
-    if (headOnly) {
-      reply.header('content-length', String(size));
-      // An (empty) stream keeps our Content-Length on fastify's HEAD route.
-      return reply.status(200).send(Readable.from([]));
-    }
-    const range = parseRange(request.headers.range, size);
-    if (range === 'unsatisfiable') {
-      reply.header('content-range', `bytes */${size}`);
-      throw new Problem(416, 'range-not-satisfiable', `The file has ${size} bytes`);
-    }
     const handle = await session.open(path, {
       read: true,
       write: false,
@@ -246,17 +227,41 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
       truncate: false,
       exclusive: false,
     });
-    const start = range?.start ?? 0;
-    const end = range?.end ?? size - 1;
-    reply.header('content-length', String(Math.max(0, end - start + 1)));
-    if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
-    if (size === 0) {
-      await handle.close();
-      return reply.send(Buffer.alloc(0));
+    let streaming = false;
+    try {
+      // ETag = sha256, when the files view knows this file at this size.
+      const known = knownDigest
+        ? await knownDigest(request.principal!.user.userId, await session.realpath(path))
+        : undefined;
+      if (known && known.size === size) {
+        const etag = `"${known.sha256}"`;
+        reply.header('etag', etag);
+        if (request.headers['if-none-match'] === etag) return reply.status(304).send();
+      }
+      reply.header('accept-ranges', 'bytes');
+      reply.header('last-modified', new Date((attrs.mtime ?? 0) * 1000).toUTCString());
+      reply.header('content-type', 'application/octet-stream');
+      if (headOnly) {
+        reply.header('content-length', String(size));
+        // An (empty) stream keeps our Content-Length on fastify's HEAD route.
+        return reply.status(200).send(Readable.from([]));
+      }
+      const range = parseRange(request.headers.range, size);
+      if (range === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${size}`);
+        throw new Problem(416, 'range-not-satisfiable', `The file has ${size} bytes`);
+      }
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      reply.header('content-length', String(Math.max(0, end - start + 1)));
+      if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
+      if (size === 0) return reply.send(Buffer.alloc(0));
+      streaming = true;
+      return reply.send(streamFile(handle, start, end));
+    } finally {
+      if (!streaming) await handle.close();
     }
-    return reply.send(streamFile(handle, start, end));
   };
-
   app.get(
     '/files/*',
     {

@@ -33,7 +33,9 @@ export const CreateUserBody = Type.Object(
     userName: Type.String({
       minLength: 1,
       maxLength: 64,
-      pattern: '^[A-Za-z0-9._@+-]+$',
+      pattern: '^(?!\\.\\.?$)[A-Za-z0-9._@+-]+$',
+      description:
+        'Letters, digits and . _ @ + -, not "." or "..": the default home folder is /<userName, lower case>',
       examples: ['alice'],
     }),
     emailAddress: Type.String({ format: 'email', maxLength: 254, examples: ['alice@example.com'] }),

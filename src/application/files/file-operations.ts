@@ -18,8 +18,9 @@ import {
   isPermitted,
   type PathPermissionEntry,
 } from '../../domain/files/permissions.js';
-import { InvalidPath, resolveVirtualPath } from '../../domain/files/virtual-path.js';
+import { InvalidPath, parentOf, resolveVirtualPath } from '../../domain/files/virtual-path.js';
 import { escapeText } from '../../domain/text.js';
+import { unsafeStoredUser } from '../../domain/users/user-name.js';
 import type { Clock, IdGenerator } from '../ports.js';
 import { type RefusalCounter, type RefusalReason, uncounted } from '../refusals.js';
 import {
@@ -213,20 +214,31 @@ export class FileOperations {
 
 class CoreFileSession implements FileSession {
   private homeDir: Promise<string> | undefined;
+  /** Why this user may not reach files at all (a name or home from before the rules), or null. */
+  private readonly unsafe: string | null;
 
   constructor(
     readonly deps: FileOperationsDeps,
     private readonly actor: FileActor,
     private readonly ledger: QuotaLedger,
-  ) {}
+  ) {
+    this.unsafe = unsafeStoredUser(actor);
+  }
 
   get userId(): number {
     return this.actor.userId;
   }
 
   home(): Promise<string> {
+    if (this.unsafe !== null) return Promise.reject(new FileError('permission-denied', this.unsafe));
     this.homeDir ??= this.deps.storage.home(this.actor.homeFolder);
     return this.homeDir;
+  }
+
+  /** The home on disk for `operation` on `path`; a user whose name or home is unsafe gets a recorded denial. */
+  private async homeFor(operation: FileOperation, path: string): Promise<string> {
+    if (this.unsafe !== null) return this.deny(operation, path, this.unsafe);
+    return this.home();
   }
 
   metadata(): EventMetadata {
@@ -282,6 +294,24 @@ class CoreFileSession implements FileSession {
     }
   }
 
+  /**
+   * What it takes to learn a path's attributes (STAT, LSTAT, HEAD, READLINK): `list` or
+   * `download` at the path, or `list` on the folder that holds it (a listing would show it).
+   * An upload-only user learns nothing about what is there.
+   */
+  private mayInspect(path: string): boolean {
+    const entries = this.actor.permissions;
+    return (
+      isPermitted(entries, path, 'list') ||
+      isPermitted(entries, path, 'download') ||
+      (path !== '/' && isPermitted(entries, parentOf(path), 'list'))
+    );
+  }
+
+  private async requireInspect(path: string, operation: FileOperation): Promise<void> {
+    if (!this.mayInspect(path)) await this.deny(operation, path, 'no list or download permission here');
+  }
+
   /** Storage refused because the real location leaves the home: recorded like any denial. */
   private async guarded<T>(operation: FileOperation, path: string, work: () => Promise<T>): Promise<T> {
     try {
@@ -299,7 +329,8 @@ class CoreFileSession implements FileSession {
 
   async stat(path: string, options: { followLinks?: boolean } = {}): Promise<FileAttributes> {
     const resolved = await this.resolve(path, 'stat');
-    const home = await this.home();
+    await this.requireInspect(resolved, 'stat');
+    const home = await this.homeFor('stat', resolved);
     return this.guarded('stat', resolved, () =>
       this.deps.storage.stat(home, resolved, options.followLinks ?? true),
     );
@@ -308,7 +339,7 @@ class CoreFileSession implements FileSession {
   async open(path: string, flags: OpenFlags): Promise<FileHandle> {
     const writing = flags.write || flags.append || flags.create || flags.truncate;
     const resolved = await this.resolve(path, writing ? 'upload' : 'download');
-    const home = await this.home();
+    const home = await this.homeFor(writing ? 'upload' : 'download', resolved);
     if (!writing) {
       await this.require(resolved, 'download', 'download');
       const { handle, size } = await this.guarded('download', resolved, () =>
@@ -317,12 +348,12 @@ class CoreFileSession implements FileSession {
       return new DownloadHandle(this, resolved, handle, size, this.deps.storage, home);
     }
     const existing = await this.deps.storage.stat(home, resolved, true).catch(() => undefined);
-    if (existing && flags.exclusive) throw new FileError('already-exists', `${resolved}: already exists`);
-    if (existing && ((existing.mode ?? 0) & S_IFMT) === S_IFDIR) {
-      throw new FileError('is-a-directory', `${resolved}: is a directory`);
-    }
-    if (existing) await this.require(resolved, 'overwrite', 'overwrite');
+    const isDirectory = existing !== undefined && ((existing.mode ?? 0) & S_IFMT) === S_IFDIR;
+    // Permission first: a refused writer learns nothing about what is there.
+    if (existing && !flags.exclusive && !isDirectory) await this.require(resolved, 'overwrite', 'overwrite');
     else await this.require(resolved, 'upload', 'upload');
+    if (existing && flags.exclusive) throw new FileError('already-exists', `${resolved}: already exists`);
+    if (isDirectory) throw new FileError('is-a-directory', `${resolved}: is a directory`);
     const mayOverwrite = !flags.exclusive && isPermitted(this.actor.permissions, resolved, 'overwrite');
     const uploadId = this.deps.ids.uuid();
     const fromExisting = existing !== undefined && !flags.truncate;
@@ -357,7 +388,7 @@ class CoreFileSession implements FileSession {
   async openDirectory(path: string): Promise<DirectoryHandle> {
     const resolved = await this.resolve(path, 'list');
     await this.require(resolved, 'list', 'list');
-    const home = await this.home();
+    const home = await this.homeFor('list', resolved);
     const entries = await this.guarded('list', resolved, () => this.deps.storage.list(home, resolved));
     const userName = this.actor.userName;
     let index = 0;
@@ -381,7 +412,7 @@ class CoreFileSession implements FileSession {
   async remove(path: string): Promise<void> {
     const resolved = await this.resolve(path, 'delete');
     await this.require(resolved, 'delete', 'delete');
-    const home = await this.home();
+    const home = await this.homeFor('delete', resolved);
     const size = await this.guarded('delete', resolved, () => this.deps.storage.remove(home, resolved));
     await this.record({ type: 'FileDeleted', data: { protocol: this.actor.protocol, path: resolved, size } });
   }
@@ -391,7 +422,7 @@ class CoreFileSession implements FileSession {
     const target = await this.resolve(to, 'rename');
     await this.require(source, 'rename', 'rename');
     await this.require(target, 'rename', 'rename');
-    const home = await this.home();
+    const home = await this.homeFor('rename', source);
     if (options.overwrite && (await this.deps.storage.stat(home, target, false).catch(() => undefined))) {
       await this.require(target, 'overwrite', 'overwrite');
     }
@@ -407,7 +438,7 @@ class CoreFileSession implements FileSession {
   async mkdir(path: string): Promise<void> {
     const resolved = await this.resolve(path, 'mkdir');
     await this.require(resolved, 'mkdir', 'mkdir');
-    const home = await this.home();
+    const home = await this.homeFor('mkdir', resolved);
     await this.guarded('mkdir', resolved, () => this.deps.storage.mkdir(home, resolved));
     await this.record({ type: 'DirectoryCreated', data: { protocol: this.actor.protocol, path: resolved } });
   }
@@ -415,7 +446,7 @@ class CoreFileSession implements FileSession {
   async rmdir(path: string): Promise<void> {
     const resolved = await this.resolve(path, 'rmdir');
     await this.require(resolved, 'rmdir', 'rmdir');
-    const home = await this.home();
+    const home = await this.homeFor('rmdir', resolved);
     await this.guarded('rmdir', resolved, () => this.deps.storage.rmdir(home, resolved));
     await this.record({ type: 'DirectoryRemoved', data: { protocol: this.actor.protocol, path: resolved } });
   }
@@ -425,10 +456,14 @@ class CoreFileSession implements FileSession {
     const resolved = await this.resolve(path, 'setstat');
     if (attrs.size !== undefined)
       throw new FileError('unsupported', 'changing a file’s size is not supported; upload it again');
-    const home = await this.home();
+    const setsTimes = attrs.mtime !== undefined || attrs.atime !== undefined;
+    // Checked before storage is asked: a refused SETSTAT must not tell whether the path exists.
+    if (setsTimes) await this.require(resolved, 'upload', 'setstat');
+    else if (!isPermitted(this.actor.permissions, resolved, 'upload'))
+      await this.requireInspect(resolved, 'setstat');
+    const home = await this.homeFor('setstat', resolved);
     await this.guarded('setstat', resolved, () => this.deps.storage.stat(home, resolved, true));
-    if (attrs.mtime !== undefined || attrs.atime !== undefined) {
-      await this.require(resolved, 'upload', 'setstat');
+    if (setsTimes) {
       const now = Math.floor(this.deps.clock.now().getTime() / 1000);
       await this.deps.storage.setTimes(home, resolved, attrs.atime ?? now, attrs.mtime ?? now);
     }
@@ -436,13 +471,14 @@ class CoreFileSession implements FileSession {
 
   async readlink(path: string): Promise<string> {
     const resolved = await this.resolve(path, 'stat');
-    const home = await this.home();
+    await this.requireInspect(resolved, 'stat');
+    const home = await this.homeFor('stat', resolved);
     return this.guarded('stat', resolved, () => this.deps.storage.readlink(home, resolved));
   }
 
   async statvfs(path: string): Promise<FileSystemStats> {
-    await this.resolve(path, 'stat');
-    return this.deps.storage.statfs(await this.home());
+    const resolved = await this.resolve(path, 'stat');
+    return this.deps.storage.statfs(await this.homeFor('stat', resolved));
   }
 
   get protocol(): Protocol {
@@ -743,8 +779,8 @@ class UploadHandle implements FileHandle {
     };
     try {
       // The event first (durable), then the name: a crash in between is finished at restart.
-      await this.commitAfter(event);
-      return { size, sha256 };
+      const { overwrote } = await this.commitAfter(event);
+      return { size, sha256, overwrote };
     } catch (error) {
       await this.staged.discard();
       await this.session.record({

@@ -64,6 +64,8 @@ export interface ClosedFile {
   readonly size: number;
   /** Of the whole file, when known (every upload; downloads read whole). */
   readonly sha256: string | null;
+  /** An upload replaced a file that was there (the fact its FileUploaded event records). */
+  readonly overwrote?: boolean;
 }
 
 export interface FileHandle {

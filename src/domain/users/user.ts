@@ -3,6 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import { type Decider, DomainError } from '../decider.js';
 import type { EventOfType } from '../events/catalogue.js';
 import type { CreatedBy, PathPermissions, Right } from '../events/user-events.js';
+import { requireValidHomeFolder, requireValidUserName } from './user-name.js';
 
 export type UserRight = Static<typeof Right>;
 export type UserPathPermissions = Static<typeof PathPermissions>;
@@ -136,6 +137,8 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
       case 'CreateUser': {
         if (state.status !== 'absent')
           throw new DomainError('user-exists', `user ${command.userId} already exists`);
+        requireValidUserName(command.userName);
+        requireValidHomeFolder(command.homeFolder);
         const created: UserEvent = {
           type: 'UserCreated',
           data: {
@@ -158,6 +161,7 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
       }
       case 'UpdateUser': {
         const user = requireActive(state, command.userId);
+        if (command.changes.homeFolder !== undefined) requireValidHomeFolder(command.changes.homeFolder);
         const changes = effectiveChanges(user, command.changes);
         if (Object.keys(changes).length === 0) return [];
         return [{ type: 'UserUpdated', data: { userId: user.userId, changes, updatedBy: command.by } }];

@@ -50,6 +50,22 @@ describe('user decider', () => {
   it('refuses to create a user twice', () => {
     users.given([created]).when(create).thenThrows('user-exists');
   });
+  it('refuses user names that are not safe as a folder name, and unsafe home folders', () => {
+    for (const userName of ['..', '.', 'bob/x@example.com', 'a\\b', 'nul\0', 'del\u007f', ' padded', ''])
+      users
+        .given([])
+        .when({ ...create, userName })
+        .thenThrows('invalid-user-name');
+    for (const homeFolder of ['/..', '/a/../b', '//a', '/a/', 'a', '/a\\b', '/a\nb'])
+      users
+        .given([])
+        .when({ ...create, homeFolder })
+        .thenThrows('invalid-home-folder');
+    users
+      .given([created])
+      .when({ type: 'UpdateUser', userId: 7, changes: { homeFolder: '/../..' }, by: 1 })
+      .thenThrows('invalid-home-folder');
+  });
   it('records only the fields that change', () => {
     users
       .given([created])
