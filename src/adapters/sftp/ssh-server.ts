@@ -25,6 +25,7 @@ import type { ConnectionRegistry } from './connection-registry.js';
 import type { HostKey } from './host-keys.js';
 import { PreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { SftpProtocolSession } from './protocol/server.js';
+import { acceptsUserAuthSignature, hardenSignatureAlgorithms } from './signature-algorithms.js';
 
 export interface SftpServerOptions {
   readonly host: string;
@@ -53,7 +54,10 @@ export interface SftpServerDeps {
 
 const DEFAULT_PRE_AUTH: PreAuthLimits = { authTimeoutMs: 30_000, maxTotal: 200, maxPerAddress: 20 };
 
-/** Modern algorithms only: no CBC ciphers, no SHA-1 or MD5 MACs or key exchanges. */
+/**
+ * Modern algorithms only: no CBC ciphers, no SHA-1 or MD5 MACs or key exchanges, no `ssh-rsa`
+ * (SHA-1) or `ssh-dss` host-key signatures. User-auth signatures: signature-algorithms.ts.
+ */
 export const SSH_ALGORITHMS = {
   kex: [
     'curve25519-sha256',
@@ -154,6 +158,7 @@ export class SftpServer {
     const clientVersion = escapeText(ident, 100);
     const context: RequestContext = { correlationId: connectionId, clientIp: info.ip, clientPort: info.port };
     const log = logger.child({ connectionId, remote: `${info.ip}:${info.port}` });
+    hardenSignatureAlgorithms(client);
     let authenticated: Authenticated | undefined;
     let failures = 0;
     const maxFailures = this.options.maxAuthAttempts ?? 6;
@@ -249,13 +254,15 @@ export class SftpServer {
       }
       if (ctx.method === 'publickey') {
         const fingerprint = fingerprintOf(ctx.key.data);
+        // No SHA-1 (`ssh-rsa`) or DSA signatures, whatever the key.
+        const algorithmAccepted = acceptsUserAuthSignature(ctx.key.algo, ctx.hashAlgo);
         const userId = await users.findUserId('userName', userName);
         const user = userId === null ? undefined : await users.getUser(userId);
         const stored =
           user?.status === 'active' ? user.keys.find((k) => k.fingerprint === fingerprint) : undefined;
         if (!ctx.signature || !ctx.blob) {
           // The client asks whether this key would do; it has not proven it holds it yet.
-          if (stored) {
+          if (stored && algorithmAccepted) {
             ctx.accept();
             return 'continue';
           }
@@ -268,7 +275,7 @@ export class SftpServer {
             : Array.isArray(parsed)
               ? parsed[0]
               : parsed;
-        const proven = key?.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
+        const proven = algorithmAccepted && key?.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
         if (!proven) {
           await signIn.recordFailure(user?.status === 'active' ? 'invalid-credentials' : 'unknown-user', {
             method: 'public-key',
