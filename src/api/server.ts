@@ -23,6 +23,7 @@ import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { frameworkProblem, problemsPlugin } from './plugins/problems.js';
+import { hstsPlugin, TLS_SERVER_OPTIONS } from './plugins/transport-security.js';
 import { sessionRoutes } from './sessions/routes.js';
 import { sessionViewRoutes } from './sessions/views.js';
 import { type UserDirectory, userRoutes } from './users/routes.js';
@@ -103,7 +104,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
   const app = Fastify({
     ...(options.logger === false ? { logger: false } : { loggerInstance: options.logger }),
     ...(options.tls
-      ? { https: { key: options.tls.key, cert: options.tls.cert, ...nodeOptions } }
+      ? { https: { key: options.tls.key, cert: options.tls.cert, ...TLS_SERVER_OPTIONS, ...nodeOptions } }
       : { http: nodeOptions }),
     // The client address comes from the connection; X-Forwarded-For only from named proxies.
     trustProxy:
@@ -122,6 +123,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
   app.server.on('drop', () => deps.metrics.refusals.inc({ reason: 'http-connections' }));
 
   await app.register(problemsPlugin);
+  if (options.tls) await app.register(hstsPlugin);
   await app.register(openApiPlugin, { version: deps.version });
   await app.register(metricsPlugin, {
     metrics: deps.metrics,
