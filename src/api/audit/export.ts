@@ -39,9 +39,10 @@ async function* pages(
   filters: AuditFilters,
   order: 'asc' | 'desc',
   format: 'csv' | 'ndjson',
+  options: ExportOptions,
 ): AsyncGenerator<Array<{ position: number; line: string }>> {
   const read = (after: number | undefined) => {
-    const promise = exportLines(db, filters, { after, limit: EXPORT_BATCH, order }, format);
+    const promise = exportLines(db, filters, { after, limit: EXPORT_BATCH, order }, format, options);
     // Handled where awaited; this only keeps an abandoned prefetch from being "unhandled".
     promise.catch(() => undefined);
     return promise;
@@ -58,15 +59,21 @@ async function* pages(
   }
 }
 
+export interface ExportOptions {
+  /** CSV only: text cells starting with = + - @, tab or CR get a leading ' (OWASP CSV injection). */
+  readonly spreadsheetSafe?: boolean;
+}
+
 /** The export's text, one chunk per batch. */
 export async function* exportChunks(
   db: Kysely<ReadModel>,
   filters: AuditFilters,
   order: 'asc' | 'desc',
   format: 'csv' | 'ndjson',
+  options: ExportOptions = {},
 ): AsyncGenerator<string> {
   if (format === 'csv') yield `${CSV_COLUMNS.join(',')}\r\n`;
-  for await (const page of pages(db, filters, order, format)) {
+  for await (const page of pages(db, filters, order, format, options)) {
     let chunk = '';
     for (const row of page) chunk += row.line;
     yield chunk;

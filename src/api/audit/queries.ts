@@ -272,32 +272,41 @@ export async function queryAudit(
  * An RFC 4180 field: quoted (quotes doubled) when it holds a comma, a quote, CR or LF; NULL is
  * empty. Columns of fixed vocabularies, numbers, UUIDs and hex digests never need quoting.
  */
-const csvText = (column: string) =>
+const csvQuoted = (column: string) =>
   `coalesce(CASE WHEN strpos(${column}, ',') + strpos(${column}, '"') + strpos(${column}, E'\\n') + strpos(${column}, E'\\r') > 0 THEN '"' || replace(${column}, '"', '""') || '"' ELSE ${column} END, '')`;
+/**
+ * Spreadsheet-safe (OWASP CSV injection): a value starting with = + - @, a tab or CR gets a
+ * leading single quote, so a spreadsheet shows it as text instead of running it as a formula.
+ */
+const neutralised = (column: string) =>
+  `(CASE WHEN left(${column}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ${column} ELSE ${column} END)`;
+const csvText = (column: string, spreadsheetSafe: boolean) =>
+  csvQuoted(spreadsheetSafe ? neutralised(column) : column);
 const csvPlain = (expression: string) => `coalesce(${expression}, '')`;
 
 /** The CSV fields after position and time, built by PostgreSQL in `CSV_COLUMNS` order. */
-const CSV_REST = sql.raw(
+const csvRest = (safe: boolean) =>
   [
     'event_type',
     'operation',
     'outcome',
     csvPlain('user_id::text'),
-    csvText('user_name'),
+    csvText('user_name', safe),
     csvPlain('application_id::text'),
     csvPlain('session_id::text'),
-    csvText('client_ip'),
-    csvText('user_string'),
+    csvText('client_ip', safe),
+    csvText('user_string', safe),
     csvPlain('protocol'),
-    csvText('path'),
-    csvText('previous_path'),
+    csvText('path', safe),
+    csvText('previous_path', safe),
     csvPlain('size::text'),
     csvPlain('sha256'),
-    csvText('reason'),
-    csvText('target'),
-    csvText('detail'),
-  ].join(" || ',' || "),
-);
+    csvText('reason', safe),
+    csvText('target', safe),
+    csvText('detail', safe),
+  ].join(" || ',' || ");
+const CSV_REST = sql.raw(csvRest(false));
+const CSV_REST_SPREADSHEET_SAFE = sql.raw(csvRest(true));
 
 /** A JSON string of free text (escaped by PostgreSQL), or null. */
 const jsonText = (column: string) => `coalesce(to_json(${column})::text, 'null')`;
@@ -340,13 +349,14 @@ export async function exportLines(
   filters: AuditFilters,
   page: AuditPageRequest,
   format: 'csv' | 'ndjson',
+  options: { spreadsheetSafe?: boolean } = {},
 ): Promise<Array<{ position: number; line: string }>> {
   const query = await pageQuery(db, filters, page);
   if (query === null) return [];
   const direction = sql.raw(page.order === 'asc' ? 'ASC' : 'DESC');
   const result = await sql<{ global_position: string; ms: string; rest: string }>`
     SELECT global_position, floor(extract(epoch FROM at) * 1000)::bigint AS ms,
-      ${format === 'csv' ? CSV_REST : NDJSON_REST} AS rest
+      ${format === 'ndjson' ? NDJSON_REST : options.spreadsheetSafe ? CSV_REST_SPREADSHEET_SAFE : CSV_REST} AS rest
     FROM (${query}) AS page ORDER BY global_position ${direction}`.execute(db);
   return result.rows.map((r) => {
     const at = new Date(Number(r.ms)).toISOString();

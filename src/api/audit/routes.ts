@@ -131,8 +131,8 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
         description:
           'The same filters as /audit/events. The export is the view as it stood when the call began (rows added ' +
           'meanwhile are left out), in global-position order. CSV: RFC 4180, a header line, CRLF line ends, fields ' +
-          'with commas, quotes or line breaks quoted. Values are exported as recorded: spreadsheet users should ' +
-          'import them as text.',
+          'with commas, quotes or line breaks quoted. Values are exported as recorded unless `spreadsheetSafe=true` ' +
+          'neutralises cells a spreadsheet would run as formulas.',
         querystring: AuditExportQuery,
         produces: ['text/csv', 'application/x-ndjson'],
         response: {
@@ -164,6 +164,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
         { ...filters, untilPosition: until },
         query.order ?? 'asc',
         query.format,
+        { spreadsheetSafe: query.spreadsheetSafe === true },
       );
       return reply.send(Readable.from(chunks, { objectMode: false, highWaterMark: 1 }));
     },

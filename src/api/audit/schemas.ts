@@ -73,6 +73,15 @@ export const AuditExportQuery = Type.Object(
     format: Type.Union([Type.Literal('csv'), Type.Literal('ndjson')], {
       description: 'CSV (RFC 4180, header line) or newline-delimited JSON',
     }),
+    spreadsheetSafe: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'CSV only: text cells that start with =, +, -, @, a tab or CR get a leading single quote, so a ' +
+          'spreadsheet shows them as text instead of running them as formulas (OWASP CSV injection). Off by ' +
+          'default: the file then holds values exactly as recorded.',
+      }),
+    ),
     ...AuditFilterProperties,
     order: Order('asc'),
     minPosition: PageQuery.minPosition,
