@@ -19,6 +19,7 @@ import {
 import { type SlotKind, slotDecider, slotStream } from '../domain/sessions/slot.js';
 import { type TicketClaims, type TicketPolicy, ticketRejection } from '../domain/sessions/ticket-rules.js';
 import type { UserState } from '../domain/users/user.js';
+import { requireValidUserName } from '../domain/users/user-name.js';
 import type { ApplicationService } from './applications.js';
 import { handleCommand, loadState } from './command-handler.js';
 import type { SignInDefender } from './defender.js';
@@ -189,6 +190,8 @@ export class SignInService {
       return this.refuse('user-disabled', { ...attempt, userId: user.userId });
     if (user?.status === 'active' && user.rights.length > 0)
       return this.refuse('privileged-user', { ...attempt, userId: user.userId });
+    // A user it would create must have a valid name before the ticket is spent (400, nothing changed).
+    if (user?.status !== 'active') requireValidUserName(input.emailAddress);
     // The ticket is spent before anything is created with it.
     await this.redeem(
       input.ticket,

@@ -349,6 +349,14 @@ describe('tickets are bound to their application and subject', () => {
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
   });
 
+  it('OpenWithTicketEx refuses an e-mail that cannot be a user name before spending the ticket', async () => {
+    const redeemed = (await events('TicketRedeemed')).length;
+    const res = await ex(exBody(exTicket('a/b@partner.example'), { emailAddress: 'a/b@partner.example' }));
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.equal(res.body.type, '/problems/invalid-user-name');
+    assert.equal((await events('TicketRedeemed')).length, redeemed, 'the ticket is not spent');
+  });
+
   it('OpenWithTicket refuses a ticket minted for another application', async () => {
     const res = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/open-with-ticket', {
       body: { ticket: userTicket('alice', t.clock.now(), 1001), applicationId: 1000, clientVersion: 'x' },

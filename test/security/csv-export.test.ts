@@ -30,7 +30,7 @@ before(async () => {
     body: { userName: 'eve', emailAddress: 'eve@example.com', password: PASSWORD },
   });
   // A session whose user string is a formula; a file uploaded in it is recorded with it.
-  const opened = await call<{ sessionId: string; position: number }>(
+  const opened = await call<{ token: string; position: number }>(
     t.base,
     'POST',
     '/api/v1/sessions/open-immutable-user-string',
@@ -49,7 +49,7 @@ before(async () => {
     '-X',
     'PUT',
     '-H',
-    `authorization: Bearer ${opened.body.sessionId}`,
+    `authorization: Bearer ${opened.body.token}`,
     '--data-binary',
     'payload',
     `${t.base}/api/v1/files/${encodeURIComponent(FORMULA)}.txt`,

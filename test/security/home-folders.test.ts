@@ -274,7 +274,7 @@ describe('users stored before the rule (legacy log)', () => {
       clientVersion: 'sso',
     });
     assert.equal(opened.status, 201, opened.body);
-    const token = opened.json<{ sessionId: string }>().sessionId;
+    const token = opened.json<{ token: string }>().token;
     const listing = await curl(['-H', `authorization: Bearer ${token}`, `${t.base}/api/v1/folders/`]);
     assert.equal(listing.status, 403, listing.body);
     const upload = await curl([

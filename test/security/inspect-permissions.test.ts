@@ -36,11 +36,11 @@ async function denials(): Promise<Denial[]> {
 }
 
 async function token(userName: string): Promise<string> {
-  const res = await call<{ sessionId: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
+  const res = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
     body: { userName, password: PASSWORD, applicationId: 2, clientVersion: 'tests' },
   });
   assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body.sessionId;
+  return res.body.token;
 }
 
 const head = (bearer: string, file: string) =>
