@@ -41,10 +41,21 @@ describe('configuration from the environment', () => {
       logLevel: 'debug',
       readyMaxLag: 0,
       adminPassword: undefined,
+      adminEmail: 'admin@localhost.localdomain',
       ticketSecret: undefined,
       ticketMaxAgeMs: 300_000,
       ticketClockSkewMs: 60_000,
       siteName: undefined,
+      defender: {
+        maxFailuresPerAddress: 10,
+        maxFailuresPerUser: 30,
+        windowMs: 600_000,
+        banMs: 900_000,
+        maxBanMs: 86_400_000,
+        allowList: [],
+      },
+      defenderSummaryIntervalMs: 60_000,
+      sessionLifetimeMs: null,
       sessionExpiryIntervalMs: 60_000,
       limits: {
         sshAuthTimeoutMs: 30_000,
@@ -62,6 +73,31 @@ describe('configuration from the environment', () => {
         userQuotaBytes: 0,
       },
     });
+  });
+
+  it('reads the defender, the admin e-mail and the session lifetime, and refuses bad values', () => {
+    const config = loadConfig({
+      MFT_DEFENDER_MAX_FAILURES_PER_ADDRESS: '3',
+      MFT_DEFENDER_ALLOW: '10.0.0.0/8, 192.0.2.1',
+      MFT_ADMIN_EMAIL: 'ops@example.com',
+      MFT_SESSION_LIFETIME_SECONDS: '600',
+    });
+    assert.equal(config.defender.maxFailuresPerAddress, 3);
+    assert.deepEqual(config.defender.allowList, ['10.0.0.0/8', '192.0.2.1']);
+    assert.equal(config.adminEmail, 'ops@example.com');
+    assert.equal(config.sessionLifetimeMs, 600_000);
+    for (const [name, value] of [
+      ['MFT_DEFENDER_MAX_FAILURES_PER_ADDRESS', '0'],
+      ['MFT_DEFENDER_ALLOW', 'not-an-address'],
+      ['MFT_ADMIN_EMAIL', 'no-at-sign'],
+      ['MFT_SESSION_LIFETIME_SECONDS', '5'],
+    ] as const) {
+      assert.throws(
+        () => loadConfig({ [name]: value }),
+        (e: Error) => e.message.startsWith(`${name}:`),
+        name,
+      );
+    }
   });
 
   it('reads the limits, and the HTTP upload limit follows the file size limit', () => {
