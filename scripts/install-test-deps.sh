@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives as real clients and reference servers:
-# OpenSSH (sftp client, sshd), paramiko, asyncssh, curl, sshpass, rclone (Go pkg/sftp) and lftp.
+# OpenSSH (sftp client, sshd), paramiko, asyncssh, curl, sshpass, rclone (Go pkg/sftp), lftp and
+# openssl (s_client for the TLS tests).
 # Skips apt when all are present.
 set -euo pipefail
 packages=(openssh-client openssh-server python3-paramiko python3-cryptography python3-asyncssh curl sshpass
-  rclone lftp)
+  rclone lftp openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
