@@ -116,14 +116,21 @@ const json = (value: unknown) => JSON.stringify(value);
 
 // ---- observing the server ---------------------------------------------------------------
 
+/** One pool for every look at the log (a pool per look held one connection each until the end). */
+let sharedPool: ReturnType<TestSluice['database']['open']>['pool'] | undefined;
+const readPool = () => {
+  sharedPool ??= t.database.open({ max: 1 }).pool;
+  return sharedPool;
+};
+
 async function position(): Promise<number> {
-  const { pool } = t.database.open({ max: 1 });
+  const pool = readPool();
   const { rows } = await pool.query('SELECT coalesce(max(global_position), 0)::bigint AS p FROM events');
   return Number(rows[0].p);
 }
 
 async function eventsAfter(from: number): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
-  const { pool } = t.database.open({ max: 1 });
+  const pool = readPool();
   return (
     await pool.query('SELECT type, data FROM events WHERE global_position > $1 ORDER BY global_position', [
       from,

@@ -77,8 +77,9 @@ function curlJson(method: string, route: string, body: unknown, token?: string) 
   ]);
 }
 
-async function mintTicket(userName: string): Promise<string> {
-  const { stdout } = await run('/usr/bin/python3', ['docs/examples/mint_ticket.py', userName], {
+/** A ticket from the Python example for application 1000: `[userName]` or `['--email', address, first, last]`. */
+async function mintTicket(...subject: string[]): Promise<string> {
+  const { stdout } = await run('/usr/bin/python3', ['docs/examples/mint_ticket.py', '1000', ...subject], {
     env: { ...process.env, MFT_TICKET_SECRET: TICKET_SECRET },
   });
   return stdout.trim();
@@ -197,7 +198,7 @@ describe('user names (HTTP users API, curl)', () => {
 
   it('OpenWithTicketEx refuses an e-mail address holding "/" as a new user name: no home inside bob’s folder', async () => {
     const res = await curlJson('POST', '/api/v1/sessions/open-with-ticket-ex', {
-      ticket: await mintTicket('ignored'),
+      ticket: await mintTicket('--email', 'bob/x@example.com', 'Mal', 'Lory'),
       emailAddress: 'bob/x@example.com',
       firstName: 'Mal',
       lastName: 'Lory',
@@ -218,7 +219,7 @@ describe('user names (HTTP users API, curl)', () => {
     assert.ok(!existsSync(path.join(t.dataDir, 'files', 'bob', 'x@example.com')));
     // An ordinary address still signs in and gets a home of its own.
     const fine = await curlJson('POST', '/api/v1/sessions/open-with-ticket-ex', {
-      ticket: await mintTicket('ignored'),
+      ticket: await mintTicket('--email', 'carol@example.com', 'Carol', 'C'),
       emailAddress: 'carol@example.com',
       firstName: 'Carol',
       lastName: 'C',
