@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { paramiko } from '../support/sftp-clients.js';
+import { paramikoUntilCut } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
 const PASSWORD = 'live-reauth-password';
@@ -116,24 +116,8 @@ describe('open things follow changes at once', () => {
     ['password', { password: 'a new password 2' }],
   ] as const) {
     it(`an open SFTP connection (paramiko) is cut when the user’s ${change} change`, async () => {
-      const script = `
-import sys, time, paramiko
-t = paramiko.Transport((sys.argv[1], int(sys.argv[2])))
-t.connect(username=sys.argv[3], password=sys.argv[4])
-s = paramiko.SFTPClient.from_transport(t)
-s.listdir('.')
-print('connected', flush=True)
-for i in range(600):
-    time.sleep(0.1)
-    try:
-        s.listdir('.')
-    except Exception:
-        print('cut', flush=True)
-        sys.exit(0)
-print('still connected')
-`;
       const before = (await events('ConnectionOpened')).length;
-      const client = paramiko(script, t.sluice.sftpPort, 'sftpuser', PASSWORD);
+      const client = paramikoUntilCut(t.sluice.sftpPort, 'sftpuser', PASSWORD, 60);
       await until(
         async () => (await events('ConnectionOpened')).length > before,
         'the connection is recorded',

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promise
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openSshBatch, paramiko } from '../support/sftp-clients.js';
+import { openSshBatch, paramiko, paramikoUntilCut } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
 let t: TestSluice;
@@ -224,24 +224,8 @@ describe('interruptions', () => {
   });
 
   it('Close through the API cuts the session’s live SFTP connections', async () => {
-    const script = `
-import sys, time, paramiko
-t = paramiko.Transport((sys.argv[1], int(sys.argv[2])))
-t.connect(username=sys.argv[3], password=sys.argv[4])
-s = paramiko.SFTPClient.from_transport(t)
-s.listdir('.')
-print('connected', flush=True)
-for i in range(100):
-    time.sleep(0.1)
-    try:
-        s.listdir('.')
-    except Exception:
-        print('cut')
-        sys.exit(0)
-print('still connected')
-`;
     const before = (await events('ConnectionOpened')).length;
-    const client = paramiko(script, port, 'eve', PASSWORD);
+    const client = paramikoUntilCut(port, 'eve', PASSWORD, 10);
     let sessionId: string | undefined;
     await until(async () => {
       const opened = await events('ConnectionOpened');

@@ -113,6 +113,30 @@ export function paramiko(
   return collect('/usr/bin/python3', ['-c', script, '127.0.0.1', String(port), user, password, ...args]);
 }
 
+/**
+ * paramiko signed in with a password, listing `.` every 0.1 s: prints `connected`, then `cut`
+ * once the server drops the connection, or `still connected` after `seconds`.
+ */
+export function paramikoUntilCut(port: number, user: string, password: string, seconds: number) {
+  const script = `
+import sys, time, paramiko
+t = paramiko.Transport((sys.argv[1], int(sys.argv[2])))
+t.connect(username=sys.argv[3], password=sys.argv[4])
+s = paramiko.SFTPClient.from_transport(t)
+s.listdir('.')
+print('connected', flush=True)
+for i in range(int(float(sys.argv[5]) * 10)):
+    time.sleep(0.1)
+    try:
+        s.listdir('.')
+    except Exception:
+        print('cut', flush=True)
+        sys.exit(0)
+print('still connected')
+`;
+  return paramiko(script, port, user, password, String(seconds));
+}
+
 /** Runs an asyncssh script (Debian's python3-asyncssh) with host, port, user and password as argv. */
 export function asyncssh(
   script: string,
