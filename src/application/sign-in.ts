@@ -18,7 +18,8 @@ import {
 } from '../domain/sessions/session.js';
 import { type SlotKind, slotDecider, slotStream } from '../domain/sessions/slot.js';
 import { type TicketClaims, type TicketPolicy, ticketRejection } from '../domain/sessions/ticket-rules.js';
-import type { UserState } from '../domain/users/user.js';
+import { foldCase } from '../domain/users/reservation.js';
+import { isPrivileged, type UserState } from '../domain/users/user.js';
 import { requireValidUserName } from '../domain/users/user-name.js';
 import type { ApplicationService } from './applications.js';
 import { handleCommand, loadState } from './command-handler.js';
@@ -147,7 +148,7 @@ export class SignInService {
     const user = userId === null ? undefined : await this.deps.users.getUser(userId);
     if (user?.status !== 'active') return this.refuse('unknown-user', named);
     if (!user.enabled) return this.refuse('user-disabled', { ...named, userId: user.userId });
-    if (user.rights.length > 0) return this.refuse('privileged-user', { ...named, userId: user.userId });
+    if (isPrivileged(user)) return this.refuse('privileged-user', { ...named, userId: user.userId });
     await this.redeem(input.ticket, input.applicationId, user.userId, { ...named, userId: user.userId });
     return this.openReplaceable(user, input.applicationId, 'ticket', input.clientVersion, context);
   }
@@ -178,7 +179,7 @@ export class SignInService {
     if (
       subject.kind !== 'email' ||
       claims.applicationId !== input.applicationId ||
-      subject.emailAddress.toLowerCase() !== input.emailAddress.toLowerCase() ||
+      foldCase(subject.emailAddress) !== foldCase(input.emailAddress) ||
       subject.firstName !== input.firstName ||
       subject.lastName !== input.lastName
     ) {
@@ -188,7 +189,7 @@ export class SignInService {
     let user = existingId === null ? undefined : await this.deps.users.getUser(existingId);
     if (user?.status === 'active' && !user.enabled)
       return this.refuse('user-disabled', { ...attempt, userId: user.userId });
-    if (user?.status === 'active' && user.rights.length > 0)
+    if (user?.status === 'active' && isPrivileged(user))
       return this.refuse('privileged-user', { ...attempt, userId: user.userId });
     // A user it would create must have a valid name before the ticket is spent (400, nothing changed).
     if (user?.status !== 'active') requireValidUserName(input.emailAddress);
@@ -524,7 +525,7 @@ export class SignInService {
     if (user.status !== 'active') return this.refuse('unknown-user', attempt);
     if (!user.enabled) return this.refuse('user-disabled', attempt);
     // No one gains a right by impersonation: privileged users cannot be reached.
-    if (user.rights.length > 0) return this.refuse('target-privileged', attempt);
+    if (isPrivileged(user)) return this.refuse('target-privileged', attempt);
     const session: SessionOpenedData = {
       ...this.newSession(user, input.applicationId, kind, 'impersonation', null, context),
       clientIp: input.ipAddress,

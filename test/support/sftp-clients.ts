@@ -137,16 +137,8 @@ print('still connected')
   return paramiko(script, port, user, password, String(seconds));
 }
 
-/** Runs an asyncssh script (Debian's python3-asyncssh) with host, port, user and password as argv. */
-export function asyncssh(
-  script: string,
-  port: number,
-  user: string,
-  password: string,
-  ...args: string[]
-): Promise<ClientResult> {
-  return collect('/usr/bin/python3', ['-c', script, '127.0.0.1', String(port), user, password, ...args]);
-}
+/** Runs an asyncssh script (Debian's python3-asyncssh): the same Python runner as paramiko's. */
+export const asyncssh = paramiko;
 
 /**
  * rclone with one sftp remote named `sluice:` configured through environment variables

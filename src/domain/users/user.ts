@@ -39,6 +39,12 @@ export interface UserProfile {
   }>;
 }
 
+/**
+ * Whether a user holds any right (admin, auditor, impersonate): such users are reached neither
+ * by a ticket nor by impersonation, so no one gains a right that way.
+ */
+export const isPrivileged = (user: Pick<UserProfile, 'rights'>): boolean => user.rights.length > 0;
+
 export type UserState =
   | { status: 'absent' }
   | { status: 'deleted'; userId: number }
