@@ -49,6 +49,8 @@ export interface Config {
   readonly defenderSummaryIntervalMs: number;
   /** Lifetime of replaceable sessions (Open, OpenWithTicket, OpenWithTicketEx); null: until replaced. */
   readonly sessionLifetimeMs: number | null;
+  /** Replaceable sessions unused this long end; null (MFT_SESSION_IDLE_SECONDS=0): no idle limit. */
+  readonly sessionIdleMs: number | null;
   /** How often immutable sessions past their 48 hours are recorded as expired. */
   readonly sessionExpiryIntervalMs: number;
   /** Bounds against abuse: connections before sign-in, HTTP timeouts, streams, file sizes, quotas. */
@@ -261,6 +263,7 @@ export function loadConfig(env: Env = process.env): Config {
       value(env, 'MFT_SESSION_LIFETIME_SECONDS') === undefined
         ? null
         : integer(env, 'MFT_SESSION_LIFETIME_SECONDS', 0, 60, 365 * 86_400) * 1000,
+    sessionIdleMs: integer(env, 'MFT_SESSION_IDLE_SECONDS', 1800, 0, 365 * 86_400) * 1000 || null,
     sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
     limits: loadLimits(env, maxFileBytes),
   };

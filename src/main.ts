@@ -218,6 +218,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       clearInterval(summaries);
       await defender.summarize().catch(() => 0);
     });
+    const tokens = new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool));
     const signIn = new SignInService({
       store,
       users,
@@ -225,8 +226,9 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       clock,
       ids: { uuid: uuidv7 },
       replaceableLifetimeMs: config.sessionLifetimeMs,
+      replaceableIdleMs: config.sessionIdleMs,
       defender,
-      tokens: new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool)),
+      tokens,
       tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
       ticketPolicy: {
         maxAgeMs: config.ticketMaxAgeMs,
@@ -249,6 +251,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const expiry = new SessionExpiry({
       store,
       clock,
+      tokens,
       dueSessions: (now, limit) => sessionsDueToExpire(database.db, now, limit),
       onError: (error) => logger.error({ err: error }, 'session expiry failed'),
     });

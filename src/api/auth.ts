@@ -32,6 +32,7 @@ const ended: Record<SessionEndReason, [string, string]> = {
   unknown: ['session-unknown', 'No session has this token'],
   closed: ['session-closed', 'The session was closed'],
   expired: ['session-expired', 'The session has expired'],
+  idle: ['session-idle', 'The session ended after going unused for its idle timeout'],
   replaced: ['session-replaced', 'The session was replaced by a newer sign-in with the same application'],
   'user-disabled': ['user-disabled', 'The session’s user is disabled'],
   'user-deleted': ['user-deleted', 'The session’s user was deleted'],

@@ -32,10 +32,25 @@ export interface CredentialStore {
  * or a log line). Whoever reads the log or the views can never act with what they read.
  */
 export interface SessionTokens {
-  /** A new secret token (at least 256 random bits) for the session; its hash is stored first. */
-  issue(sessionId: string): Promise<string>;
-  /** The session a token was issued for, or undefined (unknown or not a token at all). */
-  resolve(token: string): Promise<string | undefined>;
+  /**
+   * A new secret token (at least 256 random bits) for the session; its hash is stored first.
+   * `idleTimeoutMs`: the session ends when unused that long (null: never), counted from `now`.
+   */
+  issue(sessionId: string, idleTimeoutMs: number | null, now: Date): Promise<string>;
+  /** The session a token was issued for and when it was last used, or undefined (unknown or not a token). */
+  resolve(token: string): Promise<TokenUse | undefined>;
+  /** Records a use of the token at `now` (moves its idle deadline). */
+  touch(token: string, now: Date): Promise<void>;
+  /** Sessions whose idle deadline is at or before `now`, earliest first. */
+  idle(now: Date, limit: number): Promise<TokenUse[]>;
+  /** Stops following the session's idleness: its end is recorded. */
+  settle(sessionId: string): Promise<void>;
+}
+
+export interface TokenUse {
+  readonly sessionId: string;
+  /** Undefined for tokens issued before uses were kept. */
+  readonly lastUsedAt: Date | undefined;
 }
 
 export type BanScope = 'address' | 'user';

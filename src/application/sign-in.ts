@@ -26,6 +26,7 @@ import { handleCommand, loadState } from './command-handler.js';
 import type { SignInDefender } from './defender.js';
 import { metadataFor } from './metadata.js';
 import type { Clock, IdGenerator, RequestContext, SessionTokens } from './ports.js';
+import { recordExpiry } from './session-expiry.js';
 import type { ActiveUser, UserService } from './users.js';
 
 export type SignInFailureReason = EventOfType<'SignInFailed'>['data']['reason'];
@@ -66,6 +67,8 @@ export interface SignInDeps {
   readonly ticketPolicy: TicketPolicy;
   /** Lifetime of replaceable sessions; null: until replaced or closed. */
   readonly replaceableLifetimeMs: number | null;
+  /** Replaceable sessions unused this long end; null: no idle limit. */
+  readonly replaceableIdleMs: number | null;
 }
 
 export interface Opened {
@@ -108,6 +111,15 @@ export interface ServiceSignIn {
 export interface SessionCheck {
   readonly liveness: Liveness;
   readonly user: UserState;
+}
+
+/**
+ * A use is written at most every tenth of the idle timeout (and at least every minute): the
+ * timeout then holds to within that tenth without a database write per request.
+ */
+function dueForTouch(idleTimeoutMs: number | null, lastUsedAt: Date | undefined, now: Date): boolean {
+  if (idleTimeoutMs === null || lastUsedAt === undefined) return false;
+  return now.getTime() - lastUsedAt.getTime() >= Math.min(idleTimeoutMs / 10, 60_000);
 }
 
 function ticketReason(error: unknown): SignInFailureReason {
@@ -341,16 +353,28 @@ export class SignInService {
     return { position: result.append?.lastPosition ?? 0 };
   }
 
-  /** Whether a bearer token may act now, and as whom (an unknown token is an unknown session). */
+  /**
+   * Whether a bearer token may act now, and as whom (an unknown token is an unknown session).
+   * A use moves the session's idle deadline; a session found idle has its end recorded here.
+   */
   async authenticate(token: string): Promise<SessionCheck> {
-    const sessionId = await this.deps.tokens.resolve(token);
-    if (sessionId === undefined)
+    const use = await this.deps.tokens.resolve(token);
+    if (use === undefined)
       return { liveness: { alive: false, reason: 'unknown' }, user: { status: 'absent' } };
-    return this.check(sessionId);
+    const result = await this.check(use.sessionId, use.lastUsedAt);
+    const { liveness } = result;
+    const now = this.deps.clock.now();
+    if (!liveness.alive && liveness.reason === 'idle' && use.lastUsedAt !== undefined) {
+      await recordExpiry(this.deps.store, use.sessionId, now, use.lastUsedAt);
+      await this.deps.tokens.settle(use.sessionId);
+    } else if (liveness.alive && dueForTouch(liveness.session.idleTimeoutMs ?? null, use.lastUsedAt, now)) {
+      await this.deps.tokens.touch(token, now);
+    }
+    return result;
   }
 
-  /** Whether a session id may act now, and as whom. */
-  async check(sessionId: string): Promise<SessionCheck> {
+  /** Whether a session id may act now, and as whom; `lastUsedAt` for sessions with an idle timeout. */
+  async check(sessionId: string, lastUsedAt?: Date): Promise<SessionCheck> {
     const { state } = await loadState(this.deps.store, sessionStream(sessionId), sessionDecider);
     if (state.status === 'none')
       return { liveness: { alive: false, reason: 'unknown' }, user: { status: 'absent' } };
@@ -367,7 +391,7 @@ export class SignInService {
           ).state
         : undefined;
     const user = await this.deps.users.getUser(session.userId);
-    return { liveness: liveness(state, slot, user, this.deps.clock.now()), user };
+    return { liveness: liveness(state, slot, user, this.deps.clock.now(), lastUsedAt), user };
   }
 
   // ── the parts ──────────────────────────────────────────────────────────────
@@ -558,6 +582,9 @@ export class SignInService {
       openedAt: now.toISOString(),
       expiresAt: expiresAt(kind, now, this.deps.replaceableLifetimeMs),
       credentialVersion: user.credentialVersion,
+      ...(kind === 'replaceable' && this.deps.replaceableIdleMs !== null
+        ? { idleTimeoutMs: this.deps.replaceableIdleMs }
+        : {}),
     };
   }
 
@@ -583,8 +610,12 @@ export class SignInService {
   }
 
   /** The token is stored before the session is recorded: a crash between leaves a token of nothing. */
-  private async tokenFor(sessionId: string, wanted: boolean): Promise<string | null> {
-    return wanted ? this.deps.tokens.issue(sessionId) : null;
+  private async tokenFor(
+    session: Pick<SessionOpenedData, 'sessionId' | 'idleTimeoutMs'>,
+    wanted: boolean,
+  ): Promise<string | null> {
+    if (!wanted) return null;
+    return this.deps.tokens.issue(session.sessionId, session.idleTimeoutMs ?? null, this.deps.clock.now());
   }
 
   private async openImmutableSession(
@@ -592,7 +623,7 @@ export class SignInService {
     context: RequestContext,
     withToken: boolean,
   ): Promise<Opened> {
-    const token = await this.tokenFor(session.sessionId, withToken);
+    const token = await this.tokenFor(session, withToken);
     const position = await this.appendOpened(session, context);
     return { sessionId: session.sessionId, token, userId: session.userId, position, created: true };
   }
@@ -609,7 +640,7 @@ export class SignInService {
     context: RequestContext,
   ): Promise<Opened> {
     const session = this.newSession(user, applicationId, 'replaceable', method, clientVersion, context);
-    const token = await this.tokenFor(session.sessionId, true);
+    const token = await this.tokenFor(session, true);
     await this.appendOpened(session, context);
     const position = await this.claim('replaceable', session, context, async () => false);
     return { sessionId: session.sessionId, token, userId: user.userId, position, created: true };
@@ -635,7 +666,7 @@ export class SignInService {
       const reused = await this.reuse(state.holder, session, context, withToken);
       if (reused) return reused;
     }
-    const token = await this.tokenFor(session.sessionId, withToken);
+    const token = await this.tokenFor(session, withToken);
     await this.appendOpened(session, context);
     try {
       const position = await this.claim('protocol', session, context, isAlive);
@@ -673,7 +704,7 @@ export class SignInService {
     withToken: boolean,
   ): Promise<Opened | undefined> {
     const now = this.deps.clock.now();
-    const token = await this.tokenFor(sessionId, withToken);
+    const token = await this.tokenFor({ sessionId }, withToken);
     try {
       const result = await handleCommand(
         this.deps.store,

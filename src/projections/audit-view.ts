@@ -225,7 +225,7 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         application_id: null,
         session_id: event.data.sessionId,
         client_ip: null,
-        reason: 'expired',
+        reason: event.data.cause === 'idle' ? 'idle' : 'expired',
       });
     case 'ConnectionOpened': {
       const d = event.data;

@@ -56,6 +56,7 @@ describe('configuration from the environment', () => {
       },
       defenderSummaryIntervalMs: 60_000,
       sessionLifetimeMs: null,
+      sessionIdleMs: 1_800_000,
       sessionExpiryIntervalMs: 60_000,
       limits: {
         sshAuthTimeoutMs: 30_000,
@@ -86,7 +87,11 @@ describe('configuration from the environment', () => {
     assert.deepEqual(config.defender.allowList, ['10.0.0.0/8', '192.0.2.1']);
     assert.equal(config.adminEmail, 'ops@example.com');
     assert.equal(config.sessionLifetimeMs, 600_000);
+    assert.equal(loadConfig({ MFT_SESSION_IDLE_SECONDS: '90' }).sessionIdleMs, 90_000);
+    assert.equal(loadConfig({ MFT_SESSION_IDLE_SECONDS: '0' }).sessionIdleMs, null, '0 turns it off');
     for (const [name, value] of [
+      ['MFT_SESSION_IDLE_SECONDS', '-1'],
+      ['MFT_SESSION_IDLE_SECONDS', '1h'],
       ['MFT_DEFENDER_MAX_FAILURES_PER_ADDRESS', '0'],
       ['MFT_DEFENDER_ALLOW', 'not-an-address'],
       ['MFT_ADMIN_EMAIL', 'no-at-sign'],

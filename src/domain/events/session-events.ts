@@ -53,6 +53,11 @@ export const SessionOpened = eventSchema('SessionOpened', {
    * Absent in sessions recorded before it was kept.
    */
   credentialVersion: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.Null()])),
+  /**
+   * Replaceable sessions unused this long end (MFT_SESSION_IDLE_SECONDS). Absent or null: no
+   * idle limit (immutable sessions, and sessions recorded before it was kept).
+   */
+  idleTimeoutMs: Type.Optional(Type.Union([Type.Integer({ minimum: 1000 }), Type.Null()])),
 });
 
 /** A sign-in slot (one per user and application) names the session that holds it. */
@@ -98,6 +103,8 @@ export const SessionExpired = eventSchema('SessionExpired', {
   sessionId: Uuid,
   userId: UserId,
   expiredAt: Timestamp,
+  /** Its lifetime ran out, or it went unused for its idle timeout. Absent in older events: lifetime. */
+  cause: Type.Optional(Type.Union([Type.Literal('lifetime'), Type.Literal('idle')])),
 });
 
 export const SignInFailureReason = Type.Union([

@@ -3,13 +3,14 @@
  * an SFTP connection's session or an impersonating service session.
  */
 import type { UserState } from '../users/user.js';
-import { isExpired, type SessionOpenedData, type SessionState } from './session.js';
+import { isExpired, isIdle, type SessionOpenedData, type SessionState } from './session.js';
 import type { SlotState } from './slot.js';
 
 export type SessionEndReason =
   | 'unknown'
   | 'closed'
   | 'expired'
+  | 'idle'
   | 'replaced'
   | 'user-disabled'
   | 'user-deleted'
@@ -25,12 +26,16 @@ export function liveness(
   slot: SlotState | undefined,
   user: UserState,
   now: Date,
+  /** When the session's token was last used (sessions with an idle timeout). */
+  lastUsedAt?: Date,
 ): Liveness {
   if (state.status === 'none') return { alive: false, reason: 'unknown' };
   const session = state.session;
   if (state.status === 'closed') return { alive: false, reason: 'closed', session };
-  if (state.status === 'expired' || isExpired(session, now))
-    return { alive: false, reason: 'expired', session };
+  if (state.status === 'expired')
+    return { alive: false, reason: state.cause === 'idle' ? 'idle' : 'expired', session };
+  if (isExpired(session, now)) return { alive: false, reason: 'expired', session };
+  if (isIdle(session, lastUsedAt, now)) return { alive: false, reason: 'idle', session };
   if (session.kind === 'replaceable' && slot?.holder !== session.sessionId) {
     return { alive: false, reason: 'replaced', session };
   }

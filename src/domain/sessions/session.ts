@@ -20,12 +20,16 @@ export type SessionCommand =
   /** Another sign-in handed this (alive) session: recorded as such. */
   | { type: 'ReuseSession'; reuse: ReusedData; now: Date }
   | { type: 'CloseSession'; sessionId: string; by: number | null; reason: 'closed' | 'superseded'; now: Date }
-  | { type: 'ExpireSession'; sessionId: string; now: Date };
+  /** `lastUsedAt`: when its token was last used, for sessions with an idle timeout. */
+  | { type: 'ExpireSession'; sessionId: string; now: Date; lastUsedAt?: Date };
 
 export type SessionState =
   | { status: 'none' }
   | { status: 'open'; session: SessionOpenedData }
-  | { status: 'closed' | 'expired'; session: SessionOpenedData; endedAt: string };
+  | { status: 'closed'; session: SessionOpenedData; endedAt: string }
+  | { status: 'expired'; session: SessionOpenedData; endedAt: string; cause: ExpiryCause };
+
+export type ExpiryCause = 'lifetime' | 'idle';
 
 export const sessionStream = (sessionId: string) => `session-${sessionId}`;
 
@@ -44,6 +48,17 @@ export function expiresAt(
 
 export function isExpired(session: SessionOpenedData, now: Date): boolean {
   return session.expiresAt !== null && now.getTime() >= Date.parse(session.expiresAt);
+}
+
+/** When a session with an idle timeout, last used at `lastUsedAt`, goes idle; null: never. */
+export function idleAt(session: SessionOpenedData, lastUsedAt: Date | undefined): Date | null {
+  const timeout = session.idleTimeoutMs ?? null;
+  return timeout === null || lastUsedAt === undefined ? null : new Date(lastUsedAt.getTime() + timeout);
+}
+
+export function isIdle(session: SessionOpenedData, lastUsedAt: Date | undefined, now: Date): boolean {
+  const at = idleAt(session, lastUsedAt);
+  return at !== null && now.getTime() >= at.getTime();
 }
 
 export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState> = {
@@ -80,19 +95,22 @@ export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState>
           },
         ];
       }
-      case 'ExpireSession':
-        if (state.status !== 'open' || !isExpired(state.session, command.now)) return [];
-        return [
+      case 'ExpireSession': {
+        if (state.status !== 'open') return [];
+        const { session } = state;
+        // The moment it ran out, not the moment the scheduler noticed.
+        const end = (expiredAt: string, cause: ExpiryCause): SessionEvent[] => [
           {
             type: 'SessionExpired',
-            data: {
-              sessionId: command.sessionId,
-              userId: state.session.userId,
-              // The moment it ran out, not the moment the scheduler noticed.
-              expiredAt: state.session.expiresAt ?? command.now.toISOString(),
-            },
+            data: { sessionId: command.sessionId, userId: session.userId, expiredAt, cause },
           },
         ];
+        if (isExpired(session, command.now))
+          return end(session.expiresAt ?? command.now.toISOString(), 'lifetime');
+        const idle = idleAt(session, command.lastUsedAt);
+        if (idle !== null && command.now >= idle) return end(idle.toISOString(), 'idle');
+        return [];
+      }
       default: {
         const never: never = command;
         throw new Error(`unhandled command ${JSON.stringify(never)}`);
@@ -109,7 +127,12 @@ export const sessionDecider: Decider<SessionCommand, SessionEvent, SessionState>
           : state;
       case 'SessionExpired':
         return state.status === 'open'
-          ? { status: 'expired', session: state.session, endedAt: event.data.expiredAt }
+          ? {
+              status: 'expired',
+              session: state.session,
+              endedAt: event.data.expiredAt,
+              cause: event.data.cause ?? 'lifetime',
+            }
           : state;
       default:
         return state;

@@ -87,7 +87,12 @@ describe('session decider', () => {
       .thenEmits([
         {
           type: 'SessionExpired',
-          data: { sessionId: immutable.sessionId, userId: 7, expiredAt: '2026-12-01T10:00:00.000Z' },
+          data: {
+            sessionId: immutable.sessionId,
+            userId: 7,
+            expiredAt: '2026-12-01T10:00:00.000Z',
+            cause: 'lifetime',
+          },
         },
       ]);
     const expired = {
@@ -97,6 +102,40 @@ describe('session decider', () => {
     spec
       .given([opened, expired])
       .when({ type: 'ExpireSession', sessionId: immutable.sessionId, now: hours(60) })
+      .thenNothing();
+  });
+  it('a replaceable session with an idle timeout expires that long after its last use, and only then', () => {
+    const replaceable: SessionOpenedData = {
+      ...immutable,
+      kind: 'replaceable',
+      expiresAt: null,
+      idleTimeoutMs: 1_800_000,
+    };
+    const given = spec.given([{ type: 'SessionOpened', data: replaceable }]);
+    const expire = (now: Date, lastUsedAt?: Date) =>
+      given.when({
+        type: 'ExpireSession',
+        sessionId: immutable.sessionId,
+        now,
+        ...(lastUsedAt ? { lastUsedAt } : {}),
+      });
+    expire(hours(10)).thenNothing();
+    expire(hours(10), hours(9.6)).thenNothing();
+    expire(hours(10), hours(9.5)).thenEmits([
+      {
+        type: 'SessionExpired',
+        data: {
+          sessionId: immutable.sessionId,
+          userId: 7,
+          expiredAt: hours(10).toISOString(),
+          cause: 'idle',
+        },
+      },
+    ]);
+    // A session without an idle timeout never goes idle.
+    spec
+      .given([opened])
+      .when({ type: 'ExpireSession', sessionId: immutable.sessionId, now: hours(10), lastUsedAt: hours(1) })
       .thenNothing();
   });
 });
@@ -198,6 +237,23 @@ describe('session liveness', () => {
     keys: [],
   };
   const open = { status: 'open' as const, session: immutable };
+  it('an idle session is not alive, and says so once recorded', () => {
+    const replaceable: SessionOpenedData = { ...immutable, expiresAt: null, idleTimeoutMs: 60_000 };
+    const idleOpen = { status: 'open' as const, session: replaceable };
+    assert.equal(liveness(idleOpen, undefined, user, hours(1), hours(1)).alive, true);
+    assert.deepEqual(liveness(idleOpen, undefined, user, hours(1), hours(0.9)), {
+      alive: false,
+      reason: 'idle',
+      session: replaceable,
+    });
+    const recorded = {
+      status: 'expired' as const,
+      session: replaceable,
+      endedAt: hours(1).toISOString(),
+      cause: 'idle' as const,
+    };
+    assert.equal((liveness(recorded, undefined, user, hours(1)) as { reason: string }).reason, 'idle');
+  });
   it('is alive while open, unexpired, and its user active', () => {
     assert.equal(liveness(open, undefined, user, hours(1)).alive, true);
   });

@@ -1,6 +1,6 @@
 /**
  * Session bearer tokens, outside the event log like passwords: only the SHA-256 of each token,
- * and the public session id it acts for. Rows are never updated.
+ * and the public session id it acts for. (0004 adds when each was last used.)
  */
 import { type Kysely, sql } from 'kysely';
 

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_user_credentials.js';
 import * as m0002 from './0002_session_tokens.js';
 import * as m0003 from './0003_signin_defender.js';
+import * as m0004 from './0004_session_token_use.js';
 
 /** The credential store's migrations, applied in key order. Append new files; never edit applied ones. */
 export const credentialMigrations: Record<string, Migration> = {
   '0001_user_credentials': m0001,
   '0002_session_tokens': m0002,
   '0003_signin_defender': m0003,
+  '0004_session_token_use': m0004,
 };
