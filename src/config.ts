@@ -278,3 +278,45 @@ export function loadConfig(env: Env = process.env): Config {
   }
   return config;
 }
+
+export type SettingValue = string | number | boolean | null;
+
+/** Settings that are secrets: the summary says only whether each is set. */
+const SECRET_SETTINGS = new Set(['adminPassword', 'ticketSecret']);
+/** Settings holding URLs that may carry a password: the summary keeps them without it. */
+const URL_SETTINGS = new Set(['databaseUrl', 'eventStoreUrl']);
+
+/** A URL without its user name and password (or "(invalid URL)"): where, never how to get in. */
+export function withoutCredentials(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/**
+ * The configuration as flat `name: value` pairs for the start-up record (ServerStarted) and the
+ * log: nested settings as `limits.maxFileBytes`, secrets as whether they are set, URLs without
+ * credentials. Nothing in it lets anyone sign in or decrypt a ticket.
+ */
+export function describeConfiguration(config: Config): Record<string, SettingValue> {
+  const out: Record<string, SettingValue> = {};
+  const visit = (prefix: string, value: unknown, name: string) => {
+    if (SECRET_SETTINGS.has(name)) out[prefix] = value === undefined ? 'unset' : 'set';
+    else if (URL_SETTINGS.has(name))
+      out[prefix] = typeof value === 'string' ? withoutCredentials(value) : null;
+    else if (value === undefined || value === null) out[prefix] = null;
+    else if (Array.isArray(value)) out[prefix] = value.join(',');
+    else if (typeof value === 'object')
+      for (const [key, inner] of Object.entries(value)) visit(`${prefix}.${key}`, inner, key);
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      out[prefix] = value;
+    else out[prefix] = String(value);
+  };
+  for (const [key, value] of Object.entries(config)) visit(key, value, key);
+  return out;
+}

@@ -41,13 +41,12 @@ import { SignInDefender } from './application/defender.js';
 import { FileOperations } from './application/files/file-operations.js';
 import type { Clock } from './application/ports.js';
 import type { RefusalCounter } from './application/refusals.js';
+import { recordServerStarted } from './application/server-lifecycle.js';
 import { SessionExpiry } from './application/session-expiry.js';
 import { SignInService } from './application/sign-in.js';
 import { UserService } from './application/users.js';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, describeConfiguration, loadConfig } from './config.js';
 import type { EventStore } from './domain/event-store.js';
-import { toNewEvent } from './domain/events/catalogue.js';
-import type { EventMetadata } from './domain/events/envelope.js';
 import { listApplications } from './projections/applications-view.js';
 import { auditProjection } from './projections/audit-view.js';
 import { fileDigest, filesProjection, storedBytes } from './projections/files-view.js';
@@ -167,30 +166,18 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await runner.start();
     cleanups.push(() => runner.stop());
 
-    const systemMetadata = (): EventMetadata => ({ envelopeVersion: 1, correlationId: uuidv7(), actor: {} });
-    const serverStream = `server-${instanceId}`;
-    const started = await store.appendToStream(
-      serverStream,
-      [
-        toNewEvent(
-          {
-            type: 'ServerStarted',
-            data: {
-              instanceId,
-              version,
-              hostname: os.hostname(),
-              pid: process.pid,
-              eventStore: config.eventStoreUrl === undefined ? 'postgres' : 'kurrentdb',
-              startedAt: new Date().toISOString(),
-            },
-          },
-          systemMetadata(),
-        ),
-      ],
-      { expectedRevision: 'no_stream' },
-    );
-
     const clock = options.clock ?? { now: () => new Date() };
+    const serverRun = await recordServerStarted(
+      { store, clock, ids: { uuid: uuidv7 } },
+      {
+        instanceId,
+        version,
+        hostname: os.hostname(),
+        pid: process.pid,
+        eventStore: config.eventStoreUrl === undefined ? 'postgres' : 'kurrentdb',
+        configuration: describeConfiguration(config),
+      },
+    );
     const users = new UserService({
       store,
       passwords: new Argon2Hasher(),
@@ -390,17 +377,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         logger.info(`${reason}: shutting down`);
         await app.close();
         cleanups.splice(cleanups.indexOf(closeApp), 1);
-        await store
-          .appendToStream(
-            serverStream,
-            [
-              toNewEvent(
-                { type: 'ServerStopped', data: { instanceId, reason, stoppedAt: clock.now().toISOString() } },
-                systemMetadata(),
-              ),
-            ],
-            { expectedRevision: started.nextExpectedRevision },
-          )
+        await serverRun
+          .stopped(reason)
           .catch((error: unknown) => logger.error({ err: error }, 'could not record ServerStopped'));
         await cleanUp();
         logger.info('stopped');

@@ -1,5 +1,5 @@
 import type { EventMetadata } from '../domain/events/envelope.js';
-import type { RequestContext } from './ports.js';
+import type { IdGenerator, RequestContext } from './ports.js';
 
 /** The envelope metadata of events caused by a request. `overrides` name a different actor. */
 export function metadataFor(
@@ -26,4 +26,9 @@ export function metadataFor(
     ...(causationId === undefined ? {} : { causationId }),
     actor,
   };
+}
+
+/** The envelope metadata of what Sluice records by itself (no request, no actor). */
+export function systemMetadata(ids: IdGenerator): EventMetadata {
+  return { envelopeVersion: 1, correlationId: ids.uuid(), actor: {} };
 }

@@ -388,6 +388,7 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
           version: event.data.version,
           hostname: event.data.hostname,
           pid: event.data.pid,
+          ...(event.data.configuration ? { configuration: event.data.configuration } : {}),
         }),
       });
     case 'ServerStopped':

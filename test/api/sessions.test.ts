@@ -456,7 +456,11 @@ describe('immutable sessions', () => {
     assert.ok((await t.sluice.expiry.runOnce()) >= 1);
     const expired = (await events('SessionExpired')).map((e) => e.data);
     assert.ok(expired.some((d) => d.sessionId === immutable.body.sessionId));
-    assert.equal((await current(replaceable.body.token)).status, 200, 'replaceable sessions have no lifetime unless configured');
+    assert.equal(
+      (await current(replaceable.body.token)).status,
+      200,
+      'replaceable sessions have no lifetime unless configured',
+    );
     admin = await adminSession(t.base); // the admin's own immutable session expired with the clock
     const close = await call<ProblemBody>(t.base, 'POST', '/api/v1/sessions/close', {
       token: admin,

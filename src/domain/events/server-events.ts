@@ -12,6 +12,17 @@ export const ServerStarted = eventSchema('ServerStarted', {
   pid: Type.Integer({ minimum: 1 }),
   eventStore: Type.Union([Type.Literal('postgres'), Type.Literal('kurrentdb')]),
   startedAt: Timestamp,
+  /**
+   * The settings it started with (MFT_*), secrets only as "set"/"unset" and URLs without
+   * credentials. Absent in events recorded before it was kept.
+   */
+  configuration: Type.Optional(
+    Type.Record(
+      Type.String({ maxLength: 100 }),
+      Type.Union([Text(4096), Type.Number(), Type.Boolean(), Type.Null()]),
+      { maxProperties: 200 },
+    ),
+  ),
 });
 
 export const ServerStopped = eventSchema('ServerStopped', {
@@ -19,3 +30,6 @@ export const ServerStopped = eventSchema('ServerStopped', {
   reason: Text(64),
   stoppedAt: Timestamp,
 });
+
+/** One stream per server process run. */
+export const serverStream = (instanceId: string) => `server-${instanceId}`;
