@@ -36,7 +36,9 @@ import { TicketCodec } from './adapters/tickets/ticket-codec.js';
 import { readinessCheck } from './api/health/readiness.js';
 import { buildServer } from './api/server.js';
 import { ApplicationService } from './application/applications.js';
+import { AuditReads } from './application/audit-reads.js';
 import { ensureAdmin } from './application/bootstrap.js';
+import { Connections } from './application/connections.js';
 import { SignInDefender } from './application/defender.js';
 import { FileOperations } from './application/files/file-operations.js';
 import type { Clock } from './application/ports.js';
@@ -77,6 +79,7 @@ export interface RunningSluice {
   readonly runner: ProjectionRunner;
   readonly expiry: SessionExpiry;
   readonly defender: SignInDefender;
+  readonly connections: Connections;
   /** The SFTP port actually listened on. */
   readonly sftpPort: number;
   /** Stops accepting, records ServerStopped, then stops everything it started. */
@@ -299,7 +302,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
           views: {
             db: database.db,
-            store,
+            auditReads: new AuditReads(store),
             auditPosition: () => runner.positions()[auditProjection.name] ?? 0,
             waitForAudit: (position, timeoutMs) =>
               runner.waitForPosition(position, timeoutMs, auditProjection.name),
@@ -333,6 +336,18 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
     cleanups.push(() => registry.stop());
     const hostKeys = await loadOrCreateHostKeys(config.dataDir);
+    const connections = new Connections({ store, clock, ids: { uuid: uuidv7 } });
+    const attemptSummaries = setInterval(() => {
+      connections
+        .summarize()
+        .catch((error: unknown) => logger.error({ err: error }, 'summary of connection attempts failed'));
+    }, config.defenderSummaryIntervalMs);
+    attemptSummaries.unref();
+    // Pushed before the SFTP server's own cleanup, so it runs after it: the last counts are kept.
+    cleanups.push(async () => {
+      clearInterval(attemptSummaries);
+      await connections.summarize().catch(() => 0);
+    });
     const sftp = new SftpServer(
       {
         host: config.bindAddress,
@@ -351,8 +366,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         users,
         files,
         registry,
-        store,
-        clock,
+        connections,
         ids: { uuid: uuidv7 },
         logger: logger.child({ component: 'sftp' }),
         refused,
@@ -385,7 +399,17 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       })();
       return stopped;
     };
-    return { address, instanceId, logger, runner, expiry, defender, sftpPort: sftpAddress.port, stop };
+    return {
+      address,
+      instanceId,
+      logger,
+      runner,
+      expiry,
+      defender,
+      connections,
+      sftpPort: sftpAddress.port,
+      stop,
+    };
   } catch (error) {
     await cleanUp();
     throw error;

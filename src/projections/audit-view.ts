@@ -34,6 +34,7 @@ export const auditOperations = [
   'signin.refused',
   'connection.open',
   'connection.close',
+  'connection.attempts',
   'user.create',
   'user.update',
   'user.password',
@@ -257,6 +258,23 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
           bytesIn: d.bytesIn,
           bytesOut: d.bytesOut,
           durationMs: d.durationMs,
+        }),
+      });
+    }
+    case 'ConnectionAttemptsSummarized': {
+      const d = event.data;
+      return fill(row, {
+        operation: 'connection.attempts',
+        outcome: 'failure',
+        reason: 'not-signed-in',
+        client_ip: d.remoteAddress,
+        protocol: d.protocol,
+        detail: json({
+          count: d.count,
+          addresses: d.addresses,
+          outcomes: d.outcomes,
+          from: d.from,
+          to: d.to,
         }),
       });
     }
@@ -517,6 +535,7 @@ export const auditProjection: Projection = {
     'SessionExpired',
     'ConnectionOpened',
     'ConnectionClosed',
+    'ConnectionAttemptsSummarized',
     'UserCreated',
     'UserUpdated',
     'UserPasswordChanged',

@@ -10,6 +10,7 @@
  * A connection leaves the gate's counts when it signs in (`authenticated`) or closes.
  */
 import type { Socket } from 'node:net';
+import type { AttemptOutcome } from '../../application/connections.js';
 import type { RefusalCounter } from '../../application/refusals.js';
 
 export interface PreAuthLimits {
@@ -32,6 +33,8 @@ export class PreAuthGate {
   constructor(
     private readonly limits: PreAuthLimits,
     private readonly refused: RefusalCounter,
+    /** Told of every connection that ends before signing in, and why. */
+    private readonly endedUnauthenticated: (address: string, outcome: AttemptOutcome) => void = () => {},
   ) {}
 
   /** Unauthenticated connections held now. */
@@ -48,11 +51,13 @@ export class PreAuthGate {
     const key = keyOf(address, socket.remotePort);
     if (this.pending.size >= this.limits.maxTotal) {
       this.refused('ssh-unauthenticated-total');
+      this.endedUnauthenticated(address, 'refused');
       socket.destroy();
       return false;
     }
     if ((this.perAddress.get(address) ?? 0) >= this.limits.maxPerAddress) {
       this.refused('ssh-unauthenticated-per-address');
+      this.endedUnauthenticated(address, 'refused');
       socket.destroy();
       return false;
     }
@@ -60,13 +65,16 @@ export class PreAuthGate {
       if (this.pending.get(key)?.socket !== socket) return;
       this.refused('ssh-auth-timeout');
       this.forget(key);
+      this.endedUnauthenticated(address, 'timeout');
       socket.destroy();
     }, this.limits.authTimeoutMs);
     timer.unref();
     this.pending.set(key, { address, socket, timer });
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     socket.once('close', () => {
-      if (this.pending.get(key)?.socket === socket) this.forget(key);
+      if (this.pending.get(key)?.socket !== socket) return;
+      this.forget(key);
+      this.endedUnauthenticated(address, 'closed');
     });
     return true;
   }

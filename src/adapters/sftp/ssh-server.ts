@@ -10,15 +10,13 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection } from 'ssh2';
+import type { Connections, OpenConnection } from '../../application/connections.js';
 import type { FileOperations } from '../../application/files/file-operations.js';
-import { metadataFor } from '../../application/metadata.js';
-import type { Clock, IdGenerator, RequestContext } from '../../application/ports.js';
+import type { IdGenerator, RequestContext } from '../../application/ports.js';
 import { type RefusalCounter, uncounted } from '../../application/refusals.js';
 import { SignInRefused, type SignInService } from '../../application/sign-in.js';
 import type { ActiveUser, UserService } from '../../application/users.js';
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
-import type { EventStore } from '../../domain/event-store.js';
-import { toNewEvent } from '../../domain/events/catalogue.js';
 import { escapeText } from '../../domain/text.js';
 import { fingerprintOf } from '../ssh/public-keys.js';
 import type { ConnectionRegistry } from './connection-registry.js';
@@ -44,8 +42,7 @@ export interface SftpServerDeps {
   readonly users: UserService;
   readonly files: FileOperations;
   readonly registry: ConnectionRegistry;
-  readonly store: EventStore;
-  readonly clock: Clock;
+  readonly connections: Connections;
   readonly ids: IdGenerator;
   readonly logger: Logger;
   /** Counts connections refused by a limit (sluice_refusals_total). */
@@ -106,7 +103,9 @@ export class SftpServer {
     private readonly deps: SftpServerDeps,
   ) {
     this.refused = deps.refused ?? uncounted;
-    this.gate = new PreAuthGate(options.preAuth ?? DEFAULT_PRE_AUTH, this.refused);
+    this.gate = new PreAuthGate(options.preAuth ?? DEFAULT_PRE_AUTH, this.refused, (address, outcome) =>
+      deps.connections.endedUnauthenticated('sftp', address, outcome),
+    );
   }
 
   async listen(): Promise<{ host: string; port: number }> {
@@ -312,7 +311,7 @@ export class SftpServer {
     clientSoftware: string,
     log: Logger,
   ): Promise<((channel: import('node:stream').Duplex) => void) | undefined> {
-    const { registry, store, files, clock } = this.deps;
+    const { registry, connections, files } = this.deps;
     const user = auth.user;
     let closeReason = 'client disconnected';
     // Counted and registered in one step, before any await: of simultaneous sign-ins beyond the
@@ -336,7 +335,6 @@ export class SftpServer {
       return undefined;
     }
     client.once('close', () => registry.remove(connectionId));
-    const openedAt = clock.now().getTime();
     const actorContext: RequestContext = {
       ...context,
       actor: {
@@ -346,30 +344,21 @@ export class SftpServer {
         userString: null,
       },
     };
-    const stream = `connection-${connectionId}`;
+    let connection: OpenConnection;
     try {
-      await store.appendToStream(
-        stream,
-        [
-          toNewEvent(
-            {
-              type: 'ConnectionOpened',
-              data: {
-                connectionId,
-                protocol: 'sftp',
-                sessionId: auth.sessionId,
-                userId: user.userId,
-                remoteAddress: context.clientIp,
-                remotePort: context.clientPort ?? 0,
-                clientSoftware,
-                authMethod: auth.method,
-                keyFingerprint: auth.fingerprint,
-              },
-            },
-            metadataFor(actorContext),
-          ),
-        ],
-        { expectedRevision: 'no_stream' },
+      connection = await connections.opened(
+        {
+          connectionId,
+          protocol: 'sftp',
+          sessionId: auth.sessionId,
+          userId: user.userId,
+          remoteAddress: context.clientIp,
+          remotePort: context.clientPort ?? 0,
+          clientSoftware,
+          authMethod: auth.method,
+          keyFingerprint: auth.fingerprint,
+        },
+        actorContext,
       );
     } catch (error) {
       registry.remove(connectionId);
@@ -406,28 +395,7 @@ export class SftpServer {
         await Promise.all(sftpSessions.map((s) => s.closed));
         const bytesIn = sftpSessions.reduce((n, s) => n + s.bytesIn, 0);
         const bytesOut = sftpSessions.reduce((n, s) => n + s.bytesOut, 0);
-        await store.appendToStream(
-          stream,
-          [
-            toNewEvent(
-              {
-                type: 'ConnectionClosed',
-                data: {
-                  connectionId,
-                  protocol: 'sftp',
-                  sessionId: auth.sessionId,
-                  userId: user.userId,
-                  reason: closeReason,
-                  bytesIn,
-                  bytesOut,
-                  durationMs: Math.max(0, clock.now().getTime() - openedAt),
-                },
-              },
-              metadataFor(actorContext),
-            ),
-          ],
-          { expectedRevision: 0 },
-        );
+        await connection.closed({ reason: closeReason, bytesIn, bytesOut });
       })().catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionClosed'));
     });
     return serve;

@@ -6,10 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { ReadModel } from '../../adapters/readmodel/schema.js';
-import { metadataFor } from '../../application/metadata.js';
-import type { EventStore } from '../../domain/event-store.js';
-import { auditQueriesStream } from '../../domain/events/audit-events.js';
-import { type EventOfType, toNewEvent } from '../../domain/events/catalogue.js';
+import type { AuditQuery, AuditReads } from '../../application/audit-reads.js';
 import { truncateText } from '../../domain/text.js';
 import { contextOf, type Principal } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../paging.js';
@@ -21,15 +18,15 @@ export interface ViewDependencies {
   /** The read model (sessions, audit_events, users, applications). */
   readonly db: Kysely<ReadModel>;
   /** Where audit reads are recorded. */
-  readonly store: EventStore;
+  readonly auditReads: AuditReads;
   /** The audit view's position as this process last saw it committed. */
   readonly auditPosition: () => number;
   /** Resolves true once the audit view reaches `position`, false after `timeoutMs`. */
   readonly waitForAudit: (position: number, timeoutMs: number) => Promise<boolean>;
 }
 
-type QueryKind = EventOfType<'AuditQueried'>['data']['query'];
-type FilterValue = EventOfType<'AuditQueried'>['data']['filters'][string];
+type QueryKind = AuditQuery['query'];
+type FilterValue = AuditQuery['filters'][string];
 
 /** Admins and auditors see every session and event; other users only their own. */
 export function seesEverything(principal: Principal): boolean {
@@ -51,7 +48,7 @@ export function scopedUserId(principal: Principal, requested: number | undefined
 
 /** Records the query (who, which filters) before it is answered. */
 export async function recordQuery(
-  store: EventStore,
+  auditReads: AuditReads,
   request: FastifyRequest,
   query: QueryKind,
   parameters: Record<string, unknown>,
@@ -65,16 +62,7 @@ export async function recordQuery(
     else if (Array.isArray(value)) filters[key] = value.map((v) => truncateText(String(v), 4096));
     else filters[key] = truncateText(String(value), 4096);
   }
-  await store.appendToStream(
-    auditQueriesStream(principal.session.userId),
-    [
-      toNewEvent(
-        { type: 'AuditQueried', data: { userId: principal.session.userId, query, filters } },
-        metadataFor(contextOf(request)),
-      ),
-    ],
-    { expectedRevision: 'any' },
-  );
+  await auditReads.record({ userId: principal.session.userId, query, filters }, contextOf(request));
 }
 
 /** `from` and `to` as dates; `from` after `to` is a 400. */

@@ -110,7 +110,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       const after = readCursor(query.cursor, order);
       const filters = auditFilters(principalOf(request), query);
       await awaitView(waitForPosition, query.minPosition);
-      await recordQuery(views.store, request, 'audit.events', query);
+      await recordQuery(views.auditReads, request, 'audit.events', query);
       const rows = await queryAudit(views.db, filters, { after, limit, order });
       const items = rows.slice(0, limit);
       const last = items.at(-1);
@@ -151,7 +151,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       const query = request.query;
       const filters = auditFilters(principalOf(request), query);
       await awaitView(waitForPosition, query.minPosition);
-      await recordQuery(views.store, request, 'audit.export', query);
+      await recordQuery(views.auditReads, request, 'audit.export', query);
       const checkpoint = await auditCheckpoint(views.db);
       const until = Math.min(filters.untilPosition ?? checkpoint, checkpoint);
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -235,7 +235,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       }
       after = Number(text.trim());
     }
-    await recordQuery(views.store, request, 'audit.stream', {
+    await recordQuery(views.auditReads, request, 'audit.stream', {
       ...query,
       ...(after === undefined ? {} : { after }),
     });
@@ -245,7 +245,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       views,
       filters,
       // Without a position to resume from: whatever the log holds now is not sent.
-      after: after ?? (await views.store.headPosition()),
+      after: after ?? (await views.auditReads.head()),
       streams,
       // The session still alive, and every right the stream was opened with still held.
       alive: async () => {

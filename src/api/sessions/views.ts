@@ -115,7 +115,7 @@ export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptio
         ...timeRange(query.from, query.to),
       };
       await awaitView(waitForPosition, query.minPosition);
-      await recordQuery(views.store, request, 'sessions.list', query);
+      await recordQuery(views.auditReads, request, 'sessions.list', query);
       const rows = await listSessions(views.db, builtInNames, filters, { after, limit, order });
       const items = rows.slice(0, limit);
       const last = items.at(-1);
@@ -142,7 +142,7 @@ export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptio
     async (request) => {
       const principal = principalOf(request);
       await awaitView(waitForPosition, request.query.minPosition);
-      await recordQuery(views.store, request, 'sessions.get', {
+      await recordQuery(views.auditReads, request, 'sessions.get', {
         sessionId: request.params.sessionId,
         ...request.query,
       });
@@ -172,7 +172,7 @@ export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptio
       const limit = query.limit ?? 50;
       const after = readCursor(query.cursor, 'asc');
       await awaitView(waitForPosition, query.minPosition);
-      await recordQuery(views.store, request, 'sessions.timeline', {
+      await recordQuery(views.auditReads, request, 'sessions.timeline', {
         sessionId: request.params.sessionId,
         ...query,
       });

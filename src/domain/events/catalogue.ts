@@ -13,6 +13,7 @@ import { AuditQueried } from './audit-events.js';
 import { SignInAttemptsRefused, SignInBanLifted, SignInBanned } from './defender-events.js';
 import {
   AccessDenied,
+  ConnectionAttemptsSummarized,
   ConnectionClosed,
   ConnectionOpened,
   DirectoryCreated,
@@ -77,6 +78,7 @@ const schemas = {
   SignInAttemptsRefused,
   ConnectionOpened,
   ConnectionClosed,
+  ConnectionAttemptsSummarized,
   FileUploaded,
   FileDownloaded,
   FileDeleted,

@@ -4,7 +4,7 @@
  * actor; the data says what happened. Paths are virtual: absolute within the user's root.
  */
 import { Type } from '@sinclair/typebox';
-import { eventSchema, IpAddress, Text, UserId, Uuid } from './schema-helpers.js';
+import { eventSchema, IpAddress, Text, Timestamp, UserId, Uuid } from './schema-helpers.js';
 
 export const Protocol = Type.Union([Type.Literal('sftp'), Type.Literal('http'), Type.Literal('ftps')]);
 const VirtualPath = Text(4096, 1);
@@ -103,3 +103,36 @@ export const ConnectionClosed = eventSchema('ConnectionClosed', {
   bytesOut: Bytes,
   durationMs: Bytes,
 });
+
+/** Why a connection ended before its client signed in. */
+export const AttemptOutcomes = Type.Object(
+  {
+    /** Not signed in within the authentication timeout: cut. */
+    timeout: Bytes,
+    /** Closed at once: too many unauthenticated connections in all, or from the address. */
+    refused: Bytes,
+    /** The client went away (after failed sign-ins, a failed key exchange, or none at all). */
+    closed: Bytes,
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Connections that ended before signing in, summed per source address over a period (failed
+ * sign-ins inside them are recorded one by one as SignInFailed). The busiest addresses get a
+ * row each; the rest share one with `remoteAddress` null, so a flood adds a bounded number of
+ * events per period.
+ */
+export const ConnectionAttemptsSummarized = eventSchema('ConnectionAttemptsSummarized', {
+  protocol: Protocol,
+  remoteAddress: Type.Union([IpAddress, Type.Null()]),
+  /** How many source addresses the row sums (1 unless `remoteAddress` is null). */
+  addresses: Type.Integer({ minimum: 1 }),
+  count: Type.Integer({ minimum: 1 }),
+  outcomes: AttemptOutcomes,
+  from: Timestamp,
+  to: Timestamp,
+});
+
+/** One stream per authenticated connection: opened, then closed. */
+export const connectionStream = (connectionId: string) => `connection-${connectionId}`;
