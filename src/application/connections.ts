@@ -86,8 +86,7 @@ export class Connections {
 
   /** Counts a connection that ended before its client signed in (no I/O). */
   endedUnauthenticated(protocol: Protocol, address: string, outcome: AttemptOutcome): void {
-    let byAddress = this.tallies.get(protocol);
-    if (!byAddress) this.tallies.set(protocol, (byAddress = new Map()));
+    const byAddress = this.addresses(protocol);
     const tally = byAddress.get(address) ?? emptyTally();
     byAddress.set(address, tally);
     tally.count++;
@@ -135,9 +134,14 @@ export class Connections {
   }
 
   private restore(protocol: Protocol, address: string, tally: Tally): void {
-    let byAddress = this.tallies.get(protocol);
-    if (!byAddress) this.tallies.set(protocol, (byAddress = new Map()));
+    const byAddress = this.addresses(protocol);
     byAddress.set(address, sum([tally, byAddress.get(address) ?? emptyTally()]));
+  }
+
+  private addresses(protocol: Protocol): Map<string, Tally> {
+    const byAddress = this.tallies.get(protocol) ?? new Map<string, Tally>();
+    this.tallies.set(protocol, byAddress);
+    return byAddress;
   }
 
   private async append(data: EventOfType<'ConnectionAttemptsSummarized'>['data']): Promise<void> {
