@@ -41,7 +41,7 @@ import { ensureAdmin } from './application/bootstrap.js';
 import { Connections } from './application/connections.js';
 import { SignInDefender } from './application/defender.js';
 import { FileOperations } from './application/files/file-operations.js';
-import type { Clock } from './application/ports.js';
+import type { Clock, IdGenerator } from './application/ports.js';
 import type { RefusalCounter } from './application/refusals.js';
 import { recordServerStarted } from './application/server-lifecycle.js';
 import { SessionExpiry } from './application/session-expiry.js';
@@ -170,8 +170,9 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     cleanups.push(() => runner.stop());
 
     const clock = options.clock ?? { now: () => new Date() };
+    const ids: IdGenerator = { uuid: uuidv7 };
     const serverRun = await recordServerStarted(
-      { store, clock, ids: { uuid: uuidv7 } },
+      { store, clock, ids },
       {
         instanceId,
         version,
@@ -192,7 +193,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       store,
       counters: new PostgresDefenderStore(kyselyOn<unknown>(database.pool)),
       clock,
-      ids: { uuid: uuidv7 },
+      ids,
       policy: config.defender,
       onBan: (ban) => {
         metrics.signInBans.inc({ scope: ban.scope });
@@ -214,7 +215,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       users,
       applications,
       clock,
-      ids: { uuid: uuidv7 },
+      ids,
       replaceableLifetimeMs: config.sessionLifetimeMs,
       replaceableIdleMs: config.sessionIdleMs,
       defender,
@@ -226,7 +227,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         siteName: config.siteName ?? null,
       },
     });
-    const admin = await ensureAdmin(users, config.adminPassword, config.adminEmail);
+    const admin = await ensureAdmin(users, config.adminPassword, config.adminEmail, ids);
     if (admin.created) {
       logger.info({ userId: admin.userId }, 'created the "admin" user');
       if (admin.generatedPassword !== null) {
@@ -241,6 +242,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const expiry = new SessionExpiry({
       store,
       clock,
+      ids,
       tokens,
       dueSessions: (now, limit) => sessionsDueToExpire(database.db, now, limit),
       onError: (error) => logger.error({ err: error }, 'session expiry failed'),
@@ -254,7 +256,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       storage: disk,
       store,
       clock,
-      ids: { uuid: uuidv7 },
+      ids,
       limits: {
         maxFileBytes: config.limits.maxFileBytes,
         maxWriteGapBytes: config.limits.maxWriteGapBytes,
@@ -336,7 +338,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
     cleanups.push(() => registry.stop());
     const hostKeys = await loadOrCreateHostKeys(config.dataDir);
-    const connections = new Connections({ store, clock, ids: { uuid: uuidv7 } });
+    const connections = new Connections({ store, clock, ids });
     const attemptSummaries = setInterval(() => {
       connections
         .summarize()
@@ -367,7 +369,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         files,
         registry,
         connections,
-        ids: { uuid: uuidv7 },
+        ids,
         logger: logger.child({ component: 'sftp' }),
         refused,
       },

@@ -5,8 +5,8 @@
  * together: the name reservation lets exactly one create it.
  */
 import { randomBytes } from 'node:crypto';
-import { v7 as uuidv7 } from 'uuid';
 import { DomainError } from '../domain/decider.js';
+import type { IdGenerator } from './ports.js';
 import type { UserService } from './users.js';
 
 export const ADMIN_USER_NAME = 'admin';
@@ -15,6 +15,7 @@ export async function ensureAdmin(
   users: UserService,
   configuredPassword: string | undefined,
   emailAddress: string,
+  ids: IdGenerator,
 ): Promise<{ created: false } | { created: true; userId: number; generatedPassword: string | null }> {
   if ((await users.findUserId('userName', ADMIN_USER_NAME)) !== null) return { created: false };
   const generated = configuredPassword === undefined ? randomBytes(18).toString('base64url') : null;
@@ -32,7 +33,7 @@ export async function ensureAdmin(
         keys: [],
       },
       { kind: 'bootstrap' },
-      { envelopeVersion: 1, correlationId: uuidv7(), actor: { clientIp: 'local' } },
+      { envelopeVersion: 1, correlationId: ids.uuid(), actor: { clientIp: 'local' } },
     );
     return { created: true, userId: user.userId, generatedPassword: generated };
   } catch (error) {

@@ -4,15 +4,16 @@
  * without use. Sign-in checks never depend on it (they compare the times themselves); it makes
  * the end a fact in the log. Several processes may run it: the stream's revision lets one win.
  */
-import { v7 as uuidv7 } from 'uuid';
 import type { EventStore } from '../domain/event-store.js';
 import { sessionDecider, sessionStream } from '../domain/sessions/session.js';
 import { handleCommand } from './command-handler.js';
-import type { Clock, SessionTokens } from './ports.js';
+import { systemMetadata } from './metadata.js';
+import type { Clock, IdGenerator, SessionTokens } from './ports.js';
 
 export interface SessionExpiryDeps {
   readonly store: EventStore;
   readonly clock: Clock;
+  readonly ids: IdGenerator;
   readonly tokens: SessionTokens;
   /** Open sessions whose expiry time is at or before `now` (from the sessions view). */
   readonly dueSessions: (now: Date, limit: number) => Promise<string[]>;
@@ -26,7 +27,7 @@ const BATCH = 500;
  * `lastUsedAt`); true when this call recorded it.
  */
 export async function recordExpiry(
-  store: EventStore,
+  { store, ids }: { store: EventStore; ids: IdGenerator },
   sessionId: string,
   now: Date,
   lastUsedAt?: Date,
@@ -36,7 +37,7 @@ export async function recordExpiry(
     sessionStream(sessionId),
     sessionDecider,
     { type: 'ExpireSession', sessionId, now, ...(lastUsedAt ? { lastUsedAt } : {}) },
-    { envelopeVersion: 1, correlationId: uuidv7(), actor: {} },
+    systemMetadata(ids),
   );
   return result.append !== undefined;
 }
@@ -58,7 +59,7 @@ export class SessionExpiry {
     for (;;) {
       const due = await this.deps.dueSessions(now, BATCH);
       let progressed = 0;
-      for (const sessionId of due) if (await recordExpiry(this.deps.store, sessionId, now)) progressed++;
+      for (const sessionId of due) if (await recordExpiry(this.deps, sessionId, now)) progressed++;
       expired += progressed;
       // The view lags the log: stop when a pass finds nothing it can still expire.
       if (due.length < BATCH || progressed === 0) return expired;
@@ -74,7 +75,7 @@ export class SessionExpiry {
     for (;;) {
       const due = await this.deps.tokens.idle(now, BATCH);
       for (const { sessionId, lastUsedAt } of due) {
-        if (await recordExpiry(this.deps.store, sessionId, now, lastUsedAt)) expired++;
+        if (await recordExpiry(this.deps, sessionId, now, lastUsedAt)) expired++;
         await this.deps.tokens.settle(sessionId);
       }
       if (due.length < BATCH) return expired;

@@ -365,7 +365,7 @@ export class SignInService {
     const { liveness } = result;
     const now = this.deps.clock.now();
     if (!liveness.alive && liveness.reason === 'idle' && use.lastUsedAt !== undefined) {
-      await recordExpiry(this.deps.store, use.sessionId, now, use.lastUsedAt);
+      await recordExpiry(this.deps, use.sessionId, now, use.lastUsedAt);
       await this.deps.tokens.settle(use.sessionId);
     } else if (liveness.alive && dueForTouch(liveness.session.idleTimeoutMs ?? null, use.lastUsedAt, now)) {
       await this.deps.tokens.touch(token, now);
