@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { CRASH_POINTS, type CrashPoint } from './application/files/file-intents.js';
 import type { DefenderPolicy } from './domain/defender/policy.js';
 
 export interface Config {
@@ -55,6 +56,8 @@ export interface Config {
   readonly sessionExpiryIntervalMs: number;
   /** Bounds against abuse: connections before sign-in, HTTP timeouts, streams, file sizes, quotas. */
   readonly limits: Limits;
+  /** Test only (MFT_TEST_CRASH_AT): the step of a file change at which the process kills itself. */
+  readonly testCrashAt: CrashPoint | undefined;
 }
 
 export interface Limits {
@@ -201,6 +204,14 @@ function emailAddress(env: Env, name: string, fallback: string): string {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
+function crashPoint(env: Env, name: string): CrashPoint | undefined {
+  const point = value(env, name);
+  if (point === undefined) return undefined;
+  if (!(CRASH_POINTS as readonly string[]).includes(point))
+    throw new ConfigError(name, `expected one of ${CRASH_POINTS.join(', ')}, got "${point}"`);
+  return point as CrashPoint;
+}
+
 function loadLimits(env: Env, maxFileBytes: number): Limits {
   const seconds = (name: string, fallback: number, max = 86_400) =>
     integer(env, name, fallback, 1, max) * 1000;
@@ -266,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionIdleMs: integer(env, 'MFT_SESSION_IDLE_SECONDS', 1800, 0, 365 * 86_400) * 1000 || null,
     sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
     limits: loadLimits(env, maxFileBytes),
+    testCrashAt: crashPoint(env, 'MFT_TEST_CRASH_AT'),
   };
   if (config.limits.httpHeadersTimeoutMs > config.limits.httpRequestTimeoutMs) {
     throw new ConfigError(

@@ -31,6 +31,7 @@ import type { ReadModel } from './adapters/readmodel/schema.js';
 import { ConnectionRegistry } from './adapters/sftp/connection-registry.js';
 import { loadOrCreateHostKeys } from './adapters/sftp/host-keys.js';
 import { nativeCryptoLoaded, SftpServer } from './adapters/sftp/ssh-server.js';
+import { DiskIntentJournal } from './adapters/storage/intent-journal.js';
 import { LocalDisk } from './adapters/storage/local-disk.js';
 import { TicketCodec } from './adapters/tickets/ticket-codec.js';
 import { readinessCheck } from './api/health/readiness.js';
@@ -250,10 +251,22 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     expiry.start(config.sessionExpiryIntervalMs);
     cleanups.push(() => expiry.stop());
 
-    const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'));
+    const intentsDir = path.join(config.dataDir, 'intents');
+    const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'), intentsDir);
     await disk.prepare();
+    const crashAt = config.testCrashAt;
+    if (crashAt !== undefined)
+      logger.warn(`MFT_TEST_CRASH_AT=${crashAt}: this process kills itself there (tests only)`);
     const files = new FileOperations({
       storage: disk,
+      journal: new DiskIntentJournal(intentsDir),
+      // Test only: stops the process as abruptly as kill -9 at one step of a file change.
+      crashAt:
+        crashAt === undefined
+          ? undefined
+          : (point) => {
+              if (point === crashAt) process.kill(process.pid, 'SIGKILL');
+            },
       store,
       clock,
       ids,
@@ -269,6 +282,17 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       },
       refused,
     });
+    const changes = await files.recoverChanges((note, settled) =>
+      logger.warn(
+        { intentId: note.intentId, change: note.change, ...settled },
+        `a ${note.change.kind} cut short by the last stop was ${settled.outcome}`,
+      ),
+    );
+    if (changes.finished + changes.undone > 0)
+      logger.warn(
+        changes,
+        'file changes cut short by the last stop: recorded ones finished, the rest undone',
+      );
     const recovered = await files.recoverUploads();
     if (recovered.finished + recovered.discarded > 0) {
       logger.warn(

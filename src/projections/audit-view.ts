@@ -66,8 +66,8 @@ export type AuditOperation = (typeof auditOperations)[number];
 export const auditOutcomes = ['success', 'failure', 'denied', 'aborted'] as const;
 export type AuditOutcome = (typeof auditOutcomes)[number];
 
-/** The operation a denied file request was for (AccessDenied's `operation`). */
-const deniedOperation: Record<string, AuditOperation> = {
+/** The audit operation of a file operation (AccessDenied's and FileChangeUndone's `operation`). */
+const fileOperation: Record<string, AuditOperation> = {
   list: 'file.list',
   download: 'file.download',
   upload: 'file.upload',
@@ -373,6 +373,23 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         protocol: event.data.protocol,
         path: event.data.path,
       });
+    case 'FileAttributesChanged':
+      return fill(row, {
+        operation: 'file.setstat',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        detail: json({ modifiedAt: event.data.modifiedAt, accessedAt: event.data.accessedAt }),
+      });
+    case 'FileChangeUndone':
+      return fill(row, {
+        operation: fileOperation[event.data.operation] ?? 'file.stat',
+        outcome: 'aborted',
+        protocol: event.data.protocol,
+        ...(event.data.to === undefined
+          ? { path: event.data.path }
+          : { path: event.data.to, previous_path: event.data.path }),
+        reason: event.data.reason,
+      });
     case 'UploadAborted':
       return fill(row, {
         operation: 'file.upload',
@@ -384,7 +401,7 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
       });
     case 'AccessDenied':
       return fill(row, {
-        operation: deniedOperation[event.data.operation] ?? 'file.stat',
+        operation: fileOperation[event.data.operation] ?? 'file.stat',
         outcome: 'denied',
         protocol: event.data.protocol,
         path: event.data.path,
@@ -552,6 +569,8 @@ export const auditProjection: Projection = {
     'FileRenamed',
     'DirectoryCreated',
     'DirectoryRemoved',
+    'FileAttributesChanged',
+    'FileChangeUndone',
     'UploadAborted',
     'AccessDenied',
     'AuditQueried',

@@ -12,6 +12,7 @@ import { migrate } from '../../src/adapters/database/migrate.js';
 import { AppendNotifier } from '../../src/adapters/eventstore/postgres/append-notifier.js';
 import { eventStoreMigrations } from '../../src/adapters/eventstore/postgres/migrations/index.js';
 import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.js';
+import { DiskIntentJournal } from '../../src/adapters/storage/intent-journal.js';
 import { LocalDisk } from '../../src/adapters/storage/local-disk.js';
 import { FileOperations } from '../../src/application/files/file-operations.js';
 import { toNewEvent } from '../../src/domain/events/catalogue.js';
@@ -38,7 +39,11 @@ after(async () => {
 
 describe('upload recovery after a crash', () => {
   it('finishes recorded uploads and discards unrecorded ones', async () => {
-    const disk = new LocalDisk(path.join(dataDir, 'files'), path.join(dataDir, 'uploads'));
+    const disk = new LocalDisk(
+      path.join(dataDir, 'files'),
+      path.join(dataDir, 'uploads'),
+      path.join(dataDir, 'intents'),
+    );
     await disk.prepare();
     const home = await disk.home('/zoe');
     const owner = (p: string) => ({
@@ -74,6 +79,7 @@ describe('upload recovery after a crash', () => {
 
     const files = new FileOperations({
       storage: disk,
+      journal: new DiskIntentJournal(path.join(dataDir, 'intents')),
       store,
       clock: { now: () => new Date() },
       ids: { uuid: uuidv7 },

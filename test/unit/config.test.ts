@@ -73,6 +73,7 @@ describe('configuration from the environment', () => {
         maxWriteGapBytes: 64 * 1024 ** 2,
         userQuotaBytes: 0,
       },
+      testCrashAt: undefined,
     });
   });
 
@@ -119,6 +120,10 @@ describe('configuration from the environment', () => {
     assert.equal(config.limits.httpMaxRequestsPerSocket, 0);
   });
 
+  it('reads the test-only crash point', () => {
+    assert.equal(loadConfig({ MFT_TEST_CRASH_AT: 'rename.after-effect' }).testCrashAt, 'rename.after-effect');
+  });
+
   const bad: Array<[Record<string, string>, string]> = [
     [{ MFT_HTTP_PORT: '80a' }, 'MFT_HTTP_PORT'],
     [{ MFT_HTTP_PORT: '-1' }, 'MFT_HTTP_PORT'],
@@ -135,6 +140,7 @@ describe('configuration from the environment', () => {
       'MFT_HTTP_HEADERS_TIMEOUT_SECONDS',
     ],
     [{ MFT_READY_MAX_LAG: 'lots' }, 'MFT_READY_MAX_LAG'],
+    [{ MFT_TEST_CRASH_AT: 'delete.somewhere' }, 'MFT_TEST_CRASH_AT'],
     [{ EVENTSTORE_URL: 'http://localhost:2113' }, 'EVENTSTORE_URL'],
     [{ EVENTSTORE_URL: 'localhost:2113' }, 'EVENTSTORE_URL'],
     [{ EVENTSTORE_URL: 'esdb://admin:changeit@' }, 'EVENTSTORE_URL'],

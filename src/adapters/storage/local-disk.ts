@@ -16,11 +16,9 @@ import {
   readFile,
   realpath,
   rename,
-  rmdir,
   stat,
   statfs,
   unlink,
-  utimes,
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,6 +28,9 @@ import {
   FileError,
   type FileSystemStats,
 } from '../../application/files/file-session.js';
+import type { ChangeFacts, FileChange } from '../../domain/files/file-changes.js';
+import { DiskChanges } from './disk-changes.js';
+import { syncDirectory } from './sync-directory.js';
 
 export interface StoredEntry {
   readonly name: string;
@@ -92,16 +93,27 @@ export interface StagedUpload {
 }
 
 export class LocalDisk implements Storage {
+  private readonly changes: DiskChanges;
+
   constructor(
     /** `MFT_DATA_DIR/files`: every home folder lives below it. */
     private readonly filesRoot: string,
     /** `MFT_DATA_DIR/uploads`: staged uploads, outside every user's view, same file system. */
     private readonly stagingRoot: string,
-  ) {}
+    /** `MFT_DATA_DIR/intents`: notes of changes begun and what their undo needs (same file system). */
+    private readonly intentsRoot: string,
+  ) {
+    this.changes = new DiskChanges(
+      intentsRoot,
+      (home, virtualPath) => this.locate(home, virtualPath),
+      toFileError,
+    );
+  }
 
   async prepare(): Promise<void> {
     await mkdir(this.filesRoot, { recursive: true, mode: 0o750 });
     await mkdir(this.stagingRoot, { recursive: true, mode: 0o700 });
+    await mkdir(this.intentsRoot, { recursive: true, mode: 0o700 });
   }
 
   /** The user's home directory on disk, created on first use. */
@@ -213,73 +225,16 @@ export class LocalDisk implements Storage {
     );
   }
 
-  async remove(home: string, virtualPath: string): Promise<number | null> {
-    const full = await this.locate(home, virtualPath);
-    try {
-      const info = await lstat(full);
-      if (info.isDirectory()) throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
-      await unlink(full);
-      await syncDirectory(path.dirname(full));
-      return info.isFile() ? info.size : null;
-    } catch (error) {
-      throw toFileError(error, virtualPath);
-    }
+  applyChange(home: string, change: FileChange, intentId: string): Promise<ChangeFacts> {
+    return this.changes.apply(home, change, intentId);
   }
 
-  async rename(home: string, from: string, to: string, overwrite: boolean): Promise<{ overwrote: boolean }> {
-    const source = await this.locate(home, from);
-    const target = await this.locate(home, to);
-    try {
-      await lstat(source);
-      const existing = await lstat(target).catch(() => undefined);
-      if (existing && !overwrite) throw new FileError('already-exists', `${to}: already exists`);
-      if (!existing && !overwrite) {
-        // No replace, atomically: link the new name (fails if it appeared meanwhile), drop the old.
-        const sourceInfo = await lstat(source);
-        if (sourceInfo.isDirectory()) await rename(source, target);
-        else {
-          await link(source, target);
-          await unlink(source);
-        }
-      } else {
-        await rename(source, target);
-      }
-      await syncDirectory(path.dirname(target));
-      if (path.dirname(source) !== path.dirname(target)) await syncDirectory(path.dirname(source));
-      return { overwrote: existing !== undefined };
-    } catch (error) {
-      throw toFileError(error, errnoOf(error) === 'EEXIST' ? to : from);
-    }
+  finishChange(home: string, change: FileChange, intentId: string): Promise<void> {
+    return this.changes.finish(home, change, intentId);
   }
 
-  async mkdir(home: string, virtualPath: string): Promise<void> {
-    const full = await this.locate(home, virtualPath);
-    try {
-      await mkdir(full, { mode: 0o750 });
-      await syncDirectory(path.dirname(full));
-    } catch (error) {
-      throw toFileError(error, virtualPath);
-    }
-  }
-
-  async rmdir(home: string, virtualPath: string): Promise<void> {
-    if (virtualPath === '/')
-      throw new FileError('permission-denied', '/: your home folder cannot be removed');
-    const full = await this.locate(home, virtualPath);
-    try {
-      const info = await lstat(full);
-      if (!info.isDirectory()) throw new FileError('not-a-directory', `${virtualPath}: not a directory`);
-      await rmdir(full);
-    } catch (error) {
-      throw toFileError(error, virtualPath);
-    }
-  }
-
-  async setTimes(home: string, virtualPath: string, atime: number, mtime: number): Promise<void> {
-    const full = await this.locate(home, virtualPath);
-    await utimes(full, atime, mtime).catch((error: unknown) => {
-      throw toFileError(error, virtualPath);
-    });
+  undoChange(home: string, change: FileChange, intentId: string): Promise<string | undefined> {
+    return this.changes.undo(home, change, intentId);
   }
 
   /** A link's target as a virtual path, only when it stays inside the home. */
@@ -337,15 +292,6 @@ export class LocalDisk implements Storage {
   async discardStaged(uploadId: string): Promise<void> {
     await unlink(path.join(this.stagingRoot, `${uploadId}.part`)).catch(() => undefined);
     await unlink(path.join(this.stagingRoot, `${uploadId}.json`)).catch(() => undefined);
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, fsConstants.O_RDONLY);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -13,6 +13,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { EventStore } from '../../domain/event-store.js';
 import { type DomainEvent, toNewEvent } from '../../domain/events/catalogue.js';
 import type { EventMetadata } from '../../domain/events/envelope.js';
+import { changedPath, type FileChange } from '../../domain/files/file-changes.js';
 import {
   type FilePermission,
   isPermitted,
@@ -23,6 +24,14 @@ import { escapeText } from '../../domain/text.js';
 import { unsafeStoredUser } from '../../domain/users/user-name.js';
 import type { Clock, IdGenerator } from '../ports.js';
 import { type RefusalCounter, type RefusalReason, uncounted } from '../refusals.js';
+import {
+  type ChangeStorage,
+  type CrashPoint,
+  FileIntents,
+  type IntentJournal,
+  type IntentNote,
+  type Settled,
+} from './file-intents.js';
 import {
   type ClosedFile,
   type DirectoryEntry,
@@ -57,7 +66,7 @@ export interface FileActor {
 }
 
 /** What the core needs from storage (src/adapters/storage/local-disk.ts). */
-export interface Storage {
+export interface Storage extends ChangeStorage {
   home(homeFolder: string): Promise<string>;
   stat(home: string, path: string, followLinks: boolean): Promise<FileAttributes>;
   list(home: string, path: string): Promise<Array<{ name: string; attrs: FileAttributes }>>;
@@ -74,11 +83,6 @@ export interface Storage {
   /** Moves a staged upload under its name (recovery of a recorded upload). */
   finishStaged(uploadId: string, homeFolder: string, path: string): Promise<void>;
   discardStaged(uploadId: string): Promise<void>;
-  remove(home: string, path: string): Promise<number | null>;
-  rename(home: string, from: string, to: string, overwrite: boolean): Promise<{ overwrote: boolean }>;
-  mkdir(home: string, path: string): Promise<void>;
-  rmdir(home: string, path: string): Promise<void>;
-  setTimes(home: string, path: string, atime: number, mtime: number): Promise<void>;
   readlink(home: string, path: string): Promise<string>;
   statfs(home: string): Promise<FileSystemStats>;
 }
@@ -115,6 +119,10 @@ export interface FileOperationsDeps {
   readonly limits?: TransferLimits;
   /** Counts writes refused by a limit (sluice_refusals_total). */
   readonly refused?: RefusalCounter;
+  /** Notes of deletes, renames, folder and time changes begun (MFT_DATA_DIR/intents). */
+  readonly journal: IntentJournal;
+  /** Test only (MFT_TEST_CRASH_AT): called at each step of a change. */
+  readonly crashAt?: ((point: CrashPoint) => void) | undefined;
 }
 
 export interface TransferLimits {
@@ -160,11 +168,29 @@ function longname(name: string, attrs: FileAttributes, userName: string): string
 
 export class FileOperations {
   private readonly ledger = new QuotaLedger();
+  private readonly intents: FileIntents;
 
-  constructor(private readonly deps: FileOperationsDeps) {}
+  constructor(private readonly deps: FileOperationsDeps) {
+    this.intents = new FileIntents({
+      journal: deps.journal,
+      storage: deps.storage,
+      store: deps.store,
+      crashAt: deps.crashAt,
+    });
+  }
 
   session(actor: FileActor): FileSession {
-    return new CoreFileSession(this.deps, actor, this.ledger);
+    return new CoreFileSession(this.deps, actor, this.ledger, this.intents);
+  }
+
+  /**
+   * After a restart: deletes, renames, folder and time changes a stop cut short are finished
+   * when their event was recorded, else recorded as undone and put back (docs/recording.md).
+   */
+  recoverChanges(
+    onSettled?: (note: IntentNote, settled: Settled) => void,
+  ): Promise<{ finished: number; undone: number }> {
+    return this.intents.recover(onSettled);
   }
 
   /**
@@ -221,6 +247,7 @@ class CoreFileSession implements FileSession {
     readonly deps: FileOperationsDeps,
     private readonly actor: FileActor,
     private readonly ledger: QuotaLedger,
+    private readonly intents: FileIntents,
   ) {
     this.unsafe = unsafeStoredUser(actor);
   }
@@ -409,12 +436,22 @@ class CoreFileSession implements FileSession {
     };
   }
 
+  /** Makes `change` through an intent (file-intents.ts); refusals by storage are recorded like any. */
+  private async change(operation: FileOperation, home: string, change: FileChange): Promise<void> {
+    const note = {
+      intentId: this.deps.ids.uuid(),
+      homeFolder: this.actor.homeFolder,
+      change,
+      metadata: this.metadata(),
+    };
+    await this.guarded(operation, changedPath(change), () => this.intents.make(note, home));
+  }
+
   async remove(path: string): Promise<void> {
     const resolved = await this.resolve(path, 'delete');
     await this.require(resolved, 'delete', 'delete');
     const home = await this.homeFor('delete', resolved);
-    const size = await this.guarded('delete', resolved, () => this.deps.storage.remove(home, resolved));
-    await this.record({ type: 'FileDeleted', data: { protocol: this.actor.protocol, path: resolved, size } });
+    await this.change('delete', home, { kind: 'delete', protocol: this.actor.protocol, path: resolved });
   }
 
   async rename(from: string, to: string, options: { overwrite: boolean }): Promise<void> {
@@ -426,12 +463,12 @@ class CoreFileSession implements FileSession {
     if (options.overwrite && (await this.deps.storage.stat(home, target, false).catch(() => undefined))) {
       await this.require(target, 'overwrite', 'overwrite');
     }
-    const { overwrote } = await this.guarded('rename', source, () =>
-      this.deps.storage.rename(home, source, target, options.overwrite),
-    );
-    await this.record({
-      type: 'FileRenamed',
-      data: { protocol: this.actor.protocol, from: source, to: target, overwrote },
+    await this.change('rename', home, {
+      kind: 'rename',
+      protocol: this.actor.protocol,
+      from: source,
+      to: target,
+      overwrite: options.overwrite,
     });
   }
 
@@ -439,34 +476,48 @@ class CoreFileSession implements FileSession {
     const resolved = await this.resolve(path, 'mkdir');
     await this.require(resolved, 'mkdir', 'mkdir');
     const home = await this.homeFor('mkdir', resolved);
-    await this.guarded('mkdir', resolved, () => this.deps.storage.mkdir(home, resolved));
-    await this.record({ type: 'DirectoryCreated', data: { protocol: this.actor.protocol, path: resolved } });
+    // Refused before the intent: an undo must never remove a folder that was already there.
+    const existing = await this.deps.storage.stat(home, resolved, false).catch(() => undefined);
+    if (existing) throw new FileError('already-exists', `${resolved}: already exists`);
+    await this.change('mkdir', home, { kind: 'mkdir', protocol: this.actor.protocol, path: resolved });
   }
 
   async rmdir(path: string): Promise<void> {
     const resolved = await this.resolve(path, 'rmdir');
     await this.require(resolved, 'rmdir', 'rmdir');
     const home = await this.homeFor('rmdir', resolved);
-    await this.guarded('rmdir', resolved, () => this.deps.storage.rmdir(home, resolved));
-    await this.record({ type: 'DirectoryRemoved', data: { protocol: this.actor.protocol, path: resolved } });
+    await this.change('rmdir', home, { kind: 'rmdir', protocol: this.actor.protocol, path: resolved });
   }
 
-  /** The permitted subset: times are applied; mode and owner are accepted and left alone. */
+  /**
+   * Times are applied and recorded (`FileAttributesChanged`), with the `overwrite` permission:
+   * they change a file that is there, as replacing it would. Permission bits and owners are
+   * accepted and left alone (nothing changes, nothing is recorded); a size is refused.
+   */
   async setstat(path: string, attrs: FileAttributes): Promise<void> {
     const resolved = await this.resolve(path, 'setstat');
     if (attrs.size !== undefined)
       throw new FileError('unsupported', 'changing a file’s size is not supported; upload it again');
     const setsTimes = attrs.mtime !== undefined || attrs.atime !== undefined;
     // Checked before storage is asked: a refused SETSTAT must not tell whether the path exists.
-    if (setsTimes) await this.require(resolved, 'upload', 'setstat');
-    else if (!isPermitted(this.actor.permissions, resolved, 'upload'))
+    if (setsTimes) await this.require(resolved, 'overwrite', 'setstat');
+    else if (!isPermitted(this.actor.permissions, resolved, 'overwrite'))
       await this.requireInspect(resolved, 'setstat');
     const home = await this.homeFor('setstat', resolved);
-    await this.guarded('setstat', resolved, () => this.deps.storage.stat(home, resolved, true));
-    if (setsTimes) {
-      const now = Math.floor(this.deps.clock.now().getTime() / 1000);
-      await this.deps.storage.setTimes(home, resolved, attrs.atime ?? now, attrs.mtime ?? now);
-    }
+    const before = await this.guarded('setstat', resolved, () =>
+      this.deps.storage.stat(home, resolved, true),
+    );
+    if (!setsTimes) return;
+    const now = Math.floor(this.deps.clock.now().getTime() / 1000);
+    await this.change('setstat', home, {
+      kind: 'setstat',
+      protocol: this.actor.protocol,
+      path: resolved,
+      atime: attrs.atime ?? now,
+      mtime: attrs.mtime ?? now,
+      previousAtime: before.atime ?? 0,
+      previousMtime: before.mtime ?? 0,
+    });
   }
 
   async readlink(path: string): Promise<string> {

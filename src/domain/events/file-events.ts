@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox';
 import { eventSchema, IpAddress, Text, Timestamp, UserId, Uuid } from './schema-helpers.js';
 
 export const Protocol = Type.Union([Type.Literal('sftp'), Type.Literal('http'), Type.Literal('ftps')]);
-const VirtualPath = Text(4096, 1);
+export const VirtualPath = Text(4096, 1);
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Bytes = Type.Integer({ minimum: 0 });
 
@@ -65,6 +65,34 @@ export const FileRenamed = eventSchema('FileRenamed', {
 
 export const DirectoryCreated = eventSchema('DirectoryCreated', { protocol: Protocol, path: VirtualPath });
 export const DirectoryRemoved = eventSchema('DirectoryRemoved', { protocol: Protocol, path: VirtualPath });
+
+/** SETSTAT/FSETSTAT changed a file's (or folder's) times; permission bits and owners are never applied. */
+export const FileAttributesChanged = eventSchema('FileAttributesChanged', {
+  protocol: Protocol,
+  path: VirtualPath,
+  modifiedAt: Timestamp,
+  accessedAt: Timestamp,
+});
+
+/** The kinds of change made through an intent (docs/recording.md). */
+export const ChangeKind = Type.Union(
+  ['delete', 'rename', 'mkdir', 'rmdir', 'setstat'].map((k) => Type.Literal(k)),
+);
+
+/**
+ * A change begun but never recorded done (the server stopped, or its event could not be
+ * appended) was put back as it was. Exactly one of this and the change's own event is ever
+ * recorded in the change's stream.
+ */
+export const FileChangeUndone = eventSchema('FileChangeUndone', {
+  protocol: Protocol,
+  operation: ChangeKind,
+  /** The path changed (a rename's source). */
+  path: VirtualPath,
+  /** A rename's target. */
+  to: Type.Optional(VirtualPath),
+  reason: Text(200, 1),
+});
 
 export const UploadAborted = eventSchema('UploadAborted', {
   protocol: Protocol,
