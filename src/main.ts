@@ -41,6 +41,7 @@ import { AuditReads } from './application/audit-reads.js';
 import { ensureAdmin } from './application/bootstrap.js';
 import { Connections } from './application/connections.js';
 import { SignInDefender } from './application/defender.js';
+import type { IntentNote, Settled } from './application/files/file-intents.js';
 import { FileOperations } from './application/files/file-operations.js';
 import type { Clock, IdGenerator } from './application/ports.js';
 import type { RefusalCounter } from './application/refusals.js';
@@ -282,17 +283,25 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       },
       refused,
     });
-    const changes = await files.recoverChanges((note, settled) =>
+    const logSettled = (cause: string) => (note: IntentNote, settled: Settled) =>
       logger.warn(
         { intentId: note.intentId, change: note.change, ...settled },
-        `a ${note.change.kind} cut short by the last stop was ${settled.outcome}`,
-      ),
-    );
+        `a ${note.change.kind} ${cause} was ${settled.outcome}`,
+      );
+    const changes = await files.recoverChanges(logSettled('cut short by the last stop'));
     if (changes.finished + changes.undone > 0)
       logger.warn(
         changes,
         'file changes cut short by the last stop: recorded ones finished, the rest undone',
       );
+    // Changes whose event could not be appended (the database away) are settled once it answers.
+    const settling = setInterval(() => {
+      files
+        .retryUnsettledChanges(logSettled('whose event could not be appended'))
+        .catch((error: unknown) => logger.warn({ err: error }, 'file changes still unsettled'));
+    }, 5000);
+    settling.unref();
+    cleanups.push(async () => clearInterval(settling));
     const recovered = await files.recoverUploads();
     if (recovered.finished + recovered.discarded > 0) {
       logger.warn(

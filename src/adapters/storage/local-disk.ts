@@ -3,6 +3,7 @@
  * arrives here already resolved to a canonical virtual path; this layer maps it under the
  * home, refuses anything whose real location (symbolic links followed) leaves the home, and
  * stages uploads in `MFT_DATA_DIR/uploads` so a file appears under its name only when complete.
+ * Deletes, renames, folders and times are made in undoable steps (disk-changes.ts).
  */
 import { constants as fsConstants } from 'node:fs';
 import {

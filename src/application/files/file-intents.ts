@@ -91,6 +91,9 @@ const RECOVERY_REASON = 'the server stopped before the change was recorded';
 const RUNTIME_REASON = 'the change could not be recorded';
 
 export class FileIntents {
+  /** Changes whose event could not be appended nor their fate settled (the database away). */
+  private readonly unsettled = new Map<string, IntentNote>();
+
   constructor(private readonly deps: FileIntentsDeps) {}
 
   private stream(intentId: string): string {
@@ -126,7 +129,10 @@ export class FileIntents {
       );
     } catch (error) {
       // The append may have committed before it failed: the stream says, and decides.
-      const settled = await this.settle(note, RUNTIME_REASON).catch(() => undefined);
+      const settled = await this.settle(note, RUNTIME_REASON).catch(() => {
+        this.unsettled.set(intentId, note);
+        return undefined;
+      });
       if (settled?.outcome === 'finished') return;
       throw error;
     }
@@ -164,6 +170,23 @@ export class FileIntents {
     return leftover === undefined ? { outcome: 'undone' } : { outcome: 'undone', leftover };
   }
 
+  /**
+   * Settles the changes left unsettled while this process ran (retried until the event store
+   * answers); never touches changes in flight.
+   */
+  async retryUnsettled(
+    onSettled: (note: IntentNote, settled: Settled) => void = () => undefined,
+  ): Promise<{ finished: number; undone: number }> {
+    const counts = { finished: 0, undone: 0 };
+    for (const [intentId, note] of this.unsettled) {
+      const settled = await this.settle(note, RUNTIME_REASON);
+      this.unsettled.delete(intentId);
+      counts[settled.outcome]++;
+      onSettled(note, settled);
+    }
+    return counts;
+  }
+
   /** At start-up: settles every change a stop cut short. */
   async recover(
     onSettled: (note: IntentNote, settled: Settled) => void = () => undefined,
@@ -171,7 +194,7 @@ export class FileIntents {
     const counts = { finished: 0, undone: 0 };
     for (const { intentId, note } of await this.deps.journal.pending()) {
       // A note that cannot be read was cut short while it was written: nothing was changed yet.
-      if (!noteChecker.Check(note)) {
+      if (!noteChecker.Check(note) || note.intentId !== intentId) {
         await this.deps.journal.remove(intentId);
         continue;
       }

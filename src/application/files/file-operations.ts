@@ -7,7 +7,8 @@
  * complete. At CLOSE: the staged data is made durable, `FileUploaded` is appended (stream
  * `file-<uploadId>`), then the file is moved into place; the reply follows. A crash between
  * the event and the move is finished at the next start (`recoverUploads`); a staged upload
- * without its event is discarded and recorded as `UploadAborted`.
+ * without its event is discarded and recorded as `UploadAborted`. Deletes, renames, folders
+ * and times go through intents (file-intents.ts, docs/recording.md).
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { EventStore } from '../../domain/event-store.js';
@@ -191,6 +192,13 @@ export class FileOperations {
     onSettled?: (note: IntentNote, settled: Settled) => void,
   ): Promise<{ finished: number; undone: number }> {
     return this.intents.recover(onSettled);
+  }
+
+  /** Settles changes whose event could not be appended while running, once the store answers. */
+  retryUnsettledChanges(
+    onSettled?: (note: IntentNote, settled: Settled) => void,
+  ): Promise<{ finished: number; undone: number }> {
+    return this.intents.retryUnsettled(onSettled);
   }
 
   /**
