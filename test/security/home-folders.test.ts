@@ -19,7 +19,15 @@ import { parsePublicKey } from '../../src/adapters/ssh/public-keys.js';
 import { type DomainEvent, toNewEvent } from '../../src/domain/events/catalogue.js';
 import { curl } from '../support/curl.js';
 import { openSshBatch } from '../support/sftp-clients.js';
-import { adminSession, call, startTestSluice, type TestSluice, TICKET_SECRET } from '../support/sluice.js';
+import {
+  adminSession,
+  call,
+  createUser,
+  registerApplication,
+  startTestSluice,
+  type TestSluice,
+  TICKET_SECRET,
+} from '../support/sluice.js';
 
 const run = promisify(execFile);
 let t: TestSluice;
@@ -127,21 +135,12 @@ before(async () => {
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
   const { db } = t.database.open({ max: 2 });
   store = new PostgresEventStore({ db, notifier: new AppendNotifier(t.database.url) });
-  assert.equal(
-    (
-      await call(t.base, 'POST', '/api/v1/applications', {
-        token: admin,
-        body: { applicationId: 1000, name: 'SSO portal' },
-      })
-    ).status,
-    201,
-  );
-  const bob = await call(t.base, 'POST', '/api/v1/users', {
-    token: admin,
-    body: { userName: 'bob', emailAddress: 'bob@example.com', password: PASSWORD },
+  await registerApplication(t.base, admin, 1000, 'SSO portal');
+  bobId = await createUser(t.base, admin, {
+    userName: 'bob',
+    emailAddress: 'bob@example.com',
+    password: PASSWORD,
   });
-  assert.equal(bob.status, 201);
-  bobId = (bob.body as { userId: number }).userId;
   // What sits above and beside the homes: a secret in MFT_DATA_DIR, and bob's own files.
   await writeFile(path.join(t.dataDir, 'pg-password'), 'the database password');
   await mkdir(path.join(t.dataDir, 'files', 'bob'), { recursive: true });

@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { curl } from '../support/curl.js';
-import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
+import {
+  adminSession,
+  call,
+  createUser,
+  registerApplication,
+  startTestSluice,
+  type TestSluice,
+} from '../support/sluice.js';
 
 const IDLE_SECONDS = 60;
 const PASSWORD = 'idle-test-password';
@@ -67,20 +74,12 @@ before(async () => {
     env: { MFT_SESSION_IDLE_SECONDS: String(IDLE_SECONDS), MFT_SESSION_EXPIRY_INTERVAL_SECONDS: '86400' },
   });
   admin = await adminSession(t.base);
-  assert.equal(
-    (
-      await call(t.base, 'POST', '/api/v1/applications', {
-        token: admin,
-        body: { applicationId: 1000, name: 'Idle portal' },
-      })
-    ).status,
-    201,
-  );
-  const user = await call(t.base, 'POST', '/api/v1/users', {
-    token: admin,
-    body: { userName: 'idler', emailAddress: 'idler@example.com', password: PASSWORD },
+  await registerApplication(t.base, admin, 1000, 'Idle portal');
+  await createUser(t.base, admin, {
+    userName: 'idler',
+    emailAddress: 'idler@example.com',
+    password: PASSWORD,
   });
-  assert.equal(user.status, 201, JSON.stringify(user.body));
 });
 
 after(() => t.stop());

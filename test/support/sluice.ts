@@ -101,3 +101,27 @@ export async function adminSession(base: string): Promise<string> {
   if (res.status !== 201) throw new Error(`admin sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.token;
 }
+
+/** Registers (admin token) an integrator's application; throws unless it is created. */
+export async function registerApplication(
+  base: string,
+  token: string,
+  applicationId: number,
+  name: string,
+): Promise<void> {
+  const res = await call(base, 'POST', '/api/v1/applications', { token, body: { applicationId, name } });
+  if (res.status !== 201)
+    throw new Error(`application ${applicationId}: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
+/** Creates a user (admin token); resolves with its id; throws unless it is created. */
+export async function createUser(
+  base: string,
+  token: string,
+  body: Record<string, unknown>,
+): Promise<number> {
+  const res = await call<{ userId: number }>(base, 'POST', '/api/v1/users', { token, body });
+  if (res.status !== 201)
+    throw new Error(`user ${String(body.userName)}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.userId;
+}
