@@ -268,6 +268,9 @@ export function loadConfig(env: Env = process.env): Config {
       banMs: integer(env, 'MFT_DEFENDER_BAN_SECONDS', 900, 1, 30 * 86_400) * 1000,
       maxBanMs: integer(env, 'MFT_DEFENDER_MAX_BAN_SECONDS', 86_400, 1, 365 * 86_400) * 1000,
       allowList: addressList(env, 'MFT_DEFENDER_ALLOW'),
+      delayFreeFailures: integer(env, 'MFT_DEFENDER_DELAY_FREE_FAILURES', 2, 0, 1_000_000),
+      delayMs: integer(env, 'MFT_DEFENDER_DELAY_MS', 250, 0, 60_000),
+      maxDelayMs: integer(env, 'MFT_DEFENDER_DELAY_MAX_MS', 5000, 0, 60_000),
     },
     defenderSummaryIntervalMs: integer(env, 'MFT_DEFENDER_SUMMARY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
     sessionLifetimeMs:

@@ -202,6 +202,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         logger.warn({ scope: ban.scope, key: ban.key, until: ban.until }, 'sign-in ban started');
       },
       onRefused: (scope) => metrics.signInRefusedWhileBanned.inc({ scope }),
+      onDelay: (kind, ms) => metrics.signInDelaySeconds.observe({ kind }, ms / 1000),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     const summaries = setInterval(() => {
       defender.summarize().catch((error: unknown) => logger.error({ err: error }, 'ban summary failed'));

@@ -2,12 +2,15 @@
  * The sign-in defender, shared by every protocol (HTTP sign-in calls, SSH password and key) and
  * every instance (its counters live in PostgreSQL): failures that look like guessing count per
  * source address and per user name; enough of them within the window ban the key for a time
- * that doubles with each repeat. A ban is an event (SignInBanned), so is lifting it; attempts
- * refused during a ban are counted, not recorded one by one, and summed into one
- * SignInAttemptsRefused per key and summary.
+ * that doubles with each repeat. Before that, each further failure of a key is held longer
+ * before its answer, and the address's next attempt is not checked before the hold ends (so a
+ * client that does not wait for its answer gains nothing); a real user who knows the password
+ * is never held by guesses at their name from elsewhere. A ban is an event (SignInBanned), so
+ * is lifting it; delays are no events; attempts refused during a ban are counted, not recorded
+ * one by one, and summed into one SignInAttemptsRefused per key and summary.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { banLength, countsAsGuessing, type DefenderPolicy } from '../domain/defender/policy.js';
+import { banLength, countsAsGuessing, type DefenderPolicy, failureDelay } from '../domain/defender/policy.js';
 import type { EventStore } from '../domain/event-store.js';
 import { type EventOfType, toNewEvent } from '../domain/events/catalogue.js';
 import type { EventMetadata } from '../domain/events/envelope.js';
@@ -26,7 +29,16 @@ export interface DefenderDeps {
   /** Told of each ban started and each attempt refused (metrics). */
   readonly onBan?: (ban: Ban) => void;
   readonly onRefused?: (scope: BanScope) => void;
+  /** Told of each hold: a failure's answer held (`failure`), or an attempt that came too soon (`early`). */
+  readonly onDelay?: (kind: DelayKind, ms: number) => void;
+  /** Waits `ms` (real time: a hold is for the client to feel). */
+  readonly sleep: (ms: number) => Promise<void>;
 }
+
+export type DelayKind = 'failure' | 'early';
+
+/** How often an attempt waits for its address's hold before it is checked regardless. */
+const MAX_HOLDS_PER_ATTEMPT = 3;
 
 function allowList(entries: readonly string[]): BlockList {
   const list = new BlockList();
@@ -59,15 +71,29 @@ export class SignInDefender {
     ];
   }
 
-  /** The ban refusing this attempt, if one holds (the refusal is counted for the next summary). */
+  /**
+   * The ban refusing this attempt, if one holds (the refusal is counted for the next summary).
+   * An attempt from an address whose last failure is still held first waits for the hold to end.
+   */
   async banned(address: string, userName: string | null): Promise<Ban | undefined> {
     if (this.isAllowed(address)) return undefined;
-    const ban = await this.deps.counters.refuse(this.keys(address, userName), this.deps.clock.now());
-    if (ban) this.deps.onRefused?.(ban.scope);
-    return ban;
+    const keys = this.keys(address, userName);
+    for (let holds = 0; ; holds++) {
+      const now = this.deps.clock.now();
+      const { ban, heldUntil } = await this.deps.counters.check(keys, now);
+      if (ban) {
+        this.deps.onRefused?.(ban.scope);
+        return ban;
+      }
+      if (heldUntil === undefined || holds === MAX_HOLDS_PER_ATTEMPT) return undefined;
+      await this.hold('early', heldUntil.getTime() - now.getTime());
+    }
   }
 
-  /** Counts a recorded failure; a failure that starts a ban records SignInBanned. */
+  /**
+   * Counts a recorded failure; a failure that starts a ban records SignInBanned. Resolves once
+   * the failure's answer has been held for the longer of its address's and its name's delays.
+   */
   async failed(
     address: string,
     userName: string | null,
@@ -77,13 +103,19 @@ export class SignInDefender {
     if (!countsAsGuessing(reason) || this.isAllowed(address)) return;
     const { policy } = this.deps;
     const now = this.deps.clock.now();
+    let delay = 0;
     for (const { scope, key } of this.keys(address, userName)) {
-      const ban = await this.deps.counters.fail(scope, key, now, {
+      const { failures, ban } = await this.deps.counters.fail(scope, key, now, {
         max: scope === 'address' ? policy.maxFailuresPerAddress : policy.maxFailuresPerUser,
         windowMs: policy.windowMs,
         banLength: (n) => banLength(policy, n),
+        // Only the address's hold stops its next attempt: a name's never stops its real user.
+        delay: (n) => (scope === 'address' ? failureDelay(policy, n) : 0),
       });
-      if (!ban) continue;
+      if (!ban) {
+        delay = Math.max(delay, failureDelay(policy, failures));
+        continue;
+      }
       this.deps.onBan?.(ban);
       await this.append(
         {
@@ -99,6 +131,13 @@ export class SignInDefender {
         metadataFor(context, {}),
       );
     }
+    await this.hold('failure', delay);
+  }
+
+  private async hold(kind: DelayKind, ms: number): Promise<void> {
+    if (ms <= 0) return;
+    this.deps.onDelay?.(kind, ms);
+    await this.deps.sleep(ms);
   }
 
   list(): Promise<Ban[]> {

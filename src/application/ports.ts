@@ -68,19 +68,31 @@ export interface Ban {
  * a window, bans, and refusals during bans not yet summarized.
  */
 export interface DefenderStore {
-  /** The ban holding one of `keys` at `now`, if any; the refusal is counted against it. */
-  refuse(keys: ReadonlyArray<{ scope: BanScope; key: string }>, now: Date): Promise<Ban | undefined>;
+  /**
+   * The ban holding one of `keys` at `now`, if any (the refusal is counted against it); else
+   * until when the address key's last failure holds its next attempt, if that is after `now`.
+   */
+  check(
+    keys: ReadonlyArray<{ scope: BanScope; key: string }>,
+    now: Date,
+  ): Promise<{ ban?: Ban; heldUntil?: Date }>;
   /**
    * Counts one failure against the key (a new window once `windowMs` has passed); bans it
-   * with `banLength(banNumber)` when the count reaches `max` and no ban holds. Resolves with
+   * with `banLength(banNumber)` when the count reaches `max` and no ban holds, and otherwise
+   * holds the key's next attempt until `now + delay(failures)`. Resolves with the count and
    * the ban this failure started, if it started one (exactly one instance sees it).
    */
   fail(
     scope: BanScope,
     key: string,
     now: Date,
-    rule: { max: number; windowMs: number; banLength: (banNumber: number) => number },
-  ): Promise<Ban | undefined>;
+    rule: {
+      max: number;
+      windowMs: number;
+      banLength: (banNumber: number) => number;
+      delay: (failures: number) => number;
+    },
+  ): Promise<{ failures: number; ban?: Ban }>;
   /** Bans holding at `now`. */
   list(now: Date): Promise<Ban[]>;
   /** Ends the ban on a key (and its failure count); false when none held. */

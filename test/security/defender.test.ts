@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { curl } from '../support/curl.js';
-import { paramiko } from '../support/sftp-clients.js';
+import { curl, curlSignIn } from '../support/curl.js';
+import { paramikoGuesses } from '../support/sftp-clients.js';
 import { ADMIN_PASSWORD, startTestSluice, type TestSluice } from '../support/sluice.js';
 
 const PASSWORD = 'defender-test-password';
@@ -16,24 +16,13 @@ const ENV = {
   MFT_DEFENDER_ALLOW: '127.0.0.3',
   MFT_DEFENDER_MAX_FAILURES_PER_ADDRESS: '5',
   MFT_DEFENDER_MAX_FAILURES_PER_USER: '8',
+  // Holds before the ban are signin-delays.test.ts's; short here, so this file stays quick.
+  MFT_DEFENDER_DELAY_MS: '20',
+  MFT_DEFENDER_DELAY_MAX_MS: '40',
 };
 let t: TestSluice;
 let second: TestSluice;
 let admin: string;
-
-function signIn(base: string, from: string, userName: string, password: string) {
-  return curl([
-    '--interface',
-    from,
-    '-X',
-    'POST',
-    '-H',
-    'content-type: application/json',
-    '-d',
-    JSON.stringify({ userName, password, applicationId: 2 }),
-    `${base}/api/v1/sessions/open-immutable`,
-  ]);
-}
 
 function api(method: string, route: string, body?: unknown) {
   return curl([
@@ -58,27 +47,10 @@ async function events(type: string): Promise<Array<Record<string, unknown>>> {
   ).rows.map((r: { data: Record<string, unknown> }) => r.data);
 }
 
-/** paramiko from a given source address: tries each password in turn on one connection. */
-const SSH_GUESSES = `
-import socket, sys, paramiko
-host, port, user, first = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-source, passwords = sys.argv[5], sys.argv[6:]
-for password in passwords:
-    sock = socket.create_connection((host, port), source_address=(source, 0))
-    t = paramiko.Transport(sock)
-    t.connect()
-    try:
-        t.auth_password(user, password)
-        print('accepted' if t.is_authenticated() else 'refused', flush=True)
-    except paramiko.AuthenticationException:
-        print('refused', flush=True)
-    t.close()
-`;
-
 before(async () => {
   t = await startTestSluice({ env: ENV });
   second = await startTestSluice({ env: ENV, database: t.database });
-  const res = await signIn(t.base, '127.0.0.1', 'admin', ADMIN_PASSWORD);
+  const res = await curlSignIn(t.base, '127.0.0.1', 'admin', ADMIN_PASSWORD);
   assert.equal(res.status, 201, res.body);
   admin = res.json<{ token: string }>().token;
   for (const userName of ['alice', 'bob', 'carol', 'dave']) {
@@ -99,13 +71,13 @@ after(async () => {
 describe('the sign-in defender', () => {
   it('bans an address after the configured failures over HTTP; the right password is then refused, on every instance', async () => {
     for (let i = 0; i < 5; i++) {
-      assert.equal((await signIn(t.base, '127.0.0.2', 'alice', `wrong ${i}`)).status, 401);
+      assert.equal((await curlSignIn(t.base, '127.0.0.2', 'alice', `wrong ${i}`)).status, 401);
     }
-    const right = await signIn(t.base, '127.0.0.2', 'alice', PASSWORD);
+    const right = await curlSignIn(t.base, '127.0.0.2', 'alice', PASSWORD);
     assert.equal(right.status, 429, right.body);
     assert.equal(right.json<{ type: string }>().type, '/problems/too-many-failures');
     assert.ok(Number(right.headers['retry-after']) > 0);
-    const onSecond = await signIn(second.base, '127.0.0.2', 'alice', PASSWORD);
+    const onSecond = await curlSignIn(second.base, '127.0.0.2', 'alice', PASSWORD);
     assert.equal(onSecond.status, 429, 'the ban is shared through the database');
     const banned = await events('SignInBanned');
     assert.deepEqual(
@@ -118,7 +90,7 @@ describe('the sign-in defender', () => {
     const failedBefore = await count('SignInFailed');
     const flood = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
-        signIn(i % 2 ? second.base : t.base, '127.0.0.2', 'alice', `x${i}`),
+        curlSignIn(i % 2 ? second.base : t.base, '127.0.0.2', 'alice', `x${i}`),
       ),
     );
     assert.ok(flood.every((r) => r.status === 429));
@@ -136,14 +108,14 @@ describe('the sign-in defender', () => {
 
   it('never bans an allow-listed address', async () => {
     for (let i = 0; i < 7; i++) {
-      assert.equal((await signIn(t.base, '127.0.0.3', 'bob', `wrong ${i}`)).status, 401);
+      assert.equal((await curlSignIn(t.base, '127.0.0.3', 'bob', `wrong ${i}`)).status, 401);
     }
-    assert.equal((await signIn(t.base, '127.0.0.3', 'bob', PASSWORD)).status, 201);
+    assert.equal((await curlSignIn(t.base, '127.0.0.3', 'bob', PASSWORD)).status, 201);
   });
 
   it('bans an SSH guesser (paramiko) just the same, and the ban holds for HTTP too', async () => {
     const guesses = ['g1', 'g2', 'g3', 'g4', 'g5', PASSWORD];
-    const result = await paramiko(SSH_GUESSES, t.sluice.sftpPort, 'carol', 'unused', '127.0.0.4', ...guesses);
+    const result = await paramikoGuesses(t.sluice.sftpPort, 'carol', '127.0.0.4', guesses);
     assert.deepEqual(result.stdout.trim().split('\n'), [
       'refused',
       'refused',
@@ -152,7 +124,7 @@ describe('the sign-in defender', () => {
       'refused',
       'refused',
     ]);
-    assert.equal((await signIn(t.base, '127.0.0.4', 'carol', PASSWORD)).status, 429);
+    assert.equal((await curlSignIn(t.base, '127.0.0.4', 'carol', PASSWORD)).status, 429);
     assert.ok((await events('SignInBanned')).some((b) => b.key === '127.0.0.4'));
   });
 
@@ -163,9 +135,9 @@ describe('the sign-in defender', () => {
       ['127.0.0.6', 3],
       ['127.0.0.7', 2],
     ] as const) {
-      for (let i = 0; i < n; i++) assert.equal((await signIn(t.base, from, 'DAVE', `w${i}`)).status, 401);
+      for (let i = 0; i < n; i++) assert.equal((await curlSignIn(t.base, from, 'DAVE', `w${i}`)).status, 401);
     }
-    const fresh = await signIn(t.base, '127.0.0.8', 'dave', PASSWORD);
+    const fresh = await curlSignIn(t.base, '127.0.0.8', 'dave', PASSWORD);
     assert.equal(fresh.status, 429);
     assert.ok((await events('SignInBanned')).some((b) => b.scope === 'user' && b.key === 'dave'));
   });
@@ -180,7 +152,7 @@ describe('the sign-in defender', () => {
     assert.deepEqual(keys, ['address:127.0.0.2', 'address:127.0.0.4', 'user:dave']);
     assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 204);
     assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 404);
-    assert.equal((await signIn(t.base, '127.0.0.2', 'alice', PASSWORD)).status, 201);
+    assert.equal((await curlSignIn(t.base, '127.0.0.2', 'alice', PASSWORD)).status, 201);
     assert.deepEqual(
       (await events('SignInBanLifted')).map((e) => [e.scope, e.key]),
       [['address', '127.0.0.2']],

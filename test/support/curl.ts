@@ -43,3 +43,24 @@ export function curl(args: readonly string[]): Promise<CurlResponse> {
     );
   });
 }
+
+/** OpenImmutable with curl from source address `from` (loopback 127.0.0.x: a distinct client address). */
+export function curlSignIn(
+  base: string,
+  from: string,
+  userName: string,
+  password: string,
+  applicationId = 2,
+) {
+  return curl([
+    '--interface',
+    from,
+    '-X',
+    'POST',
+    '-H',
+    'content-type: application/json',
+    '-d',
+    JSON.stringify({ userName, password, applicationId }),
+    `${base}/api/v1/sessions/open-immutable`,
+  ]);
+}

@@ -113,6 +113,25 @@ export function paramiko(
   return collect('/usr/bin/python3', ['-c', script, '127.0.0.1', String(port), user, password, ...args]);
 }
 
+/** paramiko bound to source address `from`: one connection per password, printing `accepted` or `refused` for each. */
+export function paramikoGuesses(port: number, user: string, from: string, passwords: readonly string[]) {
+  const script = `
+import socket, sys, paramiko
+host, port, user, source, passwords = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[5], sys.argv[6:]
+for password in passwords:
+    sock = socket.create_connection((host, port), source_address=(source, 0))
+    t = paramiko.Transport(sock)
+    t.connect()
+    try:
+        t.auth_password(user, password)
+        print('accepted' if t.is_authenticated() else 'refused', flush=True)
+    except paramiko.AuthenticationException:
+        print('refused', flush=True)
+    t.close()
+`;
+  return paramiko(script, port, user, 'unused', from, ...passwords);
+}
+
 /**
  * paramiko signed in with a password, listing `.` every 0.1 s: prints `connected`, then `cut`
  * once the server drops the connection, or `still connected` after `seconds`.

@@ -53,6 +53,9 @@ describe('configuration from the environment', () => {
         banMs: 900_000,
         maxBanMs: 86_400_000,
         allowList: [],
+        delayFreeFailures: 2,
+        delayMs: 250,
+        maxDelayMs: 5000,
       },
       defenderSummaryIntervalMs: 60_000,
       sessionLifetimeMs: null,
@@ -83,8 +86,12 @@ describe('configuration from the environment', () => {
       MFT_DEFENDER_ALLOW: '10.0.0.0/8, 192.0.2.1',
       MFT_ADMIN_EMAIL: 'ops@example.com',
       MFT_SESSION_LIFETIME_SECONDS: '600',
+      MFT_DEFENDER_DELAY_MS: '0',
+      MFT_DEFENDER_DELAY_MAX_MS: '2000',
     });
     assert.equal(config.defender.maxFailuresPerAddress, 3);
+    assert.equal(config.defender.delayMs, 0);
+    assert.equal(config.defender.maxDelayMs, 2000);
     assert.deepEqual(config.defender.allowList, ['10.0.0.0/8', '192.0.2.1']);
     assert.equal(config.adminEmail, 'ops@example.com');
     assert.equal(config.sessionLifetimeMs, 600_000);
@@ -97,6 +104,8 @@ describe('configuration from the environment', () => {
       ['MFT_DEFENDER_ALLOW', 'not-an-address'],
       ['MFT_ADMIN_EMAIL', 'no-at-sign'],
       ['MFT_SESSION_LIFETIME_SECONDS', '5'],
+      ['MFT_DEFENDER_DELAY_MS', '60001'],
+      ['MFT_DEFENDER_DELAY_FREE_FAILURES', '-1'],
     ] as const) {
       assert.throws(
         () => loadConfig({ [name]: value }),

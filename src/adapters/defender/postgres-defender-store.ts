@@ -25,27 +25,44 @@ const toBan = (row: Row): Ban => ({
 export class PostgresDefenderStore implements DefenderStore {
   constructor(private readonly db: Kysely<unknown>) {}
 
-  async refuse(keys: ReadonlyArray<{ scope: BanScope; key: string }>, now: Date): Promise<Ban | undefined> {
-    if (keys.length === 0) return undefined;
+  async check(
+    keys: ReadonlyArray<{ scope: BanScope; key: string }>,
+    now: Date,
+  ): Promise<{ ban?: Ban; heldUntil?: Date }> {
+    if (keys.length === 0) return {};
     const match = sql.join(
       keys.map((k) => sql`(scope = ${k.scope} AND key = ${k.key})`),
       sql` OR `,
     );
-    const { rows } = await sql<Row>`
-      UPDATE signin_defender
-         SET refused = refused + 1, refused_from = coalesce(refused_from, ${now}), refused_to = ${now}
-       WHERE (${match}) AND banned_until > ${now}
-      RETURNING scope, key, failures, ban_number, banned_until`.execute(this.db);
+    // One statement: the refusal is counted where a ban holds; else the address's hold, if any.
+    const { rows } = await sql<Row & { held_until: Date | null }>`
+      WITH refused AS (
+        UPDATE signin_defender
+           SET refused = refused + 1, refused_from = coalesce(refused_from, ${now}), refused_to = ${now}
+         WHERE (${match}) AND banned_until > ${now}
+        RETURNING scope, key, failures, ban_number, banned_until, NULL::timestamptz AS held_until
+      )
+      SELECT * FROM refused
+      UNION ALL
+      SELECT scope, key, failures, ban_number, banned_until, held_until FROM signin_defender
+       WHERE (${match}) AND scope = 'address' AND held_until > ${now}
+         AND NOT EXISTS (SELECT 1 FROM refused)`.execute(this.db);
     const [first] = rows;
-    return first === undefined ? undefined : toBan(first);
+    if (first === undefined) return {};
+    return first.held_until === null ? { ban: toBan(first) } : { heldUntil: first.held_until };
   }
 
   async fail(
     scope: BanScope,
     key: string,
     now: Date,
-    rule: { max: number; windowMs: number; banLength: (banNumber: number) => number },
-  ): Promise<Ban | undefined> {
+    rule: {
+      max: number;
+      windowMs: number;
+      banLength: (banNumber: number) => number;
+      delay: (failures: number) => number;
+    },
+  ): Promise<{ failures: number; ban?: Ban }> {
     const windowStart = new Date(now.getTime() - rule.windowMs);
     const { rows } = await sql<Row>`
       INSERT INTO signin_defender AS d (scope, key, failures, window_start)
@@ -55,8 +72,18 @@ export class PostgresDefenderStore implements DefenderStore {
         window_start = CASE WHEN d.window_start <= ${windowStart} THEN ${now} ELSE d.window_start END
       RETURNING scope, key, failures, ban_number, banned_until`.execute(this.db);
     const row = rows[0];
-    if (!row || row.failures < rule.max || (row.banned_until !== null && row.banned_until > now))
-      return undefined;
+    if (!row) return { failures: 0 };
+    const failures = row.failures;
+    if (failures < rule.max || (row.banned_until !== null && row.banned_until > now)) {
+      const delay = rule.delay(failures);
+      if (delay > 0) {
+        const until = new Date(now.getTime() + delay);
+        await sql`
+          UPDATE signin_defender SET held_until = greatest(held_until, ${until})
+           WHERE scope = ${scope} AND key = ${key}`.execute(this.db);
+      }
+      return { failures };
+    }
     const banNumber = row.ban_number + 1;
     const until = new Date(now.getTime() + rule.banLength(banNumber));
     // Only the instance that moves ban_number from what it read starts the ban.
@@ -65,9 +92,9 @@ export class PostgresDefenderStore implements DefenderStore {
          SET ban_number = ${banNumber}, banned_until = ${until}, failures = 0, window_start = ${now}
        WHERE scope = ${scope} AND key = ${key} AND ban_number = ${row.ban_number}
          AND (banned_until IS NULL OR banned_until <= ${now})
-      RETURNING scope, key, ${row.failures}::integer AS failures, ban_number, banned_until`.execute(this.db);
+      RETURNING scope, key, ${failures}::integer AS failures, ban_number, banned_until`.execute(this.db);
     const [ban] = started.rows;
-    return ban === undefined ? undefined : toBan(ban);
+    return ban === undefined ? { failures } : { failures, ban: toBan(ban) };
   }
 
   async list(now: Date): Promise<Ban[]> {

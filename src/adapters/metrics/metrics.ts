@@ -14,6 +14,8 @@ export interface Metrics {
   readonly eventStoreHead: Gauge<never>;
   readonly signInBans: Counter<'scope'>;
   readonly signInRefusedWhileBanned: Counter<'scope'>;
+  /** Sign-in holds: a failure's answer held, or an attempt that came before its address's hold ended. */
+  readonly signInDelaySeconds: Histogram<'kind'>;
   /** Connections, requests, streams and writes refused by a limit, by which limit. */
   readonly refusals: Counter<'reason'>;
 }
@@ -40,6 +42,13 @@ export function createMetrics(): Metrics {
       name: 'sluice_signin_refused_banned_total',
       help: 'Sign-in attempts this process refused because a ban held',
       labelNames: ['scope'] as const,
+      registers: [registry],
+    }),
+    signInDelaySeconds: new Histogram({
+      name: 'sluice_signin_delay_seconds',
+      help: 'Sign-in holds this process applied: kind="failure" a failed attempt answered late, kind="early" an attempt held until its address may try again',
+      labelNames: ['kind'] as const,
+      buckets: [0.25, 0.5, 1, 2, 4, 8, 16, 32, 60],
       registers: [registry],
     }),
     eventsAppended: new Counter({

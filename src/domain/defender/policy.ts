@@ -1,5 +1,6 @@
 /**
- * The defender's rules, pure: which failed sign-ins count as guessing, and how long a ban lasts.
+ * The defender's rules, pure: which failed sign-ins count as guessing, how long a failure is
+ * held before its answer, and how long a ban lasts.
  * Counting and storage are the adapter's (shared by every instance through PostgreSQL).
  */
 import type { EventOfType } from '../events/catalogue.js';
@@ -28,6 +29,22 @@ export interface DefenderPolicy {
   readonly maxBanMs: number;
   /** Addresses or CIDR ranges never banned. */
   readonly allowList: readonly string[];
+  /** Failures of a key within the window answered at once; each further one is held longer. */
+  readonly delayFreeFailures: number;
+  /** The first held failure's delay (0: none); each further one waits twice as long. */
+  readonly delayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/**
+ * How long the `failures`-th failure of a key within the window is held before its answer
+ * (and before the next attempt from its address is checked): 0 for the first
+ * `delayFreeFailures`, then `delayMs`, doubling, capped at `maxDelayMs`.
+ */
+export function failureDelay(policy: DefenderPolicy, failures: number): number {
+  const over = failures - policy.delayFreeFailures;
+  if (over <= 0 || policy.delayMs === 0) return 0;
+  return Math.min(policy.delayMs * 2 ** Math.min(over - 1, 30), policy.maxDelayMs);
 }
 
 /** The length of the `banNumber`-th ban of a key: doubling, capped. */

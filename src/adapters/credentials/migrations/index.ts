@@ -3,6 +3,7 @@ import * as m0001 from './0001_user_credentials.js';
 import * as m0002 from './0002_session_tokens.js';
 import * as m0003 from './0003_signin_defender.js';
 import * as m0004 from './0004_session_token_use.js';
+import * as m0005 from './0005_signin_delays.js';
 
 /** The credential store's migrations, applied in key order. Append new files; never edit applied ones. */
 export const credentialMigrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const credentialMigrations: Record<string, Migration> = {
   '0002_session_tokens': m0002,
   '0003_signin_defender': m0003,
   '0004_session_token_use': m0004,
+  '0005_signin_delays': m0005,
 };
