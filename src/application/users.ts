@@ -45,6 +45,9 @@ export interface NewUser {
   readonly homeFolder?: string;
   readonly permissions: readonly UserPathPermissions[];
   readonly keys: readonly PublicKeyInput[];
+  /** The user's own limits; absent or null: the server's. */
+  readonly quotaBytes?: number | null;
+  readonly maxFileBytes?: number | null;
 }
 
 export interface UserServiceDeps {
@@ -116,6 +119,8 @@ export class UserService {
           credentialVersion,
           keys: input.keys,
           createdBy,
+          quotaBytes: input.quotaBytes ?? null,
+          maxFileBytes: input.maxFileBytes ?? null,
         },
         metadata,
       );

@@ -26,6 +26,8 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
             enabled: d.enabled,
             rights: d.rights,
             home_folder: d.homeFolder,
+            quota_bytes: d.quotaBytes ?? null,
+            max_file_bytes: d.maxFileBytes ?? null,
             created_by:
               by.kind === 'admin'
                 ? `admin:${by.userId}`
@@ -49,6 +51,8 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
             ...(c.lastName === undefined ? {} : { last_name: c.lastName }),
             ...(c.rights === undefined ? {} : { rights: c.rights }),
             ...(c.homeFolder === undefined ? {} : { home_folder: c.homeFolder }),
+            ...(c.quotaBytes === undefined ? {} : { quota_bytes: c.quotaBytes }),
+            ...(c.maxFileBytes === undefined ? {} : { max_file_bytes: c.maxFileBytes }),
             updated_at: at,
           })
           .execute();
@@ -123,6 +127,8 @@ export async function listUsers(
       'last_name',
       'enabled',
       'rights',
+      'quota_bytes',
+      'max_file_bytes',
       'created_at',
     ])
     .where('deleted_at', 'is', null)
@@ -147,6 +153,8 @@ export async function listUsers(
     lastName: r.last_name,
     enabled: r.enabled,
     rights: r.rights,
+    quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+    maxFileBytes: r.max_file_bytes === null ? null : Number(r.max_file_bytes),
     createdAt: new Date(r.created_at).toISOString(),
   }));
 }

@@ -46,6 +46,9 @@ export interface UsersTable {
   enabled: boolean;
   rights: string[];
   home_folder: string;
+  /** The user's own limits (bigint, read back as text); null: the server's. */
+  quota_bytes: ColumnType<string | null, number | null | undefined, number | null>;
+  max_file_bytes: ColumnType<string | null, number | null | undefined, number | null>;
   ssh_key_count: ColumnType<number, number | undefined, number>;
   /** 'admin:<userId>', 'ticket:<applicationId>' or 'bootstrap'. */
   created_by: string;

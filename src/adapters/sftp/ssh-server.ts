@@ -371,6 +371,8 @@ export class SftpServer {
         userName: user.userName,
         homeFolder: user.homeFolder,
         permissions: user.permissions,
+        quotaBytes: user.quotaBytes,
+        maxFileBytes: user.maxFileBytes,
         sessionId: auth.sessionId,
         applicationId: BuiltInApplication.sftp,
         userString: null,

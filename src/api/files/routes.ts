@@ -76,6 +76,8 @@ function fileSession(files: FileOperations, request: FastifyRequest): FileSessio
     userName: principal.user.userName,
     homeFolder: principal.user.homeFolder,
     permissions: principal.user.permissions,
+    quotaBytes: principal.user.quotaBytes,
+    maxFileBytes: principal.user.maxFileBytes,
     sessionId: session.sessionId,
     applicationId: session.applicationId,
     userString: session.userString,

@@ -49,6 +49,8 @@ export function userBody(user: ActiveUser, position?: number | null): UserBody {
     homeFolder: user.homeFolder,
     permissions: user.permissions.map((p) => ({ path: p.path, permissions: [...p.permissions] })),
     hasPassword: user.credentialVersion !== null,
+    quotaBytes: user.quotaBytes,
+    maxFileBytes: user.maxFileBytes,
     sshPublicKeys: user.keys.map((k) => ({ ...k })),
     ...(position === undefined || position === null ? {} : { position }),
   };
@@ -98,6 +100,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
           ...(body.homeFolder === undefined ? {} : { homeFolder: body.homeFolder }),
           permissions: body.permissions ?? [],
           keys,
+          quotaBytes: body.quotaBytes ?? null,
+          maxFileBytes: body.maxFileBytes ?? null,
         },
         { kind: 'admin', userId: principal.session.userId },
         metadataFor(contextOf(request)),
@@ -175,6 +179,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
         'rights',
         'homeFolder',
         'permissions',
+        'quotaBytes',
+        'maxFileBytes',
       ] as const) {
         if (body[field] !== undefined) Object.assign(changes, { [field]: body[field] });
       }

@@ -1,5 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { FreeText, Secret, Text } from '../../domain/events/schema-helpers.js';
+import { MaxFileBytes, QuotaBytes } from '../../domain/events/user-events.js';
 import { SEGMENT_CHAR } from '../../domain/text.js';
 import { Page, PageQuery } from '../paging.js';
 
@@ -46,6 +47,8 @@ export const CreateUserBody = Type.Object(
     homeFolder: Type.Optional(VirtualPath),
     permissions: Type.Optional(Type.Array(PathPermissions, { maxItems: 200 })),
     sshPublicKeys: Type.Optional(Type.Array(PublicKeyLine, { maxItems: 50 })),
+    quotaBytes: Type.Optional(QuotaBytes),
+    maxFileBytes: Type.Optional(MaxFileBytes),
   },
   { additionalProperties: false },
 );
@@ -62,6 +65,8 @@ export const UpdateUserBody = Type.Object(
     homeFolder: Type.Optional(VirtualPath),
     permissions: Type.Optional(Type.Array(PathPermissions, { maxItems: 200 })),
     sshPublicKeys: Type.Optional(Type.Array(PublicKeyLine, { maxItems: 50 })),
+    quotaBytes: Type.Optional(QuotaBytes),
+    maxFileBytes: Type.Optional(MaxFileBytes),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -77,6 +82,8 @@ export const UserSchema = Type.Object({
   homeFolder: Type.String(),
   permissions: Type.Array(PathPermissions),
   hasPassword: Type.Boolean({ description: 'Whether a password is set (the hash is never shown)' }),
+  quotaBytes: QuotaBytes,
+  maxFileBytes: MaxFileBytes,
   sshPublicKeys: Type.Array(
     Type.Object({
       fingerprint: Type.String(),
@@ -97,6 +104,8 @@ export const UserSummarySchema = Type.Object({
   lastName: Type.String(),
   enabled: Type.Boolean(),
   rights: Type.Array(Type.String()),
+  quotaBytes: QuotaBytes,
+  maxFileBytes: MaxFileBytes,
   createdAt: Type.String({ format: 'date-time' }),
 });
 

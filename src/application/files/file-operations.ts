@@ -64,6 +64,18 @@ export interface FileActor {
   readonly protocol: Protocol;
   /** The SFTP/FTPS connection, when there is one: the cause of each event. */
   readonly connectionId?: string;
+  /** The user's own storage limits (null or absent: the server's). */
+  readonly quotaBytes?: number | null;
+  readonly maxFileBytes?: number | null;
+}
+
+/** The limits an actor's uploads keep to: its own quota instead of the server's; its own largest file within the server's. */
+function limitsFor(actor: FileActor, server: TransferLimits): TransferLimits {
+  return {
+    ...server,
+    quotaBytes: actor.quotaBytes ?? server.quotaBytes,
+    maxFileBytes: Math.min(actor.maxFileBytes ?? server.maxFileBytes, server.maxFileBytes),
+  };
 }
 
 /** What the core needs from storage (src/adapters/storage/local-disk.ts). */
@@ -399,7 +411,7 @@ class CoreFileSession implements FileSession {
       path: resolved,
       protocol: this.actor.protocol,
     };
-    const limits = this.deps.limits ?? NO_LIMITS;
+    const limits = limitsFor(this.actor, this.deps.limits ?? NO_LIMITS);
     // The room this upload may fill: the quota less what the user stores, plus the file it replaces.
     const room =
       limits.quotaBytes > 0 && limits.storedBytes

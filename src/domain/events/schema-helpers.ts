@@ -2,9 +2,12 @@
 import {
   Kind,
   type StringOptions,
+  type TInteger,
+  type TNull,
   type TObject,
   type TProperties,
   type TString,
+  type TUnion,
   Type,
   TypeRegistry,
 } from '@sinclair/typebox';
@@ -58,6 +61,33 @@ export const FreeText = textSchema('WellFormedMultilineText', MULTILINE_PATTERN)
 
 /** A secret (a password): any well-formed text but NUL. It never enters an event. */
 export const Secret = textSchema('WellFormedSecret', SECRET_PATTERN);
+
+TypeRegistry.Set<{ minimum: number; maximum: number }>(
+  'NullableCount',
+  (schema, value) =>
+    value === null ||
+    (Number.isSafeInteger(value) &&
+      (value as number) >= schema.minimum &&
+      (value as number) <= schema.maximum),
+);
+
+/**
+ * A whole number from `minimum` up, or null, as one JSON Schema `type: ['integer', 'null']`
+ * (TypeBox checks it under a kind of its own). Not an anyOf: the API's ajv coerces types, and
+ * within an anyOf it would turn a null into 0 for an integer branch, or a 0 into null.
+ */
+export function NullableCount(minimum: number, options: { description?: string } = {}): TNullableCount {
+  // Typed as the union its JSON Schema means, which is what the fastify type provider infers from.
+  return Type.Unsafe<number | null>({
+    ...options,
+    [Kind]: 'NullableCount',
+    type: ['integer', 'null'],
+    minimum,
+    maximum: Number.MAX_SAFE_INTEGER,
+  }) as unknown as TNullableCount;
+}
+
+type TNullableCount = TUnion<[TNull, TInteger]>;
 
 export const UserId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
 export const ApplicationId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });

@@ -3,7 +3,7 @@
  * credential kept in the credential store (salted argon2id hash, outside the log).
  */
 import { Type } from '@sinclair/typebox';
-import { ApplicationId, eventSchema, Text, UserId } from './schema-helpers.js';
+import { ApplicationId, eventSchema, NullableCount, Text, UserId } from './schema-helpers.js';
 
 export const Right = Type.Union([
   Type.Literal('admin'),
@@ -43,6 +43,17 @@ export const CreatedBy = Type.Union([
   Type.Object({ kind: Type.Literal('bootstrap') }, { additionalProperties: false }),
 ]);
 
+/** A user's own quota in bytes (0: none); null: the server's (MFT_USER_QUOTA_BYTES). */
+export const QuotaBytes = NullableCount(0, {
+  description:
+    "Bytes this user may store in all, overriding MFT_USER_QUOTA_BYTES (0: no quota); null: the server's",
+});
+
+/** A user's own largest file in bytes, never above the server's; null: the server's (MFT_MAX_FILE_BYTES). */
+export const MaxFileBytes = NullableCount(1, {
+  description: "Largest file this user may store (never above MFT_MAX_FILE_BYTES); null: the server's",
+});
+
 export const UserIdAllocated = eventSchema('UserIdAllocated', { userId: UserId });
 
 export const UniqueValueReserved = eventSchema('UniqueValueReserved', {
@@ -70,6 +81,9 @@ export const UserCreated = eventSchema('UserCreated', {
   createdBy: CreatedBy,
   /** Version of the password in the credential store; null when the user has none (ticket users). */
   credentialVersion: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  /** Absent (users made before per-user limits, or none set): the server's. */
+  quotaBytes: Type.Optional(QuotaBytes),
+  maxFileBytes: Type.Optional(MaxFileBytes),
 });
 
 export const UserUpdated = eventSchema('UserUpdated', {
@@ -82,6 +96,8 @@ export const UserUpdated = eventSchema('UserUpdated', {
       rights: Type.Optional(Type.Array(Right, { uniqueItems: true, maxItems: 3 })),
       homeFolder: Type.Optional(Text(1024, 1)),
       permissions: Type.Optional(Type.Array(PathPermissions, { maxItems: 200 })),
+      quotaBytes: Type.Optional(QuotaBytes),
+      maxFileBytes: Type.Optional(MaxFileBytes),
     },
     { additionalProperties: false, minProperties: 1 },
   ),

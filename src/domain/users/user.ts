@@ -20,7 +20,13 @@ export type UserEvent = EventOfType<
   | 'UserKeyRemoved'
 >;
 
-export interface UserProfile {
+/** A user's own storage limits; null: the server's. */
+export interface UserStorageLimits {
+  readonly quotaBytes: number | null;
+  readonly maxFileBytes: number | null;
+}
+
+export interface UserProfile extends UserStorageLimits {
   readonly userId: number;
   readonly userName: string;
   readonly emailAddress: string;
@@ -73,6 +79,8 @@ export type UserCommand =
       credentialVersion: number | null;
       keys: readonly PublicKeyInput[];
       createdBy: UserCreatedBy;
+      quotaBytes?: number | null;
+      maxFileBytes?: number | null;
     }
   | { type: 'UpdateUser'; userId: number; changes: Partial<UserChanges>; by: number }
   | { type: 'ChangePassword'; userId: number; credentialVersion: number; by: number }
@@ -112,6 +120,10 @@ function effectiveChanges(state: UserProfile, changes: Partial<UserChanges>): Pa
   ) {
     result.permissions = changes.permissions.map((p) => ({ path: p.path, permissions: [...p.permissions] }));
   }
+  if (changes.quotaBytes !== undefined && changes.quotaBytes !== state.quotaBytes)
+    result.quotaBytes = changes.quotaBytes;
+  if (changes.maxFileBytes !== undefined && changes.maxFileBytes !== state.maxFileBytes)
+    result.maxFileBytes = changes.maxFileBytes;
   return result;
 }
 
@@ -159,6 +171,8 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
             permissions: command.permissions.map((p) => ({ path: p.path, permissions: [...p.permissions] })),
             createdBy: command.createdBy,
             credentialVersion: command.credentialVersion,
+            ...(command.quotaBytes == null ? {} : { quotaBytes: command.quotaBytes }),
+            ...(command.maxFileBytes == null ? {} : { maxFileBytes: command.maxFileBytes }),
           },
         };
         const by = command.createdBy.kind === 'admin' ? command.createdBy.userId : command.userId;
@@ -221,6 +235,8 @@ export const userDecider: Decider<UserCommand, UserEvent, UserState> = {
         homeFolder: d.homeFolder,
         permissions: d.permissions,
         credentialVersion: d.credentialVersion,
+        quotaBytes: d.quotaBytes ?? null,
+        maxFileBytes: d.maxFileBytes ?? null,
         keys: [],
       };
     }

@@ -234,6 +234,8 @@ describe('session liveness', () => {
     homeFolder: '/alice',
     permissions: [],
     credentialVersion: 1,
+    quotaBytes: null,
+    maxFileBytes: null,
     keys: [],
   };
   const open = { status: 'open' as const, session: immutable };

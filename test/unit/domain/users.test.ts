@@ -83,6 +83,30 @@ describe('user decider', () => {
       .when({ type: 'UpdateUser', userId: 7, changes: { rights: ['auditor'] }, by: 1 })
       .thenNothing();
   });
+  it("records a user's own storage limits at creation, changes them, and clears them back to the server's", () => {
+    users
+      .given([])
+      .when({ ...create, keys: [], quotaBytes: 5000, maxFileBytes: null })
+      .thenEmits([{ type: 'UserCreated', data: { ...created.data, quotaBytes: 5000 } } as UserEvent]);
+    const limited: UserEvent = {
+      type: 'UserCreated',
+      data: { ...created.data, quotaBytes: 5000 },
+    } as UserEvent;
+    users
+      .given([limited])
+      .when({ type: 'UpdateUser', userId: 7, changes: { quotaBytes: 5000, maxFileBytes: 100 }, by: 1 })
+      .thenEmits([
+        { type: 'UserUpdated', data: { userId: 7, changes: { maxFileBytes: 100 }, updatedBy: 1 } },
+      ]);
+    users
+      .given([limited])
+      .when({ type: 'UpdateUser', userId: 7, changes: { quotaBytes: null }, by: 1 })
+      .thenEmits([{ type: 'UserUpdated', data: { userId: 7, changes: { quotaBytes: null }, updatedBy: 1 } }]);
+    users
+      .given([created])
+      .when({ type: 'UpdateUser', userId: 7, changes: { quotaBytes: null, maxFileBytes: null }, by: 1 })
+      .thenNothing();
+  });
   it('changes the password by credential version only, never backwards', () => {
     users
       .given([created])
