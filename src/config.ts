@@ -20,7 +20,10 @@ export interface Config {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
   /** Proxies whose X-Forwarded-For is believed (addresses or CIDR ranges); nobody's by default. */
   readonly trustedProxies: readonly string[];
+  /** A user's SSH connections, counted across every instance. */
   readonly sftpMaxConnectionsPerUser: number;
+  /** How long an instance's lease holds unrenewed: the connections of one that died stop counting then. */
+  readonly instanceLeaseMs: number;
   readonly sftpMaxHandlesPerConnection: number;
   /** External PostgreSQL for the event store and the read model; embedded when absent. */
   readonly databaseUrl: string | undefined;
@@ -249,6 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
     tls: tlsFiles(env),
     trustedProxies: addressList(env, 'MFT_TRUSTED_PROXIES'),
     sftpMaxConnectionsPerUser: integer(env, 'MFT_SFTP_MAX_CONNECTIONS_PER_USER', 10, 1, 10_000),
+    instanceLeaseMs: integer(env, 'MFT_INSTANCE_LEASE_SECONDS', 30, 3, 3600) * 1000,
     sftpMaxHandlesPerConnection: integer(env, 'MFT_SFTP_MAX_HANDLES', 256, 1, 100_000),
     databaseUrl: postgresUrl(env, 'DATABASE_URL'),
     eventStoreUrl: eventStoreUrl(env, 'EVENTSTORE_URL'),

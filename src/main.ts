@@ -8,6 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Logger, pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { PostgresConnectionLeases } from './adapters/connections/postgres-connection-leases.js';
 import { credentialMigrations } from './adapters/credentials/migrations/index.js';
 import type { CredentialTables } from './adapters/credentials/postgres-credential-store.js';
 import { PostgresCredentialStore } from './adapters/credentials/postgres-credential-store.js';
@@ -369,6 +370,14 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       { address },
       `HTTP API listening on ${address} (OpenAPI at ${address}/openapi.json, docs at ${address}/docs, metrics at ${address}/metrics)`,
     );
+    const leases = new PostgresConnectionLeases(
+      kyselyOn<unknown>(database.pool),
+      instanceId,
+      { renewMs: config.instanceLeaseMs / 3, ttlMs: config.instanceLeaseMs },
+      (error) => logger.error({ err: error }, 'could not renew the instance lease'),
+    );
+    await leases.start();
+    cleanups.push(() => leases.stop());
     const registry = new ConnectionRegistry();
     await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
     cleanups.push(() => registry.stop());
@@ -404,6 +413,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         files,
         registry,
         connections,
+        leases,
         ids,
         logger: logger.child({ component: 'sftp' }),
         refused,

@@ -101,6 +101,17 @@ export interface DefenderStore {
   takeRefused(): Promise<Array<{ scope: BanScope; key: string; count: number; from: Date; to: Date }>>;
 }
 
+/**
+ * A user's live connections counted across every instance: a lease per connection, taken
+ * under the user's limit and given back when the connection ends; those of an instance that
+ * died stop counting once its own lease runs out.
+ */
+export interface ConnectionLeases {
+  /** Takes a lease for the connection unless the user already holds `max`; false when refused. */
+  acquire(userId: number, connectionId: string, max: number): Promise<boolean>;
+  release(connectionId: string): Promise<void>;
+}
+
 /** Who asks, from where, as part of which request: becomes every event's metadata. */
 export interface RequestContext {
   readonly correlationId: string;

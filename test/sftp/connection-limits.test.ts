@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { paramiko } from '../support/sftp-clients.js';
+import { paramiko, paramikoAtOnce } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
 const PASSWORD = 'limits-test-password';
@@ -147,37 +147,10 @@ describe('SFTP connections per user', () => {
 
   it('of 30 simultaneous sign-ins with a limit of 10, exactly 10 get a session', async () => {
     // Each thread signs in and opens SFTP; all hold their connection until every thread is done.
-    const script = `
-import sys, threading, paramiko
-host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-n = 30
-start = threading.Barrier(n)
-finish = threading.Barrier(n)
-results = [None] * n
-def attempt(i):
-    c = paramiko.SSHClient()
-    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-    start.wait()
-    try:
-        c.connect(host, port=port, username=user, password=password, allow_agent=False,
-                  look_for_keys=False, timeout=60, banner_timeout=60, auth_timeout=60)
-        sftp = c.open_sftp()
-        sftp.listdir("/")
-        results[i] = "ok"
-    except Exception as e:
-        results[i] = "refused"
-    finish.wait()
-    c.close()
-threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
-for t in threads: t.start()
-for t in threads: t.join()
-print("ok", results.count("ok"))
-print("refused", results.count("refused"))
-`;
-    const result = await paramiko(script, t.sluice.sftpPort, 'hank', PASSWORD);
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^ok 10$/m);
-    assert.match(result.stdout, /^refused 20$/m);
+    assert.deepEqual(await paramikoAtOnce([t.sluice.sftpPort], 'hank', PASSWORD, 30), {
+      ok: 10,
+      refused: 20,
+    });
     assert.equal((await refusals(t.base))['sftp-connections-per-user'], 20);
   });
 });

@@ -133,6 +133,44 @@ for password in passwords:
 }
 
 /**
+ * `n` paramiko clients (threads) that sign in at once, spread over `ports` (instances), open
+ * SFTP and list `/`, and hold their connections until every one has its answer; resolves with
+ * how many got through and how many were refused.
+ */
+export async function paramikoAtOnce(ports: readonly number[], user: string, password: string, n: number) {
+  const script = `
+import sys, threading, paramiko
+host, user, password, n, ports = sys.argv[1], sys.argv[3], sys.argv[4], int(sys.argv[5]), [int(p) for p in sys.argv[6:]]
+start = threading.Barrier(n)
+finish = threading.Barrier(n)
+results = [None] * n
+def attempt(i):
+    c = paramiko.SSHClient()
+    c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    start.wait()
+    try:
+        c.connect(host, port=ports[i % len(ports)], username=user, password=password, allow_agent=False,
+                  look_for_keys=False, timeout=60, banner_timeout=60, auth_timeout=60)
+        sftp = c.open_sftp()
+        sftp.listdir("/")
+        results[i] = "ok"
+    except Exception as e:
+        results[i] = "refused"
+    finish.wait()
+    c.close()
+threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
+for t in threads: t.start()
+for t in threads: t.join()
+print("ok", results.count("ok"))
+print("refused", results.count("refused"))
+`;
+  const result = await paramiko(script, ports[0] ?? 0, user, password, String(n), ...ports.map(String));
+  if (result.code !== 0) throw new Error(`paramiko failed: ${result.stderr}`);
+  const count = (word: string) => Number(new RegExp(`^${word} (\\d+)$`, 'm').exec(result.stdout)?.[1]);
+  return { ok: count('ok'), refused: count('refused') };
+}
+
+/**
  * paramiko signed in with a password, listing `.` every 0.1 s: prints `connected`, then `cut`
  * once the server drops the connection, or `still connected` after `seconds`.
  */

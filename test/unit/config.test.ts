@@ -34,6 +34,7 @@ describe('configuration from the environment', () => {
       tls: undefined,
       trustedProxies: [],
       sftpMaxConnectionsPerUser: 10,
+      instanceLeaseMs: 30_000,
       sftpMaxHandlesPerConnection: 256,
       databaseUrl: 'postgresql://u:p@db.internal:5432/sluice',
       eventStoreUrl: 'esdb://admin:changeit@kurrentdb:2113?tls=false',

@@ -44,25 +44,8 @@ export class ConnectionRegistry {
     this.connections.set(connection.connectionId, connection);
   }
 
-  /**
-   * Adds the connection unless its user already holds `maxPerUser` here. Check and add are one
-   * step (no await between them), so simultaneous sign-ins cannot all pass the check. The count
-   * is this process's: across instances the limit needs shared state.
-   */
-  tryAdd(connection: LiveConnection, maxPerUser: number): boolean {
-    if (this.countForUser(connection.userId) >= maxPerUser) return false;
-    this.add(connection);
-    return true;
-  }
-
   remove(connectionId: string): void {
     this.connections.delete(connectionId);
-  }
-
-  countForUser(userId: number): number {
-    let n = 0;
-    for (const c of this.connections.values()) if (c.userId === userId) n++;
-    return n;
   }
 
   get size(): number {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection } from 'ssh2';
 import type { Connections, OpenConnection } from '../../application/connections.js';
 import type { FileOperations } from '../../application/files/file-operations.js';
-import type { IdGenerator, RequestContext } from '../../application/ports.js';
+import type { ConnectionLeases, IdGenerator, RequestContext } from '../../application/ports.js';
 import { type RefusalCounter, uncounted } from '../../application/refusals.js';
 import { SignInRefused, type SignInService } from '../../application/sign-in.js';
 import type { ActiveUser, UserService } from '../../application/users.js';
@@ -43,6 +43,8 @@ export interface SftpServerDeps {
   readonly files: FileOperations;
   readonly registry: ConnectionRegistry;
   readonly connections: Connections;
+  /** Each user's connections counted across instances (MFT_SFTP_MAX_CONNECTIONS_PER_USER). */
+  readonly leases: ConnectionLeases;
   readonly ids: IdGenerator;
   readonly logger: Logger;
   /** Counts connections refused by a limit (sluice_refusals_total). */
@@ -311,30 +313,45 @@ export class SftpServer {
     clientSoftware: string,
     log: Logger,
   ): Promise<((channel: import('node:stream').Duplex) => void) | undefined> {
-    const { registry, connections, files } = this.deps;
+    const { registry, leases, connections, files } = this.deps;
     const user = auth.user;
     let closeReason = 'client disconnected';
-    // Counted and registered in one step, before any await: of simultaneous sign-ins beyond the
-    // limit, none slips through between the check and the registration.
-    const admitted = registry.tryAdd(
-      {
-        connectionId,
-        sessionId: auth.sessionId,
-        userId: user.userId,
-        disconnect: (reason) => {
-          closeReason = reason;
-          client.end();
-        },
-      },
-      this.options.maxConnectionsPerUser,
-    );
-    if (!admitted) {
+    // The lease is given back when the connection ends, even if it ends while the lease is taken.
+    let ended = false;
+    let leased = false;
+    const release = () => {
+      if (leased)
+        leases
+          .release(connectionId)
+          .catch((error: unknown) => log.error({ err: error }, 'could not release the connection lease'));
+    };
+    client.once('close', () => {
+      ended = true;
+      registry.remove(connectionId);
+      release();
+    });
+    // Counted across instances in one transaction per user: of simultaneous sign-ins beyond the
+    // limit on any instance, none slips through between the count and the lease.
+    leased = await leases.acquire(user.userId, connectionId, this.options.maxConnectionsPerUser);
+    if (!leased) {
       log.info({ userId: user.userId }, 'connection limit per user reached: disconnecting');
       this.refused('sftp-connections-per-user');
       client.end();
       return undefined;
     }
-    client.once('close', () => registry.remove(connectionId));
+    if (ended) {
+      release();
+      return undefined;
+    }
+    registry.add({
+      connectionId,
+      sessionId: auth.sessionId,
+      userId: user.userId,
+      disconnect: (reason) => {
+        closeReason = reason;
+        client.end();
+      },
+    });
     const actorContext: RequestContext = {
       ...context,
       actor: {
