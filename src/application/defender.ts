@@ -40,6 +40,20 @@ export type DelayKind = 'failure' | 'early';
 /** How often an attempt waits for its address's hold before it is checked regardless. */
 const MAX_HOLDS_PER_ATTEMPT = 3;
 
+/** Addresses remembered as having failed lately, per process (the oldest forgotten past this). */
+const MAX_SUSPECTS = 10_000;
+
+/** Runs tasks one at a time, in arrival order. */
+class Lane {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task, task);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
 function allowList(entries: readonly string[]): BlockList {
   const list = new BlockList();
   for (const entry of entries) {
@@ -53,6 +67,9 @@ function allowList(entries: readonly string[]): BlockList {
 
 export class SignInDefender {
   private readonly allowed: BlockList;
+  /** Addresses that failed in this process within the window, with when that ends. */
+  private readonly suspects = new Map<string, number>();
+  private readonly suspectLane = new Lane();
 
   constructor(private readonly deps: DefenderDeps) {
     this.allowed = allowList(deps.policy.allowList);
@@ -91,6 +108,31 @@ export class SignInDefender {
   }
 
   /**
+   * Runs the costly check of a secret (an argon2id verification) for an attempt from
+   * `address`. Attempts from addresses that failed lately in this process are checked one at a
+   * time in one lane, so guessers, however many, share one core and never take every core from
+   * users at other addresses.
+   */
+  verifying<T>(address: string, check: () => Promise<T>): Promise<T> {
+    const until = this.suspects.get(address);
+    if (until === undefined) return check();
+    if (until <= this.deps.clock.now().getTime()) {
+      this.suspects.delete(address);
+      return check();
+    }
+    return this.suspectLane.run(check);
+  }
+
+  private suspect(address: string, now: Date): void {
+    this.suspects.delete(address);
+    this.suspects.set(address, now.getTime() + this.deps.policy.windowMs);
+    if (this.suspects.size > MAX_SUSPECTS) {
+      const [oldest] = this.suspects.keys();
+      if (oldest !== undefined) this.suspects.delete(oldest);
+    }
+  }
+
+  /**
    * Counts a recorded failure; a failure that starts a ban records SignInBanned. Resolves once
    * the failure's answer has been held for the longer of its address's and its name's delays.
    */
@@ -103,6 +145,7 @@ export class SignInDefender {
     if (!countsAsGuessing(reason) || this.isAllowed(address)) return;
     const { policy } = this.deps;
     const now = this.deps.clock.now();
+    this.suspect(address, now);
     let delay = 0;
     for (const { scope, key } of this.keys(address, userName)) {
       const { failures, ban } = await this.deps.counters.fail(scope, key, now, {
