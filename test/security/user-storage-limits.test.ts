@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { curl } from '../support/curl.js';
+import { curlPutFile } from '../support/curl.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
@@ -38,17 +38,7 @@ async function httpPut(user: string, file: keyof typeof SIZES, as: string) {
     body: { userName: user, password: PASSWORD, applicationId: 2 },
   });
   assert.equal(opened.status, 201);
-  return curl([
-    '-X',
-    'PUT',
-    '-H',
-    `authorization: Bearer ${opened.body.token}`,
-    '-H',
-    'content-type: application/octet-stream',
-    '--data-binary',
-    `@${path.join(work, file)}`,
-    `${t.base}/api/v1/files/${as}`,
-  ]);
+  return curlPutFile(t.base, opened.body.token, path.join(work, file), as);
 }
 
 async function userEvents(userId: number): Promise<Array<{ type: string; data: Record<string, unknown> }>> {

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { curl } from '../support/curl.js';
+import { curlPutFile } from '../support/curl.js';
 import { paramiko } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
@@ -156,17 +156,7 @@ t.close()
     const opened = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
       body: { userName: 'rhea', password: PASSWORD, applicationId: 2 },
     });
-    const http = await curl([
-      '-X',
-      'PUT',
-      '-H',
-      `authorization: Bearer ${opened.body.token}`,
-      '-H',
-      'content-type: application/octet-stream',
-      '--data-binary',
-      `@${path.join(work, 'over.bin')}`,
-      `${t.base}/api/v1/files/over-http.bin`,
-    ]);
+    const http = await curlPutFile(t.base, opened.body.token, path.join(work, 'over.bin'), 'over-http.bin');
     assert.equal(http.status, 507);
     assert.equal(http.json<{ type: string }>().type, '/problems/quota-exceeded');
     assert.deepEqual((await readdir(path.join(t.dataDir, 'files', 'rhea'))).sort(), ['seq.bin']);

@@ -64,3 +64,18 @@ export function curlSignIn(
     `${base}/api/v1/sessions/open-immutable`,
   ]);
 }
+
+/** `curl -X PUT --data-binary @file` of a local file to an HTTP files route, with a bearer token. */
+export function curlPutFile(base: string, token: string, localFile: string, virtualPath: string) {
+  return curl([
+    '-X',
+    'PUT',
+    '-H',
+    `authorization: Bearer ${token}`,
+    '-H',
+    'content-type: application/octet-stream',
+    '--data-binary',
+    `@${localFile}`,
+    `${base}/api/v1/files/${virtualPath}`,
+  ]);
+}
