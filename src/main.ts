@@ -409,7 +409,6 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       },
       {
         signIn,
-        users,
         files,
         registry,
         connections,

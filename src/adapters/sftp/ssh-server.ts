@@ -15,7 +15,7 @@ import type { FileOperations } from '../../application/files/file-operations.js'
 import type { ConnectionLeases, IdGenerator, RequestContext } from '../../application/ports.js';
 import { type RefusalCounter, uncounted } from '../../application/refusals.js';
 import { SignInRefused, type SignInService } from '../../application/sign-in.js';
-import type { ActiveUser, UserService } from '../../application/users.js';
+import type { ActiveUser } from '../../application/users.js';
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
 import { escapeText } from '../../domain/text.js';
 import { fingerprintOf } from '../ssh/public-keys.js';
@@ -39,7 +39,6 @@ export interface SftpServerOptions {
 
 export interface SftpServerDeps {
   readonly signIn: SignInService;
-  readonly users: UserService;
   readonly files: FileOperations;
   readonly registry: ConnectionRegistry;
   readonly connections: Connections;
@@ -226,76 +225,60 @@ export class SftpServer {
     });
   }
 
-  /** One authentication request: an Authenticated result, null for a refusal, 'continue' for a key query. */
+  /**
+   * One authentication request: an Authenticated result, null for a refusal, 'continue' for a
+   * key query. Recording and deciding are the sign-in use case's; this only maps the request.
+   */
   private async authenticate(
     ctx: AuthContext,
     context: RequestContext,
     clientVersion: string,
   ): Promise<Authenticated | null | 'continue'> {
-    const { signIn, users } = this.deps;
+    const { signIn } = this.deps;
     const applicationId = BuiltInApplication.sftp;
     // The name as it may be recorded (escaped, bounded); a name that needed escaping names no user.
     const userName = escapeText(ctx.username, 254);
     try {
       if (ctx.method === 'password') {
-        const opened = await signIn.openImmutable(
+        const { sessionId, user } = await signIn.openSsh(
           {
             userName,
-            password: ctx.password,
             applicationId,
             clientVersion,
+            credential: { method: 'password', password: ctx.password },
           },
           context,
-          { token: false },
         );
-        const user = await users.getUser(opened.userId);
-        return user.status === 'active'
-          ? { sessionId: opened.sessionId, user, method: 'password', fingerprint: null }
-          : null;
+        return { sessionId, user, method: 'password', fingerprint: null };
       }
       if (ctx.method === 'publickey') {
         const fingerprint = fingerprintOf(ctx.key.data);
         // No SHA-1 (`ssh-rsa`) or DSA signatures, whatever the key.
         const algorithmAccepted = acceptsUserAuthSignature(ctx.key.algo, ctx.hashAlgo);
-        const userId = await users.findUserId('userName', userName);
-        const user = userId === null ? undefined : await users.getUser(userId);
-        const stored =
-          user?.status === 'active' ? user.keys.find((k) => k.fingerprint === fingerprint) : undefined;
         if (!ctx.signature || !ctx.blob) {
           // The client asks whether this key would do; it has not proven it holds it yet.
-          if (stored && algorithmAccepted) {
+          if (algorithmAccepted && (await signIn.holdsKey(userName, fingerprint))) {
             ctx.accept();
             return 'continue';
           }
           return null;
         }
-        const parsed = stored ? ssh2.utils.parseKey(stored.publicKey) : undefined;
-        const key =
-          parsed instanceof Error || parsed === undefined
-            ? undefined
-            : Array.isArray(parsed)
-              ? parsed[0]
-              : parsed;
-        const proven = algorithmAccepted && key?.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
-        if (!proven) {
-          await signIn.recordFailure(user?.status === 'active' ? 'invalid-credentials' : 'unknown-user', {
-            method: 'public-key',
-            applicationId,
+        const { signature, blob, hashAlgo } = ctx;
+        const verify = (storedPublicKey: string) => {
+          const parsed = ssh2.utils.parseKey(storedPublicKey);
+          const key = parsed instanceof Error ? undefined : Array.isArray(parsed) ? parsed[0] : parsed;
+          return algorithmAccepted && key?.verify(blob, signature, hashAlgo) === true;
+        };
+        const { sessionId, user } = await signIn.openSsh(
+          {
             userName,
-            userId: user?.status === 'active' ? user.userId : null,
+            applicationId,
             clientVersion,
-            context,
-          });
-          return null;
-        }
-        const opened = await signIn.openImmutableWithKey(
-          { userName, fingerprint, applicationId, clientVersion },
+            credential: { method: 'public-key', fingerprint, verify },
+          },
           context,
         );
-        const current = await users.getUser(opened.userId);
-        return current.status === 'active'
-          ? { sessionId: opened.sessionId, user: current, method: 'public-key', fingerprint }
-          : null;
+        return { sessionId, user, method: 'public-key', fingerprint };
       }
       return null;
     } catch (error) {

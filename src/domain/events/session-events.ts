@@ -151,3 +151,9 @@ export const TicketRedeemed = eventSchema('TicketRedeemed', {
   /** Null when OpenWithTicketEx creates the user after redeeming the ticket. */
   userId: Type.Union([UserId, Type.Null()]),
 });
+
+/** One stream per failed sign-in (they share no invariant). */
+export const signInFailureStream = (failureId: string) => `signin-failure-${failureId}`;
+
+/** A redeemed ticket's stream, by the ticket's digest: it can be created once, so a ticket is accepted once. */
+export const ticketStream = (ticketDigest: string) => `ticket-${ticketDigest}`;
