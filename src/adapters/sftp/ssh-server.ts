@@ -88,6 +88,8 @@ export function nativeCryptoLoaded(): boolean {
 }
 
 interface Authenticated {
+  /** The registry's log position when the sign-in began: later changes cut the connection. */
+  readonly since: number;
   readonly sessionId: string;
   readonly user: ActiveUser;
   readonly method: 'password' | 'public-key';
@@ -234,7 +236,8 @@ export class SftpServer {
     context: RequestContext,
     clientVersion: string,
   ): Promise<Authenticated | null | 'continue'> {
-    const { signIn } = this.deps;
+    const { signIn, registry } = this.deps;
+    const since = registry.position;
     const applicationId = BuiltInApplication.sftp;
     // The name as it may be recorded (escaped, bounded); a name that needed escaping names no user.
     const userName = escapeText(ctx.username, 254);
@@ -249,7 +252,7 @@ export class SftpServer {
           },
           context,
         );
-        return { sessionId, user, method: 'password', fingerprint: null };
+        return { since, sessionId, user, method: 'password', fingerprint: null };
       }
       if (ctx.method === 'publickey') {
         const fingerprint = fingerprintOf(ctx.key.data);
@@ -278,7 +281,7 @@ export class SftpServer {
           },
           context,
         );
-        return { sessionId, user, method: 'public-key', fingerprint };
+        return { since, sessionId, user, method: 'public-key', fingerprint };
       }
       return null;
     } catch (error) {
@@ -326,15 +329,22 @@ export class SftpServer {
       release();
       return undefined;
     }
-    registry.add({
-      connectionId,
-      sessionId: auth.sessionId,
-      userId: user.userId,
-      disconnect: (reason) => {
-        closeReason = reason;
-        client.end();
+    const registered = registry.add(
+      {
+        connectionId,
+        sessionId: auth.sessionId,
+        userId: user.userId,
+        disconnect: (reason) => {
+          closeReason = reason;
+          client.end();
+        },
       },
-    });
+      auth.since,
+    );
+    if (!registered) {
+      log.info({ userId: user.userId, reason: closeReason }, 'changed during sign-in: disconnecting');
+      return undefined;
+    }
     const actorContext: RequestContext = {
       ...context,
       actor: {
