@@ -84,6 +84,15 @@ export class Connections {
     };
   }
 
+  /** Records a signed-in connection refused before it served anything (the refusal holds either way). */
+  async refused(data: EventOfType<'ConnectionRefused'>['data'], context: RequestContext): Promise<void> {
+    await this.deps.store.appendToStream(
+      connectionStream(data.connectionId),
+      [toNewEvent({ type: 'ConnectionRefused', data }, metadataFor(context))],
+      { expectedRevision: 'no_stream' },
+    );
+  }
+
   /** Counts a connection that ended before its client signed in (no I/O). */
   endedUnauthenticated(protocol: Protocol, address: string, outcome: AttemptOutcome): void {
     const byAddress = this.addresses(protocol);

@@ -35,6 +35,7 @@ export const auditOperations = [
   'connection.open',
   'connection.close',
   'connection.attempts',
+  'connection.refuse',
   'user.create',
   'user.update',
   'user.password',
@@ -258,6 +259,23 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
           bytesIn: d.bytesIn,
           bytesOut: d.bytesOut,
           durationMs: d.durationMs,
+        }),
+      });
+    }
+    case 'ConnectionRefused': {
+      const d = event.data;
+      return fill(row, {
+        operation: 'connection.refuse',
+        outcome: 'failure',
+        user_id: d.userId,
+        session_id: d.sessionId,
+        client_ip: d.remoteAddress,
+        protocol: d.protocol,
+        reason: d.reason,
+        detail: json({
+          connectionId: d.connectionId,
+          remotePort: d.remotePort,
+          clientSoftware: d.clientSoftware,
         }),
       });
     }
@@ -553,6 +571,7 @@ export const auditProjection: Projection = {
     'ConnectionOpened',
     'ConnectionClosed',
     'ConnectionAttemptsSummarized',
+    'ConnectionRefused',
     'UserCreated',
     'UserUpdated',
     'UserPasswordChanged',

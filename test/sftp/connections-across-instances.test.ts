@@ -66,6 +66,15 @@ describe("a user's connections across instances", () => {
     const ports = [t.sluice.sftpPort, second.sluice.sftpPort];
     assert.deepEqual(await paramikoAtOnce(ports, 'ivy', PASSWORD, 30), { ok: 10, refused: 20 });
     assert.equal((await refused(t.base)) + (await refused(second.base)), 20);
+    // Each refusal is in the log, with why; each admitted connection is opened there.
+    const recorded = async (type: string) =>
+      (await query<{ n: string }>(`SELECT count(*) AS n FROM events WHERE type = $1`, [type]))[0]?.n;
+    const reasons = await query<{ reason: string }>(
+      `SELECT DISTINCT data->>'reason' AS reason FROM events WHERE type = 'ConnectionRefused'`,
+    );
+    assert.equal(await recorded('ConnectionRefused'), '20');
+    assert.deepEqual(reasons, [{ reason: 'connection limit per user reached' }]);
+    assert.equal(await recorded('ConnectionOpened'), '10');
     await until(async () => (await leases()) === 0, 'every lease given back');
     assert.deepEqual(await paramikoAtOnce(ports, 'ivy', PASSWORD, 30), { ok: 10, refused: 20 });
     await until(async () => (await leases()) === 0, 'every lease given back');

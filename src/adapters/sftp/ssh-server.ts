@@ -301,6 +301,15 @@ export class SftpServer {
   ): Promise<((channel: import('node:stream').Duplex) => void) | undefined> {
     const { registry, leases, connections, files } = this.deps;
     const user = auth.user;
+    const actorContext: RequestContext = {
+      ...context,
+      actor: {
+        userId: user.userId,
+        applicationId: BuiltInApplication.sftp,
+        sessionId: auth.sessionId,
+        userString: null,
+      },
+    };
     let closeReason = 'client disconnected';
     // The lease is given back when the connection ends, even if it ends while the lease is taken.
     let ended = false;
@@ -319,9 +328,26 @@ export class SftpServer {
     // Counted across instances in one transaction per user: of simultaneous sign-ins beyond the
     // limit on any instance, none slips through between the count and the lease.
     leased = await leases.acquire(user.userId, connectionId, this.options.maxConnectionsPerUser);
+    const refuse = (reason: string) =>
+      connections
+        .refused(
+          {
+            connectionId,
+            protocol: 'sftp',
+            sessionId: auth.sessionId,
+            userId: user.userId,
+            remoteAddress: context.clientIp,
+            remotePort: context.clientPort ?? 0,
+            clientSoftware,
+            reason,
+          },
+          actorContext,
+        )
+        .catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionRefused'));
     if (!leased) {
       log.info({ userId: user.userId }, 'connection limit per user reached: disconnecting');
       this.refused('sftp-connections-per-user');
+      await refuse('connection limit per user reached');
       client.end();
       return undefined;
     }
@@ -343,17 +369,9 @@ export class SftpServer {
     );
     if (!registered) {
       log.info({ userId: user.userId, reason: closeReason }, 'changed during sign-in: disconnecting');
+      await refuse(`${closeReason} during sign-in`);
       return undefined;
     }
-    const actorContext: RequestContext = {
-      ...context,
-      actor: {
-        userId: user.userId,
-        applicationId: BuiltInApplication.sftp,
-        sessionId: auth.sessionId,
-        userString: null,
-      },
-    };
     let connection: OpenConnection;
     try {
       connection = await connections.opened(

@@ -132,6 +132,21 @@ export const ConnectionClosed = eventSchema('ConnectionClosed', {
   durationMs: Bytes,
 });
 
+/**
+ * A signed-in connection refused before it served anything: the user's connection limit was
+ * reached, or the user or session changed while it signed in.
+ */
+export const ConnectionRefused = eventSchema('ConnectionRefused', {
+  connectionId: Uuid,
+  protocol: Protocol,
+  sessionId: Uuid,
+  userId: UserId,
+  remoteAddress: IpAddress,
+  remotePort: Type.Integer({ minimum: 0, maximum: 65535 }),
+  clientSoftware: Text(255),
+  reason: Text(200, 1),
+});
+
 /** Why a connection ended before its client signed in. */
 export const AttemptOutcomes = Type.Object(
   {
