@@ -8,17 +8,40 @@
  * is never held by guesses at their name from elsewhere. A ban is an event (SignInBanned), so
  * is lifting it; delays are no events; attempts refused during a ban are counted, not recorded
  * one by one, and summed into one SignInAttemptsRefused per key and summary.
+ *
+ * Nothing takes effect before its event is durable: a ban starts, a ban is lifted, and refusal
+ * counts are let go only after SignInBanned, SignInBanLifted or SignInAttemptsRefused is
+ * appended. Each goes to a stream named for what it records (the key's n-th ban, its n-th
+ * summary), so instances racing, or a retry after a crash between append and apply, record it
+ * once and apply what was recorded.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { banLength, countsAsGuessing, type DefenderPolicy, failureDelay } from '../domain/defender/policy.js';
-import type { EventStore } from '../domain/event-store.js';
+import { type EventStore, WrongExpectedRevision } from '../domain/event-store.js';
 import { type EventOfType, toNewEvent } from '../domain/events/catalogue.js';
 import type { EventMetadata } from '../domain/events/envelope.js';
 import { foldCase } from '../domain/users/reservation.js';
 import { metadataFor } from './metadata.js';
-import type { Ban, BanScope, Clock, DefenderStore, IdGenerator, RequestContext } from './ports.js';
+import type {
+  Ban,
+  BanScope,
+  Clock,
+  DefenderStore,
+  IdGenerator,
+  RefusedSummary,
+  RequestContext,
+} from './ports.js';
 
 type Reason = EventOfType<'SignInFailed'>['data']['reason'];
+type DefenderEvent = EventOfType<'SignInBanned' | 'SignInBanLifted' | 'SignInAttemptsRefused'>;
+
+/** The stream of a key's `banNumber`-th ban: SignInBanned, then SignInBanLifted if an admin lifts it. */
+export const banStream = (scope: BanScope, key: string, banNumber: number): string =>
+  `signin-ban-${scope}-${banNumber}-${key}`;
+
+/** The stream of a key's `number`-th summary of refusals during its bans. */
+const refusedStream = (summary: RefusedSummary): string =>
+  `signin-refused-${summary.scope}-${summary.number}-${summary.key}`;
 
 export interface DefenderDeps {
   readonly store: EventStore;
@@ -148,33 +171,51 @@ export class SignInDefender {
     this.suspect(address, now);
     let delay = 0;
     for (const { scope, key } of this.keys(address, userName)) {
-      const { failures, ban } = await this.deps.counters.fail(scope, key, now, {
+      const { failures, due } = await this.deps.counters.fail(scope, key, now, {
         max: scope === 'address' ? policy.maxFailuresPerAddress : policy.maxFailuresPerUser,
         windowMs: policy.windowMs,
         banLength: (n) => banLength(policy, n),
         // Only the address's hold stops its next attempt: a name's never stops its real user.
         delay: (n) => (scope === 'address' ? failureDelay(policy, n) : 0),
       });
-      if (!ban) {
-        delay = Math.max(delay, failureDelay(policy, failures));
-        continue;
-      }
-      this.deps.onBan?.(ban);
+      if (due) await this.ban(due, context, now);
+      else delay = Math.max(delay, failureDelay(policy, failures));
+    }
+    await this.hold('failure', delay);
+  }
+
+  /**
+   * Records the due ban, then starts it. When its stream already holds it (another instance
+   * recorded it first, or this key's last attempt died between recording and starting), the
+   * recorded ban is the one started.
+   */
+  private async ban(due: Ban, context: RequestContext, now: Date): Promise<void> {
+    const stream = banStream(due.scope, due.key, due.banNumber);
+    let ban = due;
+    try {
       await this.append(
+        stream,
         {
           type: 'SignInBanned',
           data: {
-            scope,
-            key,
-            failures: ban.failures,
-            banNumber: ban.banNumber,
-            until: ban.until.toISOString(),
+            scope: due.scope,
+            key: due.key,
+            failures: due.failures,
+            banNumber: due.banNumber,
+            until: due.until.toISOString(),
           },
         },
         metadataFor(context, {}),
+        'no_stream',
       );
+    } catch (error) {
+      if (!(error instanceof WrongExpectedRevision)) throw error;
+      const [recorded] = await this.deps.store.readStream(stream, { maxCount: 1 });
+      const data = (recorded?.data ?? {}) as { until?: string };
+      if (data.until === undefined) throw error;
+      ban = { ...due, until: new Date(data.until) };
     }
-    await this.hold('failure', delay);
+    if ((await this.deps.counters.startBan(ban, now)) && ban === due) this.deps.onBan?.(ban);
   }
 
   private async hold(kind: DelayKind, ms: number): Promise<void> {
@@ -187,41 +228,78 @@ export class SignInDefender {
     return this.deps.counters.list(this.deps.clock.now());
   }
 
-  /** An admin lifts a ban; false when none held. Recorded as SignInBanLifted. */
+  /**
+   * An admin lifts a ban; false when none held. Recorded as SignInBanLifted on the ban's stream
+   * before the ban ends; a lift recorded earlier but not applied (its call failed after the
+   * append) is applied again, not recorded twice.
+   */
   async lift(scope: BanScope, key: string, context: RequestContext): Promise<boolean> {
     const liftedBy = context.actor?.userId;
     if (liftedBy === undefined) throw new Error('lifting a ban needs a signed-in admin');
     const normalized = scope === 'user' ? foldCase(key) : key;
-    if (!(await this.deps.counters.lift(scope, normalized, this.deps.clock.now()))) return false;
-    await this.append(
-      { type: 'SignInBanLifted', data: { scope, key: normalized, liftedBy } },
-      metadataFor(context, {}),
-    );
+    const now = this.deps.clock.now();
+    const ban = await this.deps.counters.banOf(scope, normalized, now);
+    if (ban === undefined) return false;
+    const stream = banStream(scope, normalized, ban.banNumber);
+    const recorded = await this.deps.store.readStream(stream);
+    if (!recorded.some((e) => e.type === 'SignInBanLifted')) {
+      try {
+        await this.append(
+          stream,
+          { type: 'SignInBanLifted', data: { scope, key: normalized, liftedBy } },
+          metadataFor(context, {}),
+          recorded.length === 0 ? 'no_stream' : recorded.length - 1,
+        );
+      } catch (error) {
+        // Another admin's lift of the same ban was recorded first: it is applied below.
+        if (!(error instanceof WrongExpectedRevision)) throw error;
+      }
+    }
+    await this.deps.counters.lift(scope, normalized, ban.banNumber, now);
     return true;
   }
 
-  /** Records the attempts refused during bans since the last summary; resolves with how many events. */
+  /**
+   * Records the attempts refused during bans since the last summary (and any summary whose
+   * append failed before); the counts are let go only once recorded. Resolves with how many
+   * events; rejects with the first failure after trying every summary.
+   */
   async summarize(): Promise<number> {
     const taken = await this.deps.counters.takeRefused();
-    for (const { scope, key, count, from, to } of taken) {
-      await this.append(
-        {
-          type: 'SignInAttemptsRefused',
-          data: { scope, key, count, from: from.toISOString(), to: to.toISOString() },
-        },
-        { envelopeVersion: 1, correlationId: this.deps.ids.uuid(), actor: {} },
-      );
+    let failure: unknown;
+    let recorded = 0;
+    for (const summary of taken) {
+      const { scope, key, count, from, to } = summary;
+      try {
+        await this.append(
+          refusedStream(summary),
+          {
+            type: 'SignInAttemptsRefused',
+            data: { scope, key, count, from: from.toISOString(), to: to.toISOString() },
+          },
+          { envelopeVersion: 1, correlationId: this.deps.ids.uuid(), actor: {} },
+          'no_stream',
+        );
+        recorded++;
+      } catch (error) {
+        if (!(error instanceof WrongExpectedRevision)) {
+          failure ??= error;
+          continue;
+        }
+        // Recorded already, by another instance or an earlier try.
+      }
+      await this.deps.counters.settleRefused(summary);
     }
-    return taken.length;
+    if (failure !== undefined) throw failure;
+    return recorded;
   }
 
   private async append(
-    event: EventOfType<'SignInBanned' | 'SignInBanLifted' | 'SignInAttemptsRefused'>,
+    stream: string,
+    event: DefenderEvent,
     metadata: EventMetadata,
+    expectedRevision: 'no_stream' | number,
   ): Promise<void> {
-    const stream = `signin-defender-${event.data.scope}-${this.deps.ids.uuid()}`;
-    await this.deps.store.appendToStream(stream, [toNewEvent(event, metadata)], {
-      expectedRevision: 'no_stream',
-    });
+    await this.deps.store.appendToStream(stream, [toNewEvent(event, metadata)], { expectedRevision });
   }
 }

@@ -63,9 +63,20 @@ export interface Ban {
   readonly failures: number;
 }
 
+/** Refusals during a ban of one key, taken for its `number`-th summary. */
+export interface RefusedSummary {
+  readonly scope: BanScope;
+  readonly key: string;
+  readonly number: number;
+  readonly count: number;
+  readonly from: Date;
+  readonly to: Date;
+}
+
 /**
  * The sign-in defender's counters, shared by every instance (PostgreSQL): failures per key in
- * a window, bans, and refusals during bans not yet summarized.
+ * a window, bans, and refusals during bans not yet summarized. A ban, its lifting and a
+ * summary take effect here only once their event is durable (the defender appends first).
  */
 export interface DefenderStore {
   /**
@@ -77,10 +88,10 @@ export interface DefenderStore {
     now: Date,
   ): Promise<{ ban?: Ban; heldUntil?: Date }>;
   /**
-   * Counts one failure against the key (a new window once `windowMs` has passed); bans it
-   * with `banLength(banNumber)` when the count reaches `max` and no ban holds, and otherwise
-   * holds the key's next attempt until `now + delay(failures)`. Resolves with the count and
-   * the ban this failure started, if it started one (exactly one instance sees it).
+   * Counts one failure against the key (a new window once `windowMs` has passed). When the
+   * count reaches `max` and no ban holds, resolves with the ban now `due` (numbered and timed
+   * by `banLength(banNumber)`), not yet started: `startBan` starts it once it is recorded.
+   * Otherwise holds the key's next attempt until `now + delay(failures)`.
    */
   fail(
     scope: BanScope,
@@ -92,13 +103,23 @@ export interface DefenderStore {
       banLength: (banNumber: number) => number;
       delay: (failures: number) => number;
     },
-  ): Promise<{ failures: number; ban?: Ban }>;
+  ): Promise<{ failures: number; due?: Ban }>;
+  /** Starts a recorded ban (once: false when it, or a later one, was already started). */
+  startBan(ban: Ban, now: Date): Promise<boolean>;
+  /** The ban holding the key at `now`, if any (nothing counted). */
+  banOf(scope: BanScope, key: string, now: Date): Promise<Ban | undefined>;
   /** Bans holding at `now`. */
   list(now: Date): Promise<Ban[]>;
-  /** Ends the ban on a key (and its failure count); false when none held. */
-  lift(scope: BanScope, key: string, now: Date): Promise<boolean>;
-  /** Takes the refusal counts not yet summarized (each count is taken once). */
-  takeRefused(): Promise<Array<{ scope: BanScope; key: string; count: number; from: Date; to: Date }>>;
+  /** Ends the key's `banNumber`-th ban (and its failure count); false when it no longer held. */
+  lift(scope: BanScope, key: string, banNumber: number, now: Date): Promise<boolean>;
+  /**
+   * Takes the refusal counts not yet summarized, each under a new summary number, along with
+   * any taken before whose summary was never settled (its append failed, or its instance died).
+   * They stay pending until `settleRefused`.
+   */
+  takeRefused(): Promise<RefusedSummary[]>;
+  /** Lets go of a summary's counts once its event is durable. */
+  settleRefused(summary: RefusedSummary): Promise<void>;
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * The sign-in defender's counters on PostgreSQL (table `signin_defender`): every statement is
- * one atomic row update, so several Sluice instances share the counts and exactly one of them
- * starts each ban.
+ * one atomic row update, so several Sluice instances share the counts. Bans are numbered per
+ * key: starting and lifting the n-th ban are idempotent, so the defender may record first and
+ * apply after (and apply again).
  */
 import { type Kysely, sql } from 'kysely';
-import type { Ban, BanScope, DefenderStore } from '../../application/ports.js';
+import type { Ban, BanScope, DefenderStore, RefusedSummary } from '../../application/ports.js';
 
 interface Row {
   scope: BanScope;
@@ -62,7 +63,7 @@ export class PostgresDefenderStore implements DefenderStore {
       banLength: (banNumber: number) => number;
       delay: (failures: number) => number;
     },
-  ): Promise<{ failures: number; ban?: Ban }> {
+  ): Promise<{ failures: number; due?: Ban }> {
     const windowStart = new Date(now.getTime() - rule.windowMs);
     const { rows } = await sql<Row>`
       INSERT INTO signin_defender AS d (scope, key, failures, window_start)
@@ -85,16 +86,33 @@ export class PostgresDefenderStore implements DefenderStore {
       return { failures };
     }
     const banNumber = row.ban_number + 1;
-    const until = new Date(now.getTime() + rule.banLength(banNumber));
-    // Only the instance that moves ban_number from what it read starts the ban.
-    const started = await sql<Row>`
+    return {
+      failures,
+      due: {
+        scope,
+        key,
+        failures,
+        banNumber,
+        until: new Date(now.getTime() + rule.banLength(banNumber)),
+      },
+    };
+  }
+
+  async startBan(ban: Ban, now: Date): Promise<boolean> {
+    // Only the first to move ban_number to this ban's number starts it.
+    const { rows } = await sql`
       UPDATE signin_defender
-         SET ban_number = ${banNumber}, banned_until = ${until}, failures = 0, window_start = ${now}
-       WHERE scope = ${scope} AND key = ${key} AND ban_number = ${row.ban_number}
-         AND (banned_until IS NULL OR banned_until <= ${now})
-      RETURNING scope, key, ${failures}::integer AS failures, ban_number, banned_until`.execute(this.db);
-    const [ban] = started.rows;
-    return ban === undefined ? { failures } : { failures, ban: toBan(ban) };
+         SET ban_number = ${ban.banNumber}, banned_until = ${ban.until}, failures = 0, window_start = ${now}
+       WHERE scope = ${ban.scope} AND key = ${ban.key} AND ban_number < ${ban.banNumber}
+      RETURNING key`.execute(this.db);
+    return rows.length > 0;
+  }
+
+  async banOf(scope: BanScope, key: string, now: Date): Promise<Ban | undefined> {
+    const { rows } = await sql<Row>`
+      SELECT scope, key, failures, ban_number, banned_until FROM signin_defender
+       WHERE scope = ${scope} AND key = ${key} AND banned_until > ${now}`.execute(this.db);
+    return rows[0] === undefined ? undefined : toBan(rows[0]);
   }
 
   async list(now: Date): Promise<Ban[]> {
@@ -104,35 +122,50 @@ export class PostgresDefenderStore implements DefenderStore {
     return rows.map(toBan);
   }
 
-  async lift(scope: BanScope, key: string, now: Date): Promise<boolean> {
+  async lift(scope: BanScope, key: string, banNumber: number, now: Date): Promise<boolean> {
     const { rows } = await sql`
       UPDATE signin_defender SET banned_until = NULL, failures = 0, window_start = ${now}
-       WHERE scope = ${scope} AND key = ${key} AND banned_until > ${now}
+       WHERE scope = ${scope} AND key = ${key} AND ban_number = ${banNumber} AND banned_until > ${now}
       RETURNING key`.execute(this.db);
     return rows.length > 0;
   }
 
-  async takeRefused(): Promise<Array<{ scope: BanScope; key: string; count: number; from: Date; to: Date }>> {
+  async takeRefused(): Promise<RefusedSummary[]> {
+    // The statement's snapshot shows rows just taken as not pending: each row comes once.
     const { rows } = await sql<{
       scope: BanScope;
       key: string;
-      refused: number;
-      refused_from: Date;
-      refused_to: Date;
+      summary_number: number;
+      pending: number;
+      pending_from: Date;
+      pending_to: Date;
     }>`
       WITH taken AS (
-        SELECT scope, key, refused, refused_from, refused_to FROM signin_defender
-         WHERE refused > 0 FOR UPDATE SKIP LOCKED
+        UPDATE signin_defender
+           SET pending = refused, pending_from = refused_from, pending_to = refused_to,
+               summary_number = summary_number + 1, refused = 0, refused_from = NULL, refused_to = NULL
+         WHERE refused > 0 AND pending = 0
+        RETURNING scope, key, summary_number, pending, pending_from, pending_to
       )
-      UPDATE signin_defender d SET refused = 0, refused_from = NULL, refused_to = NULL
-        FROM taken t WHERE d.scope = t.scope AND d.key = t.key
-      RETURNING t.scope, t.key, t.refused, t.refused_from, t.refused_to`.execute(this.db);
+      SELECT * FROM taken
+      UNION ALL
+      SELECT scope, key, summary_number, pending, pending_from, pending_to FROM signin_defender
+       WHERE pending > 0`.execute(this.db);
     return rows.map((r) => ({
       scope: r.scope,
       key: r.key,
-      count: r.refused,
-      from: r.refused_from,
-      to: r.refused_to,
+      number: r.summary_number,
+      count: r.pending,
+      from: r.pending_from,
+      to: r.pending_to,
     }));
+  }
+
+  async settleRefused(summary: RefusedSummary): Promise<void> {
+    await sql`
+      UPDATE signin_defender SET pending = 0, pending_from = NULL, pending_to = NULL
+       WHERE scope = ${summary.scope} AND key = ${summary.key} AND summary_number = ${summary.number}`.execute(
+      this.db,
+    );
   }
 }

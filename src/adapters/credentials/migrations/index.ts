@@ -5,6 +5,7 @@ import * as m0003 from './0003_signin_defender.js';
 import * as m0004 from './0004_session_token_use.js';
 import * as m0005 from './0005_signin_delays.js';
 import * as m0006 from './0006_connection_leases.js';
+import * as m0007 from './0007_signin_summaries_pending.js';
 
 /** The credential store's migrations, applied in key order. Append new files; never edit applied ones. */
 export const credentialMigrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const credentialMigrations: Record<string, Migration> = {
   '0004_session_token_use': m0004,
   '0005_signin_delays': m0005,
   '0006_connection_leases': m0006,
+  '0007_signin_summaries_pending': m0007,
 };
