@@ -5,7 +5,8 @@
  * that doubles with each repeat. Before that, each further failure of a key is held longer
  * before its answer, and the address's next attempt is not checked before the hold ends (so a
  * client that does not wait for its answer gains nothing); a real user who knows the password
- * is never held by guesses at their name from elsewhere. A ban is an event (SignInBanned), so
+ * is never held by guesses at their name from elsewhere, nor refused by its name's ban unless
+ * their own address failed lately. A ban is an event (SignInBanned), so
  * is lifting it; delays are no events; attempts refused during a ban are counted, not recorded
  * one by one, and summed into one SignInAttemptsRefused per key and summary.
  *
@@ -112,15 +113,19 @@ export class SignInDefender {
   }
 
   /**
-   * The ban refusing this attempt, if one holds (the refusal is counted for the next summary).
-   * An attempt from an address whose last failure is still held first waits for the hold to end.
+   * The ban refusing this attempt, if one holds (the refusal is counted for the next summary):
+   * the address's own ban, or its user name's when the address failed within the window. A
+   * name's ban never refuses its real user at an address that has not been guessing, so
+   * guessing at a name cannot lock its owner out. An attempt from an address whose last
+   * failure is still held first waits for the hold to end.
    */
   async banned(address: string, userName: string | null): Promise<Ban | undefined> {
     if (this.isAllowed(address)) return undefined;
-    const keys = this.keys(address, userName);
+    const name = userName === null || userName === '' ? null : foldCase(userName);
     for (let holds = 0; ; holds++) {
       const now = this.deps.clock.now();
-      const { ban, heldUntil } = await this.deps.counters.check(keys, now);
+      const failedSince = new Date(now.getTime() - this.deps.policy.windowMs);
+      const { ban, heldUntil } = await this.deps.counters.check(address, name, now, failedSince);
       if (ban) {
         this.deps.onRefused?.(ban.scope);
         return ban;

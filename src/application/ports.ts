@@ -80,12 +80,16 @@ export interface RefusedSummary {
  */
 export interface DefenderStore {
   /**
-   * The ban holding one of `keys` at `now`, if any (the refusal is counted against it); else
-   * until when the address key's last failure holds its next attempt, if that is after `now`.
+   * The ban refusing an attempt from `address` at (case-folded) `userName` at `now`, if any
+   * (the refusal is counted against it): the address's ban, or the name's when the address
+   * failed since `failedSince`. Else until when the address's last failure holds its next
+   * attempt, if that is after `now`.
    */
   check(
-    keys: ReadonlyArray<{ scope: BanScope; key: string }>,
+    address: string,
+    userName: string | null,
     now: Date,
+    failedSince: Date,
   ): Promise<{ ban?: Ban; heldUntil?: Date }>;
   /**
    * Counts one failure against the key (a new window once `windowMs` has passed). When the

@@ -3,7 +3,9 @@
  * (curl --interface, paramiko bound to a source address): a guesser is banned after the
  * configured failures over HTTP or SSH alike, the ban holds on a second instance on the same
  * database, a flood adds a bounded number of events, allow-listed addresses are never banned,
- * a user name is banned after failures from many addresses, and an admin lists and lifts bans.
+ * a user name is banned after failures from many addresses (for those addresses only: its user,
+ * the admin included, still signs in from an address that has not failed), and an admin lists
+ * and lifts bans.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -128,7 +130,7 @@ describe('the sign-in defender', () => {
     assert.ok((await events('SignInBanned')).some((b) => b.key === '127.0.0.4'));
   });
 
-  it('bans a user name guessed from many addresses, whichever address comes next', async () => {
+  it('bans a user name guessed from many addresses, for the guessing addresses only: its user still signs in from elsewhere', async () => {
     // 3 + 3 + 2 = 8 failures, no address reaching its own limit of 5.
     for (const [from, n] of [
       ['127.0.0.5', 3],
@@ -137,9 +139,30 @@ describe('the sign-in defender', () => {
     ] as const) {
       for (let i = 0; i < n; i++) assert.equal((await curlSignIn(t.base, from, 'DAVE', `w${i}`)).status, 401);
     }
-    const fresh = await curlSignIn(t.base, '127.0.0.8', 'dave', PASSWORD);
-    assert.equal(fresh.status, 429);
     assert.ok((await events('SignInBanned')).some((b) => b.scope === 'user' && b.key === 'dave'));
+    const guesser = await curlSignIn(t.base, '127.0.0.5', 'dave', PASSWORD);
+    assert.equal(guesser.status, 429, 'an address that failed is refused the name, right password or not');
+    assert.equal((await curlSignIn(second.base, '127.0.0.7', 'dave', PASSWORD)).status, 429);
+    assert.equal(
+      (await curlSignIn(t.base, '127.0.0.8', 'dave', PASSWORD)).status,
+      201,
+      'the real user, from an address that has not failed, is not locked out',
+    );
+    // A new address gets one guess at a banned name; after it fails, it is refused too.
+    assert.equal((await curlSignIn(t.base, '127.0.0.9', 'dave', 'w9')).status, 401);
+    assert.equal((await curlSignIn(t.base, '127.0.0.9', 'dave', PASSWORD)).status, 429);
+  });
+
+  it('guesses at the admin’s name (not allow-listed here) do not lock the admin out', async () => {
+    for (const from of ['127.0.0.10', '127.0.0.11']) {
+      for (let i = 0; i < 4; i++)
+        assert.equal((await curlSignIn(t.base, from, 'admin', `w${i}`)).status, 401);
+    }
+    assert.ok((await events('SignInBanned')).some((b) => b.scope === 'user' && b.key === 'admin'));
+    assert.equal((await curlSignIn(t.base, '127.0.0.10', 'admin', ADMIN_PASSWORD)).status, 429);
+    const res = await curlSignIn(t.base, '127.0.0.1', 'admin', ADMIN_PASSWORD);
+    assert.equal(res.status, 201, res.body);
+    assert.equal((await curlSignIn(second.base, '127.0.0.12', 'admin', ADMIN_PASSWORD)).status, 201);
   });
 
   it('an admin lists the bans and lifts one (recorded); the address may sign in again', async () => {
@@ -149,7 +172,7 @@ describe('the sign-in defender', () => {
       .json<{ items: Array<{ scope: string; key: string }> }>()
       .items.map((b) => `${b.scope}:${b.key}`)
       .sort();
-    assert.deepEqual(keys, ['address:127.0.0.2', 'address:127.0.0.4', 'user:dave']);
+    assert.deepEqual(keys, ['address:127.0.0.2', 'address:127.0.0.4', 'user:admin', 'user:dave']);
     assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 204);
     assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 404);
     assert.equal((await curlSignIn(t.base, '127.0.0.2', 'alice', PASSWORD)).status, 201);

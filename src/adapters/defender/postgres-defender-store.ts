@@ -27,26 +27,31 @@ export class PostgresDefenderStore implements DefenderStore {
   constructor(private readonly db: Kysely<unknown>) {}
 
   async check(
-    keys: ReadonlyArray<{ scope: BanScope; key: string }>,
+    address: string,
+    userName: string | null,
     now: Date,
+    failedSince: Date,
   ): Promise<{ ban?: Ban; heldUntil?: Date }> {
-    if (keys.length === 0) return {};
-    const match = sql.join(
-      keys.map((k) => sql`(scope = ${k.scope} AND key = ${k.key})`),
-      sql` OR `,
-    );
+    // A name's ban refuses only addresses that failed lately (in their counting window).
+    const byName =
+      userName === null
+        ? sql`FALSE`
+        : sql`(scope = 'user' AND key = ${userName} AND EXISTS (
+            SELECT 1 FROM signin_defender a
+             WHERE a.scope = 'address' AND a.key = ${address} AND a.failures > 0
+               AND a.window_start > ${failedSince}))`;
     // One statement: the refusal is counted where a ban holds; else the address's hold, if any.
     const { rows } = await sql<Row & { held_until: Date | null }>`
       WITH refused AS (
         UPDATE signin_defender
            SET refused = refused + 1, refused_from = coalesce(refused_from, ${now}), refused_to = ${now}
-         WHERE (${match}) AND banned_until > ${now}
+         WHERE ((scope = 'address' AND key = ${address}) OR ${byName}) AND banned_until > ${now}
         RETURNING scope, key, failures, ban_number, banned_until, NULL::timestamptz AS held_until
       )
       SELECT * FROM refused
       UNION ALL
       SELECT scope, key, failures, ban_number, banned_until, held_until FROM signin_defender
-       WHERE (${match}) AND scope = 'address' AND held_until > ${now}
+       WHERE scope = 'address' AND key = ${address} AND held_until > ${now}
          AND NOT EXISTS (SELECT 1 FROM refused)`.execute(this.db);
     const [first] = rows;
     if (first === undefined) return {};
