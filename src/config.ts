@@ -275,6 +275,13 @@ export function loadConfig(env: Env = process.env): Config {
       delayFreeFailures: integer(env, 'MFT_DEFENDER_DELAY_FREE_FAILURES', 2, 0, 1_000_000),
       delayMs: integer(env, 'MFT_DEFENDER_DELAY_MS', 250, 0, 60_000),
       maxDelayMs: integer(env, 'MFT_DEFENDER_DELAY_MAX_MS', 5000, 0, 60_000),
+      maxUnknownUserEventsPerMinute: integer(
+        env,
+        'MFT_DEFENDER_MAX_FAILURE_EVENTS_PER_MINUTE',
+        600,
+        0,
+        1_000_000,
+      ),
     },
     defenderSummaryIntervalMs: integer(env, 'MFT_DEFENDER_SUMMARY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
     sessionLifetimeMs:

@@ -34,15 +34,37 @@ import type {
 } from './ports.js';
 
 type Reason = EventOfType<'SignInFailed'>['data']['reason'];
-type DefenderEvent = EventOfType<'SignInBanned' | 'SignInBanLifted' | 'SignInAttemptsRefused'>;
+type DefenderEvent = EventOfType<
+  'SignInBanned' | 'SignInBanLifted' | 'SignInAttemptsRefused' | 'SignInFailuresSummarized'
+>;
 
 /** The stream of a key's `banNumber`-th ban: SignInBanned, then SignInBanLifted if an admin lifts it. */
 export const banStream = (scope: BanScope, key: string, banNumber: number): string =>
   `signin-ban-${scope}-${banNumber}-${key}`;
 
-/** The stream of a key's `number`-th summary of refusals during its bans. */
-const refusedStream = (summary: RefusedSummary): string =>
-  `signin-refused-${summary.scope}-${summary.number}-${summary.key}`;
+/** Failures whose SignInFailed events are budgeted per minute (anyone can invent names). */
+const BUDGETED: ReadonlySet<Reason> = new Set<Reason>(['unknown-user']);
+
+/**
+ * A summary's stream and event: the key's `number`-th summary of refusals during its bans, or
+ * of failures with one reason past their budget.
+ */
+function summaryEvent(summary: RefusedSummary): { stream: string; event: DefenderEvent } {
+  const { scope, key, number, count } = summary;
+  const from = summary.from.toISOString();
+  const to = summary.to.toISOString();
+  if (scope === 'failures') {
+    const reason = key as Reason;
+    return {
+      stream: `signin-failures-${number}-${key}`,
+      event: { type: 'SignInFailuresSummarized', data: { reason, count, from, to } },
+    };
+  }
+  return {
+    stream: `signin-refused-${scope}-${number}-${key}`,
+    event: { type: 'SignInAttemptsRefused', data: { scope, key, count, from, to } },
+  };
+}
 
 export interface DefenderDeps {
   readonly store: EventStore;
@@ -265,7 +287,19 @@ export class SignInDefender {
   }
 
   /**
-   * Records the attempts refused during bans since the last summary (and any summary whose
+   * Whether a failed sign-in with `reason` is recorded as a SignInFailed of its own: always,
+   * but for unknown user names past `maxUnknownUserEventsPerMinute` (shared by every instance),
+   * which are counted into the next SignInFailuresSummarized instead.
+   */
+  async recordsFailure(reason: Reason): Promise<boolean> {
+    if (!BUDGETED.has(reason)) return true;
+    const max = this.deps.policy.maxUnknownUserEventsPerMinute;
+    return this.deps.counters.budgetFailure(reason, this.deps.clock.now(), max);
+  }
+
+  /**
+   * Records the attempts refused during bans, and the failures past their budget, since the
+   * last summary (and any summary whose
    * append failed before); the counts are let go only once recorded. Resolves with how many
    * events; rejects with the first failure after trying every summary.
    */
@@ -274,14 +308,11 @@ export class SignInDefender {
     let failure: unknown;
     let recorded = 0;
     for (const summary of taken) {
-      const { scope, key, count, from, to } = summary;
+      const { stream, event } = summaryEvent(summary);
       try {
         await this.append(
-          refusedStream(summary),
-          {
-            type: 'SignInAttemptsRefused',
-            data: { scope, key, count, from: from.toISOString(), to: to.toISOString() },
-          },
+          stream,
+          event,
           { envelopeVersion: 1, correlationId: this.deps.ids.uuid(), actor: {} },
           'no_stream',
         );

@@ -63,9 +63,15 @@ export interface Ban {
   readonly failures: number;
 }
 
-/** Refusals during a ban of one key, taken for its `number`-th summary. */
+/** What the defender counts: bans' keys, and (`failures`) failed sign-ins by reason past their budget. */
+export type CountScope = BanScope | 'failures';
+
+/**
+ * Refusals during a ban of one key, or failures past their budget (scope `failures`, key the
+ * reason), taken for its `number`-th summary.
+ */
 export interface RefusedSummary {
-  readonly scope: BanScope;
+  readonly scope: CountScope;
   readonly key: string;
   readonly number: number;
   readonly count: number;
@@ -108,6 +114,11 @@ export interface DefenderStore {
       delay: (failures: number) => number;
     },
   ): Promise<{ failures: number; due?: Ban }>;
+  /**
+   * Counts one failure with `reason` against the minute's budget of `max` events; true when it
+   * is within (record it), false when it was counted for the next summary instead.
+   */
+  budgetFailure(reason: string, now: Date, max: number): Promise<boolean>;
   /** Starts a recorded ban (once: false when it, or a later one, was already started). */
   startBan(ban: Ban, now: Date): Promise<boolean>;
   /** The ban holding the key at `now`, if any (nothing counted). */

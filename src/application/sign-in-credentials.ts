@@ -84,8 +84,17 @@ export class Credentials {
     await this.requireApplication(attempt);
   }
 
-  /** Records the failure, then throws. Never records the password or the ticket. */
+  /**
+   * Records the failure (or, for an unknown name past the defender's budget, counts it for a
+   * summary), then throws. Never records the password or the ticket.
+   */
   async refuse(reason: SignInFailureReason, attempt: Attempt): Promise<never> {
+    if (await this.deps.defender.recordsFailure(reason)) await this.recordFailed(reason, attempt);
+    await this.deps.defender.failed(attempt.context.clientIp, attempt.userName, reason, attempt.context);
+    throw new SignInRefused(reason);
+  }
+
+  private async recordFailed(reason: SignInFailureReason, attempt: Attempt): Promise<void> {
     const event = toNewEvent(
       {
         type: 'SignInFailed',
@@ -108,8 +117,6 @@ export class Credentials {
     await this.deps.store.appendToStream(signInFailureStream(this.deps.ids.uuid()), [event], {
       expectedRevision: 'no_stream',
     });
-    await this.deps.defender.failed(attempt.context.clientIp, attempt.userName, reason, attempt.context);
-    throw new SignInRefused(reason);
   }
 
   async requireApplication(attempt: Attempt): Promise<void> {

@@ -32,6 +32,7 @@ export const auditOperations = [
   'signin.ban',
   'signin.unban',
   'signin.refused',
+  'signin.failures',
   'connection.open',
   'connection.close',
   'connection.attempts',
@@ -189,6 +190,13 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         outcome: 'failure',
         reason: 'banned',
         target: `${event.data.scope}:${event.data.key}`,
+        detail: json({ count: event.data.count, from: event.data.from, to: event.data.to }),
+      });
+    case 'SignInFailuresSummarized':
+      return fill(row, {
+        operation: 'signin.failures',
+        outcome: 'failure',
+        reason: event.data.reason,
         detail: json({ count: event.data.count, from: event.data.from, to: event.data.to }),
       });
     case 'SessionReused': {
@@ -566,6 +574,7 @@ export const auditProjection: Projection = {
     'SignInBanned',
     'SignInBanLifted',
     'SignInAttemptsRefused',
+    'SignInFailuresSummarized',
     'SessionClosed',
     'SessionExpired',
     'ConnectionOpened',

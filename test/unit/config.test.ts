@@ -55,6 +55,7 @@ describe('configuration from the environment', () => {
         maxBanMs: 86_400_000,
         allowList: [],
         delayFreeFailures: 2,
+        maxUnknownUserEventsPerMinute: 600,
         delayMs: 250,
         maxDelayMs: 5000,
       },

@@ -5,7 +5,7 @@
  * apply after (and apply again).
  */
 import { type Kysely, sql } from 'kysely';
-import type { Ban, BanScope, DefenderStore, RefusedSummary } from '../../application/ports.js';
+import type { Ban, BanScope, CountScope, DefenderStore, RefusedSummary } from '../../application/ports.js';
 
 interface Row {
   scope: BanScope;
@@ -103,6 +103,24 @@ export class PostgresDefenderStore implements DefenderStore {
     };
   }
 
+  async budgetFailure(reason: string, now: Date, max: number): Promise<boolean> {
+    const minuteAgo = new Date(now.getTime() - 60_000);
+    const { rows } = await sql<{ failures: number }>`
+      INSERT INTO signin_defender AS d (scope, key, failures, window_start)
+      VALUES ('failures', ${reason}, 1, ${now})
+      ON CONFLICT (scope, key) DO UPDATE SET
+        failures = CASE WHEN d.window_start <= ${minuteAgo} THEN 1 ELSE d.failures + 1 END,
+        window_start = CASE WHEN d.window_start <= ${minuteAgo} THEN ${now} ELSE d.window_start END
+      RETURNING failures`.execute(this.db);
+    if ((rows[0]?.failures ?? 0) <= max) return true;
+    // Past the budget the failure is counted like a refusal, for the next summary.
+    await sql`
+      UPDATE signin_defender
+         SET refused = refused + 1, refused_from = coalesce(refused_from, ${now}), refused_to = ${now}
+       WHERE scope = 'failures' AND key = ${reason}`.execute(this.db);
+    return false;
+  }
+
   async startBan(ban: Ban, now: Date): Promise<boolean> {
     // Only the first to move ban_number to this ban's number starts it.
     const { rows } = await sql`
@@ -138,7 +156,7 @@ export class PostgresDefenderStore implements DefenderStore {
   async takeRefused(): Promise<RefusedSummary[]> {
     // The statement's snapshot shows rows just taken as not pending: each row comes once.
     const { rows } = await sql<{
-      scope: BanScope;
+      scope: CountScope;
       key: string;
       summary_number: number;
       pending: number;

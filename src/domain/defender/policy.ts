@@ -34,6 +34,11 @@ export interface DefenderPolicy {
   /** The first held failure's delay (0: none); each further one waits twice as long. */
   readonly delayMs: number;
   readonly maxDelayMs: number;
+  /**
+   * SignInFailed events recorded per minute for an unknown user name (across instances); the
+   * failures past it are summed into SignInFailuresSummarized.
+   */
+  readonly maxUnknownUserEventsPerMinute: number;
 }
 
 /**

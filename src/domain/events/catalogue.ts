@@ -10,7 +10,12 @@ import type { EventMetadata } from './envelope.js';
 import './formats.js';
 import { ApplicationEnabledChanged, ApplicationRegistered } from './application-events.js';
 import { AuditQueried } from './audit-events.js';
-import { SignInAttemptsRefused, SignInBanLifted, SignInBanned } from './defender-events.js';
+import {
+  SignInAttemptsRefused,
+  SignInBanLifted,
+  SignInBanned,
+  SignInFailuresSummarized,
+} from './defender-events.js';
 import {
   AccessDenied,
   ConnectionAttemptsSummarized,
@@ -79,6 +84,7 @@ const schemas = {
   SignInBanned,
   SignInBanLifted,
   SignInAttemptsRefused,
+  SignInFailuresSummarized,
   ConnectionOpened,
   ConnectionClosed,
   ConnectionRefused,

@@ -2,10 +2,12 @@
  * The sign-in defender: bans of a source address or a user name after repeated failures, their
  * lifting, and what was refused while they held. Refusals during a ban are never recorded one
  * by one (an attacker could grow the log without bound); they are summed into one event per
- * ban and summary interval.
+ * ban and summary interval. So are failed sign-ins at unknown user names past a budget per
+ * minute (SignInFailuresSummarized): random names from many addresses add a bounded number.
  */
 import { Type } from '@sinclair/typebox';
 import { eventSchema, Text, Timestamp, UserId } from './schema-helpers.js';
+import { SignInFailureReason } from './session-events.js';
 
 export const BanScope = Type.Union([Type.Literal('address'), Type.Literal('user')]);
 
@@ -30,6 +32,15 @@ export const SignInAttemptsRefused = eventSchema('SignInAttemptsRefused', {
   scope: BanScope,
   key: Text(254, 1),
   /** Sign-in attempts refused because of the ban since the last summary. */
+  count: Type.Integer({ minimum: 1 }),
+  from: Timestamp,
+  to: Timestamp,
+});
+
+export const SignInFailuresSummarized = eventSchema('SignInFailuresSummarized', {
+  /** The reason of the failures summed (each one not recorded as a SignInFailed of its own). */
+  reason: SignInFailureReason,
+  /** Failed sign-ins past the budget of SignInFailed events since the last summary. */
   count: Type.Integer({ minimum: 1 }),
   from: Timestamp,
   to: Timestamp,

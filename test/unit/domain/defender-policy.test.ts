@@ -11,6 +11,7 @@ const policy: DefenderPolicy = {
   maxBanMs: 86_400_000,
   allowList: [],
   delayFreeFailures: 2,
+  maxUnknownUserEventsPerMinute: 600,
   delayMs: 250,
   maxDelayMs: 5000,
 };

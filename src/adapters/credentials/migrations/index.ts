@@ -6,6 +6,7 @@ import * as m0004 from './0004_session_token_use.js';
 import * as m0005 from './0005_signin_delays.js';
 import * as m0006 from './0006_connection_leases.js';
 import * as m0007 from './0007_signin_summaries_pending.js';
+import * as m0008 from './0008_signin_failure_budget.js';
 
 /** The credential store's migrations, applied in key order. Append new files; never edit applied ones. */
 export const credentialMigrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const credentialMigrations: Record<string, Migration> = {
   '0005_signin_delays': m0005,
   '0006_connection_leases': m0006,
   '0007_signin_summaries_pending': m0007,
+  '0008_signin_failure_budget': m0008,
 };
