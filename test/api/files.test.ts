@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { curl } from '../support/curl.js';
-import { openSshBatch } from '../support/sftp-clients.js';
+import { openSshBatch, paramiko } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
 
 const run = promisify(execFile);
@@ -393,6 +393,55 @@ describe('the external userString', () => {
 });
 
 describe('across protocols', () => {
+  it('records every download of an empty file (curl GET, OpenSSH sftp, paramiko), and no HEAD', async () => {
+    const token = await session('hana');
+    await writeFile(path.join(work, 'empty.bin'), Buffer.alloc(0));
+    const put = await curl([
+      ...auth(token),
+      '-T',
+      path.join(work, 'empty.bin'),
+      `${t.base}/api/v1/files/empty.bin`,
+    ]);
+    assert.equal(put.status, 201);
+    const get = await curl([
+      ...auth(token),
+      '-o',
+      path.join(work, 'empty.http'),
+      `${t.base}/api/v1/files/empty.bin`,
+    ]);
+    assert.equal(get.status, 200);
+    assert.equal(get.headers['content-length'], '0');
+    assert.equal((await curl([...auth(token), '-I', `${t.base}/api/v1/files/empty.bin`])).status, 200);
+    const batch = await openSshBatch(t.sluice.sftpPort, 'hana', { password: PASSWORD }, [
+      `get empty.bin ${work}/empty.sftp`,
+    ]);
+    assert.equal(batch.code, 0, batch.stderr);
+    const script = `
+import sys, paramiko
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+t = paramiko.Transport((host, port)); t.connect(username=user, password=password)
+s = paramiko.SFTPClient.from_transport(t)
+s.get("empty.bin", sys.argv[5])
+t.close()
+`;
+    const py = await paramiko(script, t.sluice.sftpPort, 'hana', PASSWORD, path.join(work, 'empty.py'));
+    assert.equal(py.code, 0, py.stderr);
+    for (const copy of ['empty.http', 'empty.sftp', 'empty.py'])
+      assert.equal((await readFile(path.join(work, copy))).length, 0, copy);
+    const downloads = (await events('FileDownloaded')).filter((e) => e.data.path === '/empty.bin');
+    assert.deepEqual(
+      downloads.map((e) => e.data),
+      ['http', 'sftp', 'sftp'].map((protocol) => ({
+        protocol,
+        path: '/empty.bin',
+        bytesSent: 0,
+        whole: true,
+        offset: 0,
+        sha256: sha256(Buffer.alloc(0)),
+      })),
+    );
+  });
+
   it('a file uploaded over HTTP downloads over SFTP byte-identical, and the other way round', async () => {
     const token = await session('hana');
     const viaHttp = randomBytes(1_234_567);

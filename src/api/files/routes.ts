@@ -212,7 +212,8 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
   /**
    * GET and HEAD alike: the core checks the right to see the path (STAT), then the download
    * permission (the file is opened for reading); only then are size, dates and ETag told. A HEAD
-   * closes the handle unread, which records no download.
+   * (or a 304) closes the handle unread, which records no download; every GET records one, an
+   * empty file's included.
    */
   const download = async (request: FastifyRequest, reply: FastifyReply, headOnly: boolean) => {
     const session = fileSession(files, request);
@@ -257,7 +258,12 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
       const end = range?.end ?? size - 1;
       reply.header('content-length', String(Math.max(0, end - start + 1)));
       if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
-      if (size === 0) return reply.send(Buffer.alloc(0));
+      if (size === 0) {
+        // Nothing to stream, but the content was asked for: one read finds the end, so the core
+        // records the (empty) download when the handle closes; a HEAD or a 304 reads nothing.
+        await handle.read(0, 0);
+        return reply.send(Buffer.alloc(0));
+      }
       streaming = true;
       return reply.send(streamFile(handle, start, end));
     } finally {
