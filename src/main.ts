@@ -285,6 +285,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         },
       },
       refused,
+      readBack: (bytes) => metrics.uploadReadBackBytes.inc(bytes),
     });
     const logSettled = (cause: string) => (note: IntentNote, settled: Settled) =>
       logger.warn(

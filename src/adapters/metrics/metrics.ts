@@ -18,6 +18,8 @@ export interface Metrics {
   readonly signInDelaySeconds: Histogram<'kind'>;
   /** Connections, requests, streams and writes refused by a limit, by which limit. */
   readonly refusals: Counter<'reason'>;
+  /** Bytes read back at CLOSE to hash uploads written out of order or resumed. */
+  readonly uploadReadBackBytes: Counter<never>;
 }
 
 export function createMetrics(): Metrics {
@@ -87,6 +89,11 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     refusals: refusalCounter(registry),
+    uploadReadBackBytes: new Counter({
+      name: 'sluice_upload_read_back_bytes_total',
+      help: 'Bytes read back from staged uploads at CLOSE to hash them (uploads written out of order or resumed; sequential ones are hashed as they stream)',
+      registers: [registry],
+    }),
   };
 }
 

@@ -132,6 +132,8 @@ export interface FileOperationsDeps {
   readonly limits?: TransferLimits;
   /** Counts writes refused by a limit (sluice_refusals_total). */
   readonly refused?: RefusalCounter;
+  /** Counts bytes CLOSE read back to hash an upload not hashed as it streamed (sluice_upload_read_back_bytes_total). */
+  readonly readBack?: (bytes: number) => void;
   /** Notes of deletes, renames, folder and time changes begun (MFT_DATA_DIR/intents). */
   readonly journal: IntentJournal;
   /** Test only (MFT_TEST_CRASH_AT): called at each step of a change. */
@@ -141,7 +143,11 @@ export interface FileOperationsDeps {
 export interface TransferLimits {
   /** Largest file any upload may make. */
   readonly maxFileBytes: number;
-  /** How far past the end of what an upload has written a write may start (a hole). */
+  /**
+   * How far past the end of what an upload has written a write may start (a hole), and how
+   * many bytes the upload's end may lie beyond its start size plus the bytes it received (its
+   * holes together).
+   */
   readonly maxWriteGapBytes: number;
   /** Bytes each user may store in all; 0: no quota. */
   readonly quotaBytes: number;
@@ -673,8 +679,8 @@ interface UploadOptions {
 
 /**
  * Writes of one upload, staged. Each write is checked before it touches the disk: the file may
- * not grow past the largest file size nor the user's quota, and a write may not start far past
- * what was written (a sparse hole). A refused write ends the upload at once (discarded, recorded
+ * not grow past the largest file size nor the user's quota, a write may not start far past
+ * what was written (a sparse hole), and the holes together may not pass the same limit. A refused write ends the upload at once (discarded, recorded
  * as UploadAborted with the reason); later writes and CLOSE answer the same error. The sha256 is
  * computed while writes arrive; only an upload written out of order is read back at CLOSE.
  */
@@ -748,6 +754,18 @@ class UploadHandle implements FileHandle {
         ),
       ];
     }
+    // The holes together: a ladder of small writes, each within the gap, may not build a huge
+    // sparse file that CLOSE would read back.
+    const holes = Math.max(end, this.end) - this.options.startSize - this.received - length;
+    if (holes > limits.maxWriteGapBytes) {
+      return [
+        'write-gap',
+        new FileError(
+          'failure',
+          `${this.path}: a write at offset ${at} would leave ${holes} bytes unwritten below the end of the data, more than ${limits.maxWriteGapBytes}`,
+        ),
+      ];
+    }
     if (end > this.end) {
       const growth = end - this.end;
       if (room !== Number.POSITIVE_INFINITY) {
@@ -798,11 +816,12 @@ class UploadHandle implements FileHandle {
     const streamed = this.digest.digestOf(size);
     if (streamed !== null) return streamed;
     // Written out of order (or resumed): read the staged file back once. Its size is bounded by
-    // the largest file size, and its holes by the write gap.
+    // the largest file size, and by the start size plus the bytes received plus the write gap.
     const hash = createHash('sha256');
     for (let offset = 0; offset < size; ) {
       const chunk = await this.staged.read(offset, Math.min(1 << 20, size - offset));
       if (chunk.length === 0) break;
+      this.session.deps.readBack?.(chunk.length);
       hash.update(chunk);
       offset += chunk.length;
     }
