@@ -890,6 +890,11 @@ class UploadHandle implements FileHandle {
     event: Extract<DomainEvent, { type: 'FileUploaded' }>,
   ): Promise<{ overwrote: boolean }> {
     const home = await this.session.home();
+    // Checked before the event: an upload whose folder went while it was written ends unrecorded.
+    // (A change between these checks and the move is still recorded as uploaded, then aborted.)
+    const folder = await this.session.deps.storage.stat(home, parentOf(this.path), true).catch(() => null);
+    if (((folder?.mode ?? 0) & S_IFMT) !== S_IFDIR)
+      throw new FileError('not-found', `${parentOf(this.path)}: the folder is no longer there`);
     const exists = await this.session.deps.storage.stat(home, this.path, false).then(
       () => true,
       () => false,
