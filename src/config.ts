@@ -78,10 +78,14 @@ export interface Limits {
   readonly httpKeepAliveTimeoutMs: number;
   /** Open HTTP connections; further ones are closed at once. */
   readonly httpMaxConnections: number;
+  /** Open HTTP connections from one address (trusted proxies excepted). */
+  readonly httpMaxConnectionsPerAddress: number;
   /** Requests served on one keep-alive connection before it is closed (0: no limit). */
   readonly httpMaxRequestsPerSocket: number;
   /** Live audit streams (SSE) one user may hold; the next one gets 429. */
   readonly auditStreamsPerUser: number;
+  /** Live audit streams one process serves at once, all users together. */
+  readonly auditStreams: number;
   /** Largest file any protocol may store. */
   readonly maxFileBytes: number;
   /** How far past the end of what was written an SFTP WRITE may start (a hole). */
@@ -227,8 +231,10 @@ function loadLimits(env: Env, maxFileBytes: number): Limits {
     httpIdleTimeoutMs: seconds('MFT_HTTP_IDLE_TIMEOUT_SECONDS', 60),
     httpKeepAliveTimeoutMs: seconds('MFT_HTTP_KEEP_ALIVE_TIMEOUT_SECONDS', 5, 3600),
     httpMaxConnections: integer(env, 'MFT_HTTP_MAX_CONNECTIONS', 1000, 1, 1_000_000),
+    httpMaxConnectionsPerAddress: integer(env, 'MFT_HTTP_MAX_CONNECTIONS_PER_ADDRESS', 100, 1, 1_000_000),
     httpMaxRequestsPerSocket: integer(env, 'MFT_HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 0, 1_000_000),
     auditStreamsPerUser: integer(env, 'MFT_AUDIT_MAX_STREAMS_PER_USER', 5, 1, 10_000),
+    auditStreams: integer(env, 'MFT_AUDIT_MAX_STREAMS', 200, 1, 100_000),
     maxFileBytes,
     maxWriteGapBytes: integer(env, 'MFT_MAX_WRITE_GAP_BYTES', 64 * 1024 ** 2, 0, Number.MAX_SAFE_INTEGER),
     userQuotaBytes: integer(env, 'MFT_USER_QUOTA_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),

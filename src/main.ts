@@ -338,6 +338,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           files,
           maxUploadBytes: config.maxUploadBytes,
           auditStreamsPerUser: config.limits.auditStreamsPerUser,
+          auditStreams: config.limits.auditStreams,
           knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
           views: {
             db: database.db,
@@ -357,6 +358,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           idleTimeoutMs: config.limits.httpIdleTimeoutMs,
           keepAliveTimeoutMs: config.limits.httpKeepAliveTimeoutMs,
           maxConnections: config.limits.httpMaxConnections,
+          maxConnectionsPerAddress: config.limits.httpMaxConnectionsPerAddress,
           maxRequestsPerSocket: config.limits.httpMaxRequestsPerSocket,
         },
         ...(config.tls

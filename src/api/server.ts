@@ -4,6 +4,7 @@
  */
 
 import type { ServerOptions as NodeServerOptions } from 'node:http';
+import net from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../adapters/metrics/metrics.js';
@@ -55,6 +56,8 @@ export interface ApiDependencies {
     readonly views?: ViewDependencies;
     /** Live audit streams one user may hold at once (default 5). */
     readonly auditStreamsPerUser?: number;
+    /** Live audit streams this process serves at once. */
+    readonly auditStreams?: number;
   };
 }
 
@@ -70,6 +73,8 @@ export interface HttpLimits {
   readonly keepAliveTimeoutMs: number;
   /** Open connections; further ones are closed at once. */
   readonly maxConnections: number;
+  /** Open connections from one address (trusted proxies excepted); further ones are closed at once. */
+  readonly maxConnectionsPerAddress: number;
   /** Requests on one keep-alive connection (0: no limit). */
   readonly maxRequestsPerSocket: number;
 }
@@ -80,6 +85,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   idleTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1000,
+  maxConnectionsPerAddress: 100,
   maxRequestsPerSocket: 1000,
 };
 
@@ -121,6 +127,9 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
   // Past the cap Node closes a new connection at once and says so with 'drop'.
   app.server.maxConnections = limits.maxConnections;
   app.server.on('drop', () => deps.metrics.refusals.inc({ reason: 'http-connections' }));
+  capConnectionsPerAddress(app.server, limits.maxConnectionsPerAddress, options.trustedProxies ?? [], () =>
+    deps.metrics.refusals.inc({ reason: 'http-connections-per-address' }),
+  );
 
   await app.register(problemsPlugin);
   if (options.tls) await app.register(hstsPlugin);
@@ -148,6 +157,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
         prefix: '/api/v1/audit',
         ...views,
         maxStreamsPerUser: core.auditStreamsPerUser ?? 5,
+        maxStreams: core.auditStreams ?? 200,
         refused: (reason) => deps.metrics.refusals.inc({ reason }),
       });
     }
@@ -168,4 +178,42 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
     });
   }
   return app;
+}
+
+/**
+ * Closes at once a connection from an address that already holds `max` (slow bodies from one
+ * client cannot fill the server); the trusted proxies, which carry everyone's, are exempt.
+ */
+function capConnectionsPerAddress(
+  server: net.Server,
+  max: number,
+  trustedProxies: readonly string[],
+  refused: () => void,
+): void {
+  const exempt = new net.BlockList();
+  for (const entry of trustedProxies) {
+    const [address = '', prefix] = entry.split('/');
+    const type = net.isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) exempt.addAddress(address, type);
+    else exempt.addSubnet(address, Number(prefix), type);
+  }
+  const open = new Map<string, number>();
+  server.on('connection', (socket: net.Socket) => {
+    const address = socket.remoteAddress;
+    if (address === undefined) return;
+    const type = net.isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (exempt.check(address, type)) return;
+    const held = open.get(address) ?? 0;
+    if (held >= max) {
+      refused();
+      socket.destroy();
+      return;
+    }
+    open.set(address, held + 1);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left > 0) open.set(address, left);
+      else open.delete(address);
+    });
+  });
 }

@@ -196,3 +196,81 @@ describe('HTTP connection cap', () => {
     assert.equal((await refusals(t.base))['http-connections'], 1);
   });
 });
+
+describe('HTTP connections per address', () => {
+  let t: TestSluice;
+  before(async () => {
+    t = await startTestSluice({ env: { MFT_HTTP_MAX_CONNECTIONS_PER_ADDRESS: '3' } });
+  });
+  after(() => t.stop());
+
+  it('closes a fourth connection from an address holding three; other addresses are served', async () => {
+    const url = new URL(t.base);
+    const sockets: net.Socket[] = [];
+    const outcomes: Array<Promise<string>> = [];
+    for (let i = 0; i < 4; i++) {
+      const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: '127.0.0.2' });
+      socket.on('error', () => {});
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      outcomes.push(new Promise((resolve) => socket.once('close', () => resolve(received))));
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      // A slow body's start: the connection stays open until the rest comes.
+      socket.write('GET /healthz HTTP/1.1\r\nHost: sluice\r\n');
+      sockets.push(socket);
+    }
+    assert.equal(await outcomes[3], '', 'the fourth from 127.0.0.2 was closed unanswered');
+    const other = await curl(['--interface', '127.0.0.3', `${t.base}/healthz`]);
+    assert.equal(other.status, 200, 'another address is served meanwhile');
+    for (const socket of sockets.slice(0, 3)) socket.write('Connection: close\r\n\r\n');
+    for (const answer of await Promise.all(outcomes.slice(0, 3))) assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.equal((await refusals(t.base))['http-connections-per-address'], 1);
+  });
+});
+
+describe('audit streams per server', () => {
+  let t: TestSluice;
+  let admin: string;
+  before(async () => {
+    t = await startTestSluice({ env: { MFT_AUDIT_MAX_STREAMS: '2' } });
+    admin = await adminSession(t.base);
+  });
+  after(() => t.stop());
+
+  it('answers a live audit stream past the server-wide cap with 503 and Retry-After, whoever asks', async () => {
+    const userToken = async (userName: string) => {
+      const res = await call(t.base, 'POST', '/api/v1/users', {
+        token: admin,
+        body: { userName, emailAddress: `${userName}@example.com`, password: PASSWORD, rights: ['auditor'] },
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const opened = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
+        body: { userName, password: PASSWORD, applicationId: 1, clientVersion: 'limits' },
+      });
+      assert.equal(opened.status, 201, JSON.stringify(opened.body));
+      return opened.body.token;
+    };
+    const streams: AbortController[] = [];
+    for (const name of ['watcher-a', 'watcher-b']) {
+      const controller = new AbortController();
+      const res = await fetch(`${t.base}/api/v1/audit/stream`, {
+        headers: { authorization: `Bearer ${await userToken(name)}` },
+        signal: controller.signal,
+      });
+      assert.equal(res.status, 200);
+      streams.push(controller);
+    }
+    const third = await curl([
+      '-H',
+      `authorization: Bearer ${await userToken('watcher-c')}`,
+      `${t.base}/api/v1/audit/stream`,
+    ]);
+    assert.equal(third.status, 503);
+    assert.equal(third.headers['retry-after'], '30');
+    assert.equal(third.json<{ type: string }>().type, '/problems/too-many-streams');
+    for (const s of streams) s.abort();
+    assert.equal((await refusals(t.base))['audit-streams'], 1);
+  });
+});

@@ -39,6 +39,8 @@ export interface AuditRoutesOptions {
   readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
   /** Live streams one user may hold at once; the next gets 429. */
   readonly maxStreamsPerUser: number;
+  /** Live streams this process serves at once, all users together; the next gets 503. */
+  readonly maxStreams: number;
   readonly refused: RefusalCounter;
 }
 
@@ -70,7 +72,7 @@ function auditFilters(principal: Principal, query: FilterQuery): AuditFilters {
 
 export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async (
   app,
-  { signIn, views, waitForPosition, maxStreamsPerUser, refused },
+  { signIn, views, waitForPosition, maxStreamsPerUser, maxStreams, refused },
 ) => {
   app.addHook('preHandler', authenticate(signIn));
   const tags = ['audit'];
@@ -199,6 +201,17 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
       const userId = principal.user.userId;
       // Counted before the first await, so simultaneous requests cannot all pass.
       const open = streamsOf.get(userId) ?? 0;
+      const all = [...streamsOf.values()].reduce((n, k) => n + k, 0);
+      if (all >= maxStreams) {
+        refused('audit-streams');
+        throw new Problem(
+          503,
+          'too-many-streams',
+          'Too many live audit streams on this server',
+          `This server serves ${all} live audit streams, the most allowed; try again later`,
+          { 'retry-after': '30' },
+        );
+      }
       if (open >= maxStreamsPerUser) {
         refused('audit-streams-per-user');
         throw new Problem(
