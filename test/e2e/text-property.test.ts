@@ -33,6 +33,7 @@ const PASSWORD = 'property-test-password';
 /** Events that are effects: none may appear after a refused request. */
 const EFFECTS = new Set([
   'FileUploaded',
+  'FileAttributesChanged',
   'FileRenamed',
   'FileDeleted',
   'DirectoryCreated',
@@ -46,6 +47,8 @@ const EFFECTS = new Set([
 let t: TestSluice;
 let admin: string;
 let token: string;
+/** The user the PATCH cases rename. */
+let patchMe: number;
 
 // ---- the generator ----------------------------------------------------------------------
 
@@ -295,6 +298,66 @@ function cases(r: () => number, i: number): Case[] {
       recorded: (events) => events.some((e) => e.type === 'AuditQueried'),
     },
     {
+      what: `rename the user patchme to ${json(firstName)} ${json(name)}`,
+      run: () =>
+        send('PATCH', `/api/v1/users/${patchMe}`, {
+          token: admin,
+          body: json({ firstName, lastName: name }),
+        }),
+      recorded: (events) => events.some((e) => e.type === 'UserUpdated'),
+    },
+    {
+      what: `delete the file ${json(name)}`,
+      run: () => send('DELETE', `/api/v1/files/${percent(name, r() < 0.5)}`, { token }),
+      recorded: (events) => events.some((e) => e.type === 'FileDeleted'),
+    },
+    {
+      what: `delete the folder ${json(folder)}`,
+      run: () => send('DELETE', `/api/v1/folders/${percent(folder, r() < 0.5)}`, { token }),
+      recorded: (events) => events.some((e) => e.type === 'DirectoryRemoved'),
+    },
+    {
+      what: `sign in with the ticket ${json(move)}`,
+      run: () =>
+        send('POST', '/api/v1/sessions/open-with-ticket', {
+          body: json({ ticket: move, applicationId: 1000, clientVersion }),
+        }),
+    },
+    {
+      what: `sign in on behalf of ${json(name)}`,
+      run: () =>
+        send('POST', '/api/v1/sessions/open-immutable-user-string', {
+          body: json({
+            userName: 'prop',
+            password: PASSWORD,
+            applicationId: 1000,
+            clientVersion: 'p',
+            userString: name,
+          }),
+        }),
+      recorded: (events) => events.some((e) => e.type === 'SessionOpened' && e.data.userString === name),
+    },
+    {
+      what: `export the audit filtered by ${json(filter)}`,
+      run: () =>
+        send(
+          'GET',
+          `/api/v1/audit/export?format=${r() < 0.5 ? 'csv' : 'ndjson'}&userName=${percent(filter)}`,
+          {
+            token: admin,
+          },
+        ),
+      recorded: (events) => events.some((e) => e.type === 'AuditQueried'),
+    },
+    {
+      what: `lift a ban on ${json(filter)}`,
+      run: () =>
+        send('DELETE', `/api/v1/bans/${r() < 0.5 ? 'user' : 'address'}/${percent(filter, true)}`, {
+          token: admin,
+        }),
+      recorded: (events) => events.some((e) => e.type === 'SignInBanLifted'),
+    },
+    {
       what: `sessions filtered by ${json(filter)}`,
       run: () =>
         send('GET', `/api/v1/sessions?ip=${percent(filter)}&userString=${percent(name)}`, { token: admin }),
@@ -311,6 +374,12 @@ before(async () => {
     body: { userName: 'prop', emailAddress: 'prop@example.com', password: PASSWORD },
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
+  const other = await call<{ userId: number }>(t.base, 'POST', '/api/v1/users', {
+    token: admin,
+    body: { userName: 'patchme', emailAddress: 'patchme@example.com', password: PASSWORD },
+  });
+  assert.equal(other.status, 201, JSON.stringify(other.body));
+  patchMe = other.body.userId;
   const app = await call(t.base, 'POST', '/api/v1/applications', {
     token: admin,
     body: { applicationId: 1000, name: 'Property' },
@@ -406,7 +475,7 @@ describe(`well-formed text at every boundary (seed ${SEED}, ${CASES} cases per p
         assert.equal(statusOf(await sftp.call(T.CLOSE, str(handle))).code, FX.OK);
 
         const target = name();
-        const op = Math.floor(r() * 5);
+        const op = Math.floor(r() * 9);
         const label = `seed ${SEED + 1} case ${i}: op ${op} on ${JSON.stringify(target.toString('latin1')).slice(0, 300)}`;
         const before = await disk();
         const from = await position();
@@ -439,9 +508,30 @@ describe(`well-formed text at every boundary (seed ${SEED}, ${CASES} cases per p
           reply = await sftp.call(T.REMOVE, str(target));
           ok = statusOf(reply).code === FX.OK;
           expected = 'FileDeleted';
-        } else {
+        } else if (op === 4) {
           reply = await sftp.call(T.STAT, str(target));
           ok = reply.type === T.ATTRS;
+        } else if (op === 5) {
+          reply = await sftp.call(T.RMDIR, str(target));
+          ok = statusOf(reply).code === FX.OK;
+          expected = 'DirectoryRemoved';
+        } else if (op === 6) {
+          // SETSTAT of the times (SSH_FILEXFER_ATTR_ACMODTIME).
+          reply = await sftp.call(T.SETSTAT, str(target), u32(0x8), u32(1_700_000_000), u32(1_700_000_000));
+          ok = statusOf(reply).code === FX.OK;
+          expected = 'FileAttributesChanged';
+        } else if (op === 7) {
+          reply = await sftp.call(T.EXTENDED, str('posix-rename@openssh.com'), str(source), str(target));
+          ok = statusOf(reply).code === FX.OK;
+          expected = 'FileRenamed';
+        } else {
+          reply = await sftp.call(T.OPENDIR, str(target));
+          ok = reply.type === T.HANDLE;
+          if (ok) {
+            const h = reply.body.subarray(4, 4 + reply.body.readUInt32BE(0));
+            reply = await sftp.call(T.CLOSE, str(h));
+            assert.equal(statusOf(reply).code, FX.OK, label);
+          }
         }
         assert.ok(!closed, `${label}: the session ended`);
         const events = await eventsAfter(from);
