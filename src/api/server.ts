@@ -160,6 +160,12 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
         maxStreams: core.auditStreams ?? 200,
         refused: (reason) => deps.metrics.refusals.inc({ reason }),
       });
+      await app.register(banRoutes, {
+        prefix: '/api/v1/bans',
+        defender: core.defender,
+        signIn: core.signIn,
+        auditReads: core.views.auditReads,
+      });
     }
     await app.register(userRoutes, {
       prefix: '/api/v1/users',
@@ -168,7 +174,6 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
       directory: core.userDirectory,
       waitForPosition: core.waitForPosition,
     });
-    await app.register(banRoutes, { prefix: '/api/v1/bans', defender: core.defender, signIn: core.signIn });
     await app.register(applicationRoutes, {
       prefix: '/api/v1/applications',
       applications: core.applications,

@@ -25,6 +25,7 @@ import { foldCase } from '../domain/users/reservation.js';
 import { metadataFor } from './metadata.js';
 import type {
   Ban,
+  BanKey,
   BanScope,
   Clock,
   DefenderStore,
@@ -251,8 +252,9 @@ export class SignInDefender {
     await this.deps.sleep(ms);
   }
 
-  list(): Promise<Ban[]> {
-    return this.deps.counters.list(this.deps.clock.now());
+  /** Bans holding now, soonest to end first; a page of `limit` after `after`. */
+  list(limit: number, after?: BanKey): Promise<Ban[]> {
+    return this.deps.counters.list(this.deps.clock.now(), limit, after);
   }
 
   /**

@@ -55,6 +55,13 @@ export interface TokenUse {
 
 export type BanScope = 'address' | 'user';
 
+/** Where a page of bans ends: the order is (until, scope, key). */
+export interface BanKey {
+  readonly until: Date;
+  readonly scope: BanScope;
+  readonly key: string;
+}
+
 export interface Ban {
   readonly scope: BanScope;
   readonly key: string;
@@ -123,8 +130,8 @@ export interface DefenderStore {
   startBan(ban: Ban, now: Date): Promise<boolean>;
   /** The ban holding the key at `now`, if any (nothing counted). */
   banOf(scope: BanScope, key: string, now: Date): Promise<Ban | undefined>;
-  /** Bans holding at `now`. */
-  list(now: Date): Promise<Ban[]>;
+  /** Bans holding at `now`, soonest to end first, after `after` in that order; at most `limit`. */
+  list(now: Date, limit: number, after?: BanKey): Promise<Ban[]>;
   /** Ends the key's `banNumber`-th ban (and its failure count); false when it no longer held. */
   lift(scope: BanScope, key: string, banNumber: number, now: Date): Promise<boolean>;
   /**

@@ -173,6 +173,27 @@ describe('the sign-in defender', () => {
       .items.map((b) => `${b.scope}:${b.key}`)
       .sort();
     assert.deepEqual(keys, ['address:127.0.0.2', 'address:127.0.0.4', 'user:admin', 'user:dave']);
+    // Paged like every list, in the same order, and each read recorded as an audit read.
+    type BanPage = { items: Array<{ scope: string; key: string }>; nextCursor: string | null };
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: BanPage = (
+        await api('GET', `/api/v1/bans?limit=3${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json<BanPage>();
+      paged.push(...page.items.map((b) => `${b.scope}:${b.key}`));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor);
+    assert.equal(pages, 2);
+    assert.deepEqual(
+      paged,
+      list.json<BanPage>().items.map((b) => `${b.scope}:${b.key}`),
+    );
+    assert.equal((await api('GET', '/api/v1/bans?cursor=bm90LWEtY3Vyc29y')).status, 400);
+    const reads = (await events('AuditQueried')).filter((e) => e.query === 'bans.list');
+    assert.equal(reads.length, 3, 'the whole list and two pages; a refused cursor reads nothing');
     assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 204);
     assert.equal((await api('DELETE', '/api/v1/bans/address/127.0.0.2')).status, 404);
     assert.equal((await curlSignIn(t.base, '127.0.0.2', 'alice', PASSWORD)).status, 201);

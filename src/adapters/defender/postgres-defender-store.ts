@@ -5,7 +5,14 @@
  * apply after (and apply again).
  */
 import { type Kysely, sql } from 'kysely';
-import type { Ban, BanScope, CountScope, DefenderStore, RefusedSummary } from '../../application/ports.js';
+import type {
+  Ban,
+  BanKey,
+  BanScope,
+  CountScope,
+  DefenderStore,
+  RefusedSummary,
+} from '../../application/ports.js';
 
 interface Row {
   scope: BanScope;
@@ -138,10 +145,13 @@ export class PostgresDefenderStore implements DefenderStore {
     return rows[0] === undefined ? undefined : toBan(rows[0]);
   }
 
-  async list(now: Date): Promise<Ban[]> {
+  async list(now: Date, limit: number, after?: BanKey): Promise<Ban[]> {
     const { rows } = await sql<Row>`
       SELECT scope, key, failures, ban_number, banned_until FROM signin_defender
-       WHERE banned_until > ${now} ORDER BY banned_until, scope, key`.execute(this.db);
+       WHERE banned_until > ${now}
+         ${after ? sql`AND (banned_until, scope, key) > (${after.until}, ${after.scope}, ${after.key})` : sql``}
+       ORDER BY banned_until, scope, key
+       LIMIT ${limit}`.execute(this.db);
     return rows.map(toBan);
   }
 

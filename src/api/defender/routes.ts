@@ -1,12 +1,16 @@
 /**
- * The sign-in defender's bans (admin): list those holding now, and lift one. Lifting is
- * recorded (SignInBanLifted) with the admin who did it.
+ * The sign-in defender's bans (admin): list those holding now (a recorded audit read), and
+ * lift one. Lifting is recorded (SignInBanLifted) with the admin who did it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { AuditReads } from '../../application/audit-reads.js';
 import type { SignInDefender } from '../../application/defender.js';
+import type { BanScope } from '../../application/ports.js';
 import type { SignInService } from '../../application/sign-in.js';
+import { recordQuery } from '../audit/access.js';
 import { authenticate, contextOf, requireRight } from '../auth.js';
+import { decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
 
 const Scope = Type.Union([Type.Literal('address'), Type.Literal('user')], {
@@ -22,10 +26,9 @@ const BanSchema = Type.Object({
   }),
 });
 
-const BanList = Type.Object({
-  items: Type.Array(BanSchema),
-  nextCursor: Type.Null({ description: 'Always null: every ban holding now is listed' }),
-});
+const BanList = Page(BanSchema);
+
+const BanQuery = Type.Object({ limit: PageQuery.limit, cursor: PageQuery.cursor });
 
 const LiftParams = Type.Object({
   scope: Scope,
@@ -35,9 +38,14 @@ const LiftParams = Type.Object({
 export interface BanRoutesOptions {
   readonly defender: SignInDefender;
   readonly signIn: SignInService;
+  /** Reading the bans is recorded like any audit read. */
+  readonly auditReads: AuditReads;
 }
 
-export const banRoutes: FastifyPluginAsyncTypebox<BanRoutesOptions> = async (app, { defender, signIn }) => {
+export const banRoutes: FastifyPluginAsyncTypebox<BanRoutesOptions> = async (
+  app,
+  { defender, signIn, auditReads },
+) => {
   app.addHook('preHandler', authenticate(signIn));
   app.addHook('preHandler', requireRight('admin'));
   const tags = ['bans'];
@@ -50,18 +58,36 @@ export const banRoutes: FastifyPluginAsyncTypebox<BanRoutesOptions> = async (app
         tags,
         security,
         summary: 'Sign-in bans holding now (addresses and user names), soonest to end first',
-        response: { 200: BanList, ...problemResponses(401, 403) },
+        description: 'Paged like every list; the read is recorded (AuditQueried, query bans.list).',
+        querystring: BanQuery,
+        response: { 200: BanList, ...problemResponses(400, 401, 403) },
       },
     },
-    async () => ({
-      items: (await defender.list()).map((b) => ({
-        scope: b.scope,
-        key: b.key,
-        until: b.until.toISOString(),
-        banNumber: b.banNumber,
-      })),
-      nextCursor: null,
-    }),
+    async (request) => {
+      const { limit = 50, cursor } = request.query;
+      const after = decodeCursor(cursor, { until: 'string', scope: 'string', key: 'string' });
+      if (after && (!['address', 'user'].includes(after.scope) || Number.isNaN(Date.parse(after.until))))
+        throw new Problem(400, 'invalid-cursor', 'The cursor is not one this API gave out');
+      await recordQuery(auditReads, request, 'bans.list', request.query);
+      const bans = await defender.list(
+        limit + 1,
+        after && { until: new Date(after.until), scope: after.scope as BanScope, key: after.key },
+      );
+      const page = bans.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        items: page.map((b) => ({
+          scope: b.scope,
+          key: b.key,
+          until: b.until.toISOString(),
+          banNumber: b.banNumber,
+        })),
+        nextCursor:
+          bans.length > limit && last
+            ? encodeCursor({ until: last.until.toISOString(), scope: last.scope, key: last.key })
+            : null,
+      };
+    },
   );
 
   app.delete(

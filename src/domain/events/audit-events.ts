@@ -1,15 +1,21 @@
 /**
  * Audit reads are themselves audited: every query of the session and audit views (list,
- * detail, timeline, export, live stream) records who asked and with which filters, in the
+ * detail, timeline, export, live stream) and of the sign-in bans records who asked and with which filters, in the
  * querier's stream `audit-queries-<userId>`.
  */
 import { Type } from '@sinclair/typebox';
 import { eventSchema, FreeText, UserId } from './schema-helpers.js';
 
 export const AuditQueryKind = Type.Union(
-  ['audit.events', 'audit.export', 'audit.stream', 'sessions.list', 'sessions.get', 'sessions.timeline'].map(
-    (k) => Type.Literal(k),
-  ),
+  [
+    'audit.events',
+    'audit.export',
+    'audit.stream',
+    'sessions.list',
+    'sessions.get',
+    'sessions.timeline',
+    'bans.list',
+  ].map((k) => Type.Literal(k)),
 );
 
 /**
