@@ -140,7 +140,8 @@ export async function createWorld(t: TestSluice): Promise<World> {
       };
     },
     async settle(position) {
-      assert.ok(await t.sluice.runner.waitForPosition(position, 20_000), `views reach ${position}`);
+      // A hang guard, not a speed check: a loaded machine may take a while for 10,000 events.
+      assert.ok(await t.sluice.runner.waitForPosition(position, 180_000), `views reach ${position}`);
     },
     close: () => store.close(),
   };
