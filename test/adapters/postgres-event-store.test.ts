@@ -96,6 +96,44 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     }
   });
 
+  it('subscriptions of one process at the same position share one read per wake-up; each gets every event once, in order', {
+    timeout: 60_000,
+  }, async () => {
+    const { store, notifier } = openStore();
+    await notifier.start();
+    let reads = 0;
+    const readAll = store.readAll.bind(store);
+    store.readAll = (options) => {
+      reads += 1;
+      return readAll(options);
+    };
+    const head = await store.headPosition();
+    // Batch sizes differ as the projections' and the connection registry's do.
+    const subscribers = [500, 2000, 2000, 2000, 2000, 2000].map(
+      (batchSize) => new Subscriber(store, { after: head, batchSize }),
+    );
+    try {
+      const appended: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const event = newEvent('Shared', { i });
+        appended.push(event.eventId ?? '');
+        await store.appendToStream(`shared-${i}`, [event]);
+        await Promise.all(subscribers.map((s) => s.untilEvent(event.eventId ?? '')));
+      }
+      for (const s of subscribers) {
+        assert.deepEqual(
+          s.events.map((e) => e.eventId),
+          appended,
+        );
+      }
+      // Unshared, every subscriber reads at least once per append (60 reads); shared, about one
+      // read per append, plus the first read and whatever polls fell in between.
+      assert.ok(reads < 30, `${reads} reads for 6 subscriptions × 10 appends`);
+    } finally {
+      await Promise.all(subscribers.map((s) => s.stop()));
+    }
+  });
+
   it('rejects an empty append, a bad expected revision and a bad stream id with RangeError', async () => {
     const { store } = openStore();
     await assert.rejects(store.appendToStream('range', []), RangeError);

@@ -46,7 +46,11 @@ export class AppendNotifier {
 
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
-    client.on('notification', () => this.local.emit('append'));
+    client.on('notification', (message) => {
+      // Our own NOTIFY coming back: its appends woke this process when they committed.
+      if (message.processId === (client as unknown as { processID?: number }).processID) return;
+      this.local.emit('append');
+    });
     client.on('error', (error) => {
       this.logger?.warn({ err: error }, 'event notification connection lost; reconnecting');
       this.dropClient(client);

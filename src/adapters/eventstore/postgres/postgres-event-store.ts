@@ -88,9 +88,19 @@ function isPgError(error: unknown): error is { code: string; detail?: string } {
   );
 }
 
+/** A subscription read in flight, which other subscriptions at the same position may share. */
+interface SharedRead {
+  readonly limit: number;
+  /** The notifier's version when the read was sent: it sees every append woken before it. */
+  readonly version: number;
+  readonly rows: Promise<RecordedEvent[]>;
+}
+
 export class PostgresEventStore implements EventStore {
   private readonly db: SqlRunner;
   private readonly closing = new AbortController();
+  /** Subscription reads in flight, by the position they read after. */
+  private readonly reads = new Map<number, SharedRead[]>();
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.db = options.db;
@@ -194,7 +204,7 @@ export class PostgresEventStore implements EventStore {
     let backoff = 0;
     while (!signal.aborted) {
       const seen = notifier.version;
-      const batch = await this.readAll({ after, limit: batchSize });
+      const batch = await this.sharedRead(after, batchSize, seen);
       if (signal.aborted) return;
       if (batch.length > 0) {
         after = batch[batch.length - 1]!.globalPosition;
@@ -209,6 +219,32 @@ export class PostgresEventStore implements EventStore {
       await notifier.waitForAppend(seen, backoff || POLL_INTERVAL_MS, signal);
       woken = notifier.version !== seen;
     }
+  }
+
+  /**
+   * `readAll` for a subscription, shared with the other subscriptions of this process that read
+   * from the same position at the same time (the projections and the connection registry all
+   * wake on the same append): one query for all of them. A read is shared only with callers
+   * whose wake-up it follows (sent at or after their notifier version `seen`), so nobody gets
+   * an answer older than the append that woke them; a caller that asks for more rows than a
+   * read in flight fetches its own.
+   */
+  private sharedRead(after: number, limit: number, seen: number): Promise<RecordedEvent[]> {
+    const inFlight = this.reads.get(after);
+    const joined = inFlight?.find((r) => r.limit >= limit && r.version >= seen);
+    if (joined) return joined.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
+    const read: SharedRead = {
+      limit,
+      version: this.options.notifier.version,
+      rows: this.readAll({ after, limit }).finally(() => {
+        const list = this.reads.get(after);
+        const rest = list?.filter((r) => r !== read) ?? [];
+        if (rest.length > 0) this.reads.set(after, rest);
+        else this.reads.delete(after);
+      }),
+    };
+    this.reads.set(after, [...(inFlight ?? []), read]);
+    return read.rows;
   }
 
   async close(): Promise<void> {
