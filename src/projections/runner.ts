@@ -1,6 +1,6 @@
 /**
  * Runs projections: each one consumes `$all` through its own subscription, from its
- * checkpoint, and commits every batch it has rows to write for as one read-model transaction
+ * checkpoint, and commits every batch it has rows to write for in a read-model transaction
  * that
  *
  *   1. locks its checkpoint row (`SELECT … FOR UPDATE`),
@@ -12,9 +12,12 @@
  * batch rolls back and is retried with capped exponential back-off; no event is ever
  * skipped. `waitForPosition` lets a query wait until a command's events are visible.
  *
- * Two things keep it fast: the subscription reads the next batch while the current one is
- * applied, and a batch holding no event the projection handles opens no transaction at all.
- * Its progress counts at once in this process (the view is already as it would be after
+ * What keeps it fast: the subscription reads the next batch while the current one is
+ * applied; at the head of the log the projections wake on the same append, share one read
+ * (the event store's) and write in one transaction together (one statement locks their
+ * checkpoints, one moves them; committed without waiting for the WAL flush, since a crash
+ * loses rows and checkpoints together and they are replayed); and a batch holding no event
+ * the projection handles opens no transaction at all: its progress counts at once in this process (the view is already as it would be after
  * it), and the checkpoint row catches up with the next batch that writes, or at the latest
  * `checkpointIntervalMs` later, or on stop. A crash in between only makes a restart read
  * those unhandled events again.
@@ -26,7 +29,7 @@ import type { Kysely } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { EventStore, RecordedEvent } from '../domain/event-store.js';
 import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
-import { ensureCheckpoint, lockCheckpoint, readCheckpoint, setCheckpoint } from './checkpoints.js';
+import { ensureCheckpoint, lockCheckpoints, readCheckpoint, setCheckpoints } from './checkpoints.js';
 import { handledEvents, type Projection } from './projection.js';
 import { rebuildProjection } from './rebuild.js';
 
@@ -115,6 +118,19 @@ interface Delivery extends Prepared {
 
 const NOTHING: Prepared = { handled: [], write: undefined };
 
+/** A batch's write, queued for the next read-model transaction. */
+interface Write {
+  readonly state: State;
+  readonly batch: readonly RecordedEvent[];
+  /** The batch's last position (the checkpoint it moves to). */
+  readonly last: number;
+  readonly handled: readonly RecordedDomainEvent[];
+  readonly prepared: Prepared;
+  readonly whileWriting: (() => void) | undefined;
+  readonly resolve: (result: BatchResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface BatchResult {
   readonly position: number;
   readonly events: number;
@@ -156,6 +172,8 @@ export class ProjectionRunner {
   private readonly checkpointIntervalMs: number;
   private controller: AbortController | undefined;
   private loops: Promise<void>[] = [];
+  /** Writes waiting for this turn's read-model transaction (see `flush`). */
+  private writes: Write[] = [];
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     this.batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
@@ -482,8 +500,9 @@ export class ProjectionRunner {
   /**
    * Applies `batch`, whose events follow `cursor` (where the subscription stood). A batch
    * without events the projection handles only moves the position, unless the checkpoint row
-   * is due (an empty batch is that write). Otherwise one read-model transaction locks the
-   * checkpoint, applies the events after it and moves it to the batch's last position.
+   * is due (an empty batch is that write). Otherwise its write joins the read-model
+   * transaction of this turn of the event loop (see `flush`), which locks the checkpoint,
+   * applies the events after it and moves it to the batch's last position.
    * `resubscribe` means the checkpoint is not where this subscription can continue from:
    * another runner or a rebuild got past the batch, or it was moved back by hand.
    */
@@ -494,11 +513,10 @@ export class ProjectionRunner {
     prepared: Prepared,
     whileWriting?: () => void,
   ): Promise<BatchResult> {
-    const { projection } = state;
     const last = batch.at(-1)?.globalPosition ?? cursor;
     // Checked against the catalogue before the transaction (when read, or here): an invalid
     // event throws, and the batch is retried.
-    const handled = prepared.handled ?? handledEvents(projection, batch);
+    const handled = prepared.handled ?? handledEvents(state.projection, batch);
     if (
       handled.length === 0 &&
       batch.length > 0 &&
@@ -506,38 +524,88 @@ export class ProjectionRunner {
     ) {
       return { position: last, events: batch.length, resubscribe: false, movedBack: false };
     }
-    const result = await this.options.db.transaction().execute(async (trx): Promise<BatchResult> => {
-      const checkpoint = await lockCheckpoint(trx, projection.name);
-      if (checkpoint >= last || checkpoint < state.committed) {
-        return {
-          position: checkpoint,
-          events: 0,
-          resubscribe: checkpoint !== last,
-          movedBack: checkpoint < state.committed,
-        };
-      }
-      // Events between `committed` and the checkpoint were applied elsewhere or not handled.
-      const fresh = handled.filter((e) => e.globalPosition > checkpoint);
-      const writing =
-        fresh.length === handled.length && prepared.write
-          ? prepared.write(trx)
-          : fresh.length > 0
-            ? projection.apply(trx, fresh)
-            : Promise.resolve();
-      whileWriting?.();
-      await writing;
-      await setCheckpoint(trx, projection.name, last);
-      return {
-        position: last,
-        events: batch.filter((e) => e.globalPosition > checkpoint).length,
-        resubscribe: false,
-        movedBack: false,
-      };
+    const result = await new Promise<BatchResult>((resolve, reject) => {
+      this.writes.push({ state, batch, last, handled, prepared, whileWriting, resolve, reject });
+      if (this.writes.length === 1) setImmediate(() => void this.flush());
     });
     if (!result.resubscribe) {
       state.committed = result.position;
       state.committedAt = Date.now();
     }
     return result;
+  }
+
+  /**
+   * Commits the writes queued in one turn of the event loop. The projections wake on the same
+   * append and read it together (the event store shares the read), so their writes arrive
+   * together: one transaction for all of them, with one statement locking their checkpoints
+   * and one moving them. Should it fail, each write is tried again in a transaction of its
+   * own, so that only the projection at fault waits and retries.
+   */
+  private async flush(): Promise<void> {
+    const writes = this.writes;
+    this.writes = [];
+    if (writes.length > 1) {
+      try {
+        const results = await this.commit(writes);
+        for (const [i, write] of writes.entries()) write.resolve(results[i]!);
+        return;
+      } catch {
+        // Each alone, below: the failing one meets its error again.
+      }
+    }
+    await Promise.all(
+      writes.map(async (write) => {
+        try {
+          write.resolve((await this.commit([write]))[0]!);
+        } catch (error) {
+          write.reject(error);
+        }
+      }),
+    );
+  }
+
+  /** One read-model transaction for `writes` (one per projection); their results in order. */
+  private commit(writes: readonly Write[]): Promise<BatchResult[]> {
+    return this.options.db.transaction().execute(async (trx) => {
+      const checkpoints = await lockCheckpoints(
+        trx,
+        writes.map((w) => w.state.projection.name),
+      );
+      const results: BatchResult[] = [];
+      const moves: Array<{ name: string; position: number }> = [];
+      for (const { state, batch, last, handled, prepared, whileWriting } of writes) {
+        const { projection } = state;
+        const checkpoint = checkpoints.get(projection.name) ?? 0;
+        if (checkpoint >= last || checkpoint < state.committed) {
+          results.push({
+            position: checkpoint,
+            events: 0,
+            resubscribe: checkpoint !== last,
+            movedBack: checkpoint < state.committed,
+          });
+          continue;
+        }
+        // Events between `committed` and the checkpoint were applied elsewhere or not handled.
+        const fresh = handled.filter((e) => e.globalPosition > checkpoint);
+        const writing =
+          fresh.length === handled.length && prepared.write
+            ? prepared.write(trx)
+            : fresh.length > 0
+              ? projection.apply(trx, fresh)
+              : Promise.resolve();
+        whileWriting?.();
+        await writing;
+        moves.push({ name: projection.name, position: last });
+        results.push({
+          position: last,
+          events: batch.filter((e) => e.globalPosition > checkpoint).length,
+          resubscribe: false,
+          movedBack: false,
+        });
+      }
+      await setCheckpoints(trx, moves);
+      return results;
+    });
   }
 }

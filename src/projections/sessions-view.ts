@@ -114,9 +114,6 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
         break;
     }
   }
-  // Derived rows: the batch's commit need not wait for the WAL flush. A crash may lose the
-  // last batches, rows and checkpoint together, and the runner replays them (exactly once).
-  await sql`SELECT set_config('synchronous_commit', 'off', true)`.execute(trx);
   if (opened.length > 0) await trx.insertInto('sessions').values(opened).execute();
   if (endings.size > 0) {
     const ids = [...endings.keys()];
