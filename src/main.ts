@@ -258,6 +258,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const intentsDir = path.join(config.dataDir, 'intents');
     const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'), intentsDir);
     await disk.prepare();
+    cleanups.push(() => disk.flush());
     const crashAt = config.testCrashAt;
     if (crashAt !== undefined)
       logger.warn(`MFT_TEST_CRASH_AT=${crashAt}: this process kills itself there (tests only)`);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
@@ -96,5 +96,34 @@ describe('upload recovery after a crash', () => {
       { finished: 0, discarded: 0 },
       'nothing left the second time',
     );
+  });
+
+  it('keeps a moved upload’s note until its folder is synced; a note left without its staged file is dropped at start', async () => {
+    const disk = new LocalDisk(
+      path.join(dataDir, 'files'),
+      path.join(dataDir, 'uploads'),
+      path.join(dataDir, 'intents'),
+    );
+    await disk.prepare();
+    const home = await disk.home('/yan');
+    const id = uuidv7();
+    const staged = await disk.stage(home, '/c.txt', id, false, {
+      userId: 10,
+      sessionId: uuidv7(),
+      homeFolder: '/yan',
+      path: '/c.txt',
+      protocol: 'sftp',
+    });
+    await staged.write(0, Buffer.from('moved'));
+    await staged.sync();
+    await staged.commit({ overwrite: false });
+    assert.equal(await readFile(path.join(home, 'c.txt'), 'utf8'), 'moved');
+    await disk.flush();
+    assert.deepEqual(await readdir(path.join(dataDir, 'uploads')), [], 'the note went with the sync');
+
+    // As if the process died after the move but before the folder's sync dropped the note.
+    await writeFile(path.join(dataDir, 'uploads', `${id}.json`), '{}');
+    assert.deepEqual(await disk.stagedUploads(), []);
+    assert.deepEqual(await readdir(path.join(dataDir, 'uploads')), []);
   });
 });

@@ -93,8 +93,52 @@ export interface StagedUpload {
   discard(): Promise<void>;
 }
 
+/**
+ * Directory syncs after an upload's name moved into place, shared and off the reply's path.
+ * By then the upload is durable (its data synced, its event recorded), and until its folder
+ * is synced its staging note stays: should the move be lost in a crash, the next start finds
+ * the staged file with its note and finishes the move (`recoverUploads`). One fsync covers
+ * every name moved in that folder before it began, so a burst of uploads into one folder
+ * shares it.
+ */
+class DirectorySyncs {
+  private readonly folders = new Map<string, Array<() => Promise<void>>>();
+  private readonly running = new Set<Promise<void>>();
+
+  /** Syncs `dir` soon, then runs `then` (which must not throw). */
+  schedule(dir: string, then: () => Promise<void>): void {
+    const waiting = this.folders.get(dir);
+    if (waiting) {
+      waiting.push(then);
+      return;
+    }
+    const queue = [then];
+    this.folders.set(dir, queue);
+    const run = (async () => {
+      while (queue.length > 0) {
+        const covered = queue.splice(0);
+        // A failed sync leaves the notes: the next start finds nothing left to do but drop them.
+        const synced = await syncDirectory(dir).then(
+          () => true,
+          () => false,
+        );
+        if (synced) await Promise.all(covered.map((f) => f()));
+      }
+      this.folders.delete(dir);
+    })();
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+  }
+
+  /** Resolves once every scheduled sync has run. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running);
+  }
+}
+
 export class LocalDisk implements Storage {
   private readonly changes: DiskChanges;
+  private readonly directorySyncs = new DirectorySyncs();
 
   constructor(
     /** `MFT_DATA_DIR/files`: every home folder lives below it. */
@@ -115,6 +159,11 @@ export class LocalDisk implements Storage {
     await mkdir(this.filesRoot, { recursive: true, mode: 0o750 });
     await mkdir(this.stagingRoot, { recursive: true, mode: 0o700 });
     await mkdir(this.intentsRoot, { recursive: true, mode: 0o700 });
+  }
+
+  /** Waits for the folder syncs of uploads already answered (on stop). */
+  flush(): Promise<void> {
+    return this.directorySyncs.drain();
   }
 
   /** The user's home directory on disk, created on first use. */
@@ -221,9 +270,15 @@ export class LocalDisk implements Storage {
       await copyFile(target, stagingPath, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
     }
     const handle = await open(stagingPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o640);
-    return stagedUpload(handle, stagingPath, target, virtualPath, () =>
-      unlink(path.join(this.stagingRoot, `${uploadId}.json`)),
-    );
+    const note = path.join(this.stagingRoot, `${uploadId}.json`);
+    return stagedUpload(handle, stagingPath, target, virtualPath, {
+      dropNote: () =>
+        unlink(note).then(
+          () => undefined,
+          () => undefined,
+        ),
+      afterSync: (dir, then) => this.directorySyncs.schedule(dir, then),
+    });
   }
 
   applyChange(home: string, change: FileChange, intentId: string): Promise<ChangeFacts> {
@@ -269,6 +324,13 @@ export class LocalDisk implements Storage {
   async stagedUploads(): Promise<Array<{ uploadId: string; owner: StagedOwner | null }>> {
     const names = await readdir(this.stagingRoot).catch(() => [] as string[]);
     const uploads: Array<{ uploadId: string; owner: StagedOwner | null }> = [];
+    // A note without its staged file: an upload moved into place before its folder's sync
+    // dropped the note (or one staged no further than the note). Nothing left to do.
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      if (!names.includes(`${name.slice(0, -'.json'.length)}.part`)) {
+        await unlink(path.join(this.stagingRoot, name)).catch(() => undefined);
+      }
+    }
     for (const name of names.filter((n) => n.endsWith('.part'))) {
       const uploadId = name.slice(0, -'.part'.length);
       const note = await readFile(path.join(this.stagingRoot, `${uploadId}.json`), 'utf8').catch(() => null);
@@ -296,12 +358,19 @@ export class LocalDisk implements Storage {
   }
 }
 
+interface StagingNote {
+  /** Removes the staging note (never throws). */
+  dropNote(): Promise<void>;
+  /** Runs `then` once `dir` has been synced (see DirectorySyncs). */
+  afterSync(dir: string, then: () => Promise<void>): void;
+}
+
 function stagedUpload(
   handle: FileHandle,
   stagingPath: string,
   target: string,
   virtualPath: string,
-  dropNote: () => Promise<void>,
+  { dropNote, afterSync }: StagingNote,
 ): StagedUpload {
   let open = true;
   const closeHandle = async () => {
@@ -342,8 +411,8 @@ function stagedUpload(
           await link(stagingPath, target);
           await unlink(stagingPath);
         }
-        await syncDirectory(path.dirname(target));
-        await dropNote().catch(() => undefined);
+        // Durable already (data synced, event recorded); the note goes once the name is too.
+        afterSync(path.dirname(target), dropNote);
         return { overwrote };
       } catch (error) {
         throw toFileError(error, virtualPath);
@@ -352,7 +421,7 @@ function stagedUpload(
     async discard() {
       await closeHandle().catch(() => undefined);
       await unlink(stagingPath).catch(() => undefined);
-      await dropNote().catch(() => undefined);
+      await dropNote();
     },
   };
 }
