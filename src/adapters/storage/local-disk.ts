@@ -5,7 +5,7 @@
  * stages uploads in `MFT_DATA_DIR/uploads` so a file appears under its name only when complete.
  * Deletes, renames, folders and times are made in undoable steps (disk-changes.ts).
  */
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, type Stats } from 'node:fs';
 import {
   copyFile,
   type FileHandle,
@@ -183,8 +183,19 @@ export class LocalDisk implements Storage {
    * component is fine (it is about to be created); a missing parent is not-found.
    */
   async locate(home: string, virtualPath: string): Promise<string> {
+    return (await this.locateEntry(home, virtualPath)).full;
+  }
+
+  /**
+   * `locate`, with what `lstat` said of the final component (undefined: it does not exist, or
+   * it is the home, which is not looked at).
+   */
+  private async locateEntry(
+    home: string,
+    virtualPath: string,
+  ): Promise<{ full: string; info: Stats | undefined }> {
     const target = path.join(home, virtualPath);
-    if (virtualPath === '/') return home;
+    if (virtualPath === '/') return { full: home, info: undefined };
     const parent = await realpath(path.dirname(target)).catch((error: unknown) => {
       throw toFileError(error, virtualPath);
     });
@@ -197,7 +208,7 @@ export class LocalDisk implements Storage {
       });
       this.assertInside(home, real, virtualPath);
     }
-    return full;
+    return { full, info };
   }
 
   private assertInside(home: string, real: string, virtualPath: string): void {
@@ -207,7 +218,9 @@ export class LocalDisk implements Storage {
   }
 
   async stat(home: string, virtualPath: string, followLinks: boolean): Promise<FileAttributes> {
-    const full = await this.locate(home, virtualPath);
+    const { full, info } = await this.locateEntry(home, virtualPath);
+    // What locating found is the answer, unless a link is to be followed.
+    if (info && !(followLinks && info.isSymbolicLink())) return attributesOf(info);
     try {
       return attributesOf(followLinks ? await stat(full) : await lstat(full));
     } catch (error) {
@@ -255,22 +268,34 @@ export class LocalDisk implements Storage {
     fromExisting: boolean,
     owner: StagedOwner,
   ): Promise<StagedUpload> {
-    const target = await this.locate(home, virtualPath);
+    if (virtualPath === '/') throw new FileError('is-a-directory', '/: is a directory');
+    const { full: target, info: existing } = await this.locateEntry(home, virtualPath);
     const parentInfo = await stat(path.dirname(target)).catch((error: unknown) => {
       throw toFileError(error, virtualPath);
     });
     if (!parentInfo.isDirectory())
       throw new FileError('not-a-directory', `${path.posix.dirname(virtualPath)}: not a directory`);
-    const existing = await lstat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
     const stagingPath = path.join(this.stagingRoot, `${uploadId}.part`);
-    // Who staged it, for the recovery after a crash (not synced: a lost note only loses the path).
-    await writeFile(path.join(this.stagingRoot, `${uploadId}.json`), JSON.stringify(owner), { mode: 0o600 });
-    if (fromExisting && existing?.isFile()) {
-      await copyFile(target, stagingPath, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
-    }
-    const handle = await open(stagingPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o640);
     const note = path.join(this.stagingRoot, `${uploadId}.json`);
+    // Who staged it, for the recovery after a crash (not synced: a lost note only loses the
+    // path), written while the staged file is opened.
+    const [opened, noted] = await Promise.allSettled([
+      (async () => {
+        if (fromExisting && existing?.isFile()) {
+          await copyFile(target, stagingPath, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
+        }
+        return open(stagingPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o640);
+      })(),
+      writeFile(note, JSON.stringify(owner), { mode: 0o600 }),
+    ]);
+    if (opened.status === 'rejected' || noted.status === 'rejected') {
+      if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
+      await unlink(stagingPath).catch(() => undefined);
+      await unlink(note).catch(() => undefined);
+      throw opened.status === 'rejected' ? opened.reason : (noted as PromiseRejectedResult).reason;
+    }
+    const handle = opened.value;
     return stagedUpload(handle, stagingPath, target, virtualPath, {
       dropNote: () =>
         unlink(note).then(

@@ -58,6 +58,9 @@ export class AppendNotifier {
     client.on('end', () => this.dropClient(client));
     try {
       await client.connect();
+      // A NOTIFY is a transaction of its own; its commit need not wait for a WAL flush (the
+      // appends it announces are durable already), so it does not compete with theirs.
+      await client.query('SET synchronous_commit = off');
       await client.query(`LISTEN ${CHANNEL}`);
       if (this.closed) {
         this.dropClient(client);
