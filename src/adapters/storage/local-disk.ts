@@ -426,10 +426,12 @@ function stagedUpload(
     async commit({ overwrite }) {
       try {
         // The caller has synced the data (before recording the upload); this moves the name.
-        await closeHandle();
-        let overwrote = false;
+        const [, existing] = await Promise.all([
+          closeHandle(),
+          overwrite ? lstat(target).catch(() => undefined) : undefined,
+        ]);
+        const overwrote = existing !== undefined;
         if (overwrite) {
-          overwrote = (await lstat(target).catch(() => undefined)) !== undefined;
           // rename replaces the directory entry, never writing through a hard link to the old file.
           await rename(stagingPath, target);
         } else {

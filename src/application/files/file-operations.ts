@@ -840,7 +840,20 @@ class UploadHandle implements FileHandle {
   }
 
   private async finish(options: { expectedSha256?: string }): Promise<ClosedFile> {
-    const size = await this.staged.size();
+    // Independent of one another, so side by side: the size, the data made durable, whether
+    // the folder is still there, and whether the name is taken now (the event records whether
+    // the upload replaced a file).
+    const home = await this.session.home();
+    const storage = this.session.deps.storage;
+    const [size, folder, exists] = await Promise.all([
+      this.staged.size(),
+      storage.stat(home, parentOf(this.path), true).catch(() => null),
+      storage.stat(home, this.path, false).then(
+        () => true,
+        () => false,
+      ),
+      this.staged.sync(),
+    ]);
     const sha256 = await this.sha256(size);
     if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
       await this.staged.discard();
@@ -861,15 +874,21 @@ class UploadHandle implements FileHandle {
         `${this.path}: the content does not match the digest sent with it`,
       );
     }
-    await this.staged.sync();
     const protocol = this.session.protocol;
     const event: DomainEvent = {
       type: 'FileUploaded',
-      data: { protocol, path: this.path, size, sha256, overwrote: false },
+      data: { protocol, path: this.path, size, sha256, overwrote: exists },
     };
     try {
+      // Checked before the event: an upload whose folder went while it was written ends unrecorded.
+      // (A change between these checks and the move is still recorded as uploaded, then aborted.)
+      if (((folder?.mode ?? 0) & S_IFMT) !== S_IFDIR)
+        throw new FileError('not-found', `${parentOf(this.path)}: the folder is no longer there`);
+      if (exists && !this.options.mayOverwrite)
+        throw new FileError('already-exists', `${this.path}: already exists`);
       // The event first (durable), then the name: a crash in between is finished at restart.
-      const { overwrote } = await this.commitAfter(event);
+      await this.session.record(event, this.uploadId);
+      const { overwrote } = await this.staged.commit({ overwrite: this.options.mayOverwrite });
       return { size, sha256, overwrote };
     } catch (error) {
       await this.staged.discard();
@@ -884,25 +903,6 @@ class UploadHandle implements FileHandle {
       });
       throw error;
     }
-  }
-
-  private async commitAfter(
-    event: Extract<DomainEvent, { type: 'FileUploaded' }>,
-  ): Promise<{ overwrote: boolean }> {
-    const home = await this.session.home();
-    // Checked before the event: an upload whose folder went while it was written ends unrecorded.
-    // (A change between these checks and the move is still recorded as uploaded, then aborted.)
-    const folder = await this.session.deps.storage.stat(home, parentOf(this.path), true).catch(() => null);
-    if (((folder?.mode ?? 0) & S_IFMT) !== S_IFDIR)
-      throw new FileError('not-found', `${parentOf(this.path)}: the folder is no longer there`);
-    const exists = await this.session.deps.storage.stat(home, this.path, false).then(
-      () => true,
-      () => false,
-    );
-    if (exists && !this.options.mayOverwrite)
-      throw new FileError('already-exists', `${this.path}: already exists`);
-    await this.session.record({ ...event, data: { ...event.data, overwrote: exists } }, this.uploadId);
-    return this.staged.commit({ overwrite: this.options.mayOverwrite });
   }
 
   async abort(reason: string): Promise<void> {
