@@ -445,6 +445,9 @@ class Bench {
       MFT_LOG_LEVEL: process.env.BENCH_SLUICE_LOG_LEVEL || 'warn',
       // The default (10 per user) would refuse most of the concurrent sessions.
       MFT_SFTP_MAX_CONNECTIONS_PER_USER: String(Math.max(10, this.options.sessions * 2)),
+      // As sshd's MaxStartups: the default (20 waiting to sign in from one address) refuses
+      // some of the concurrent sessions, all from 127.0.0.1, when handshakes are slow.
+      MFT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS: String(Math.max(20, this.options.sessions * 2)),
     });
     const nodeArgs = ['--import', 'tsx', ...this.options.nodeOptions];
     if (this.options.cpuProf) {
