@@ -287,6 +287,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       },
       refused,
       readBack: (bytes) => metrics.uploadReadBackBytes.inc(bytes),
+      knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
     });
     const logSettled = (cause: string) => (note: IntentNote, settled: Settled) =>
       logger.warn(

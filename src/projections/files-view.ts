@@ -73,19 +73,21 @@ export const filesProjection: Projection = {
   apply,
 };
 
-/** What the view knows of one file: its size and sha256 as last uploaded. */
+/** What the view knows of one file: its size and sha256 as last uploaded, and when recorded. */
 export async function fileDigest(
   db: Kysely<ReadModel>,
   userId: number,
   path: string,
-): Promise<{ size: number; sha256: string } | undefined> {
+): Promise<{ size: number; sha256: string; updatedAt: Date } | undefined> {
   const row = await db
     .selectFrom('files')
-    .select(['size', 'sha256'])
+    .select(['size', 'sha256', 'updated_at'])
     .where('user_id', '=', userId)
     .where('path', '=', path)
     .executeTakeFirst();
-  return row ? { size: Number(row.size), sha256: row.sha256 } : undefined;
+  return row
+    ? { size: Number(row.size), sha256: row.sha256, updatedAt: new Date(row.updated_at) }
+    : undefined;
 }
 
 /** The bytes a user stores, as the view knows them (the sum of the sizes of their files). */

@@ -23,7 +23,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
-import type { StagedOwner, Storage } from '../../application/files/file-operations.js';
+import type { OpenedForRead, StagedOwner, Storage } from '../../application/files/file-operations.js';
 import {
   type FileAttributes,
   FileError,
@@ -245,7 +245,7 @@ export class LocalDisk implements Storage {
   }
 
   /** Opens an existing regular file for reading (never through a link leading out). */
-  async openForRead(home: string, virtualPath: string): Promise<{ handle: FileHandle; size: number }> {
+  async openForRead(home: string, virtualPath: string): Promise<OpenedForRead> {
     const full = await this.locate(home, virtualPath);
     try {
       const handle = await open(full, fsConstants.O_RDONLY);
@@ -254,7 +254,7 @@ export class LocalDisk implements Storage {
         await handle.close();
         throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
       }
-      return { handle, size: info.size };
+      return { handle, size: info.size, modifiedMs: info.mtimeMs, changedMs: info.ctimeMs };
     } catch (error) {
       throw toFileError(error, virtualPath);
     }

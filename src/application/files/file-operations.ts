@@ -83,7 +83,7 @@ export interface Storage extends ChangeStorage {
   home(homeFolder: string): Promise<string>;
   stat(home: string, path: string, followLinks: boolean): Promise<FileAttributes>;
   list(home: string, path: string): Promise<Array<{ name: string; attrs: FileAttributes }>>;
-  openForRead(home: string, path: string): Promise<{ handle: ReadableFile; size: number }>;
+  openForRead(home: string, path: string): Promise<OpenedForRead>;
   stage(
     home: string,
     path: string,
@@ -98,6 +98,24 @@ export interface Storage extends ChangeStorage {
   discardStaged(uploadId: string): Promise<void>;
   readlink(home: string, path: string): Promise<string>;
   statfs(home: string): Promise<FileSystemStats>;
+}
+
+/** A file opened for download, with when its content and its inode last changed. */
+export interface OpenedForRead {
+  readonly handle: ReadableFile;
+  readonly size: number;
+  /** mtime, ms since the epoch. */
+  readonly modifiedMs: number;
+  /** ctime, ms since the epoch (moves with any change, a reset mtime included). */
+  readonly changedMs: number;
+}
+
+/** What the files view says of a file: as its last recorded upload left it. */
+export interface KnownDigest {
+  readonly size: number;
+  readonly sha256: string;
+  /** When that upload (or a later rename) was recorded. */
+  readonly updatedAt: Date;
 }
 
 /** Noted beside a staged upload, so an upload cut short by a crash can still be recorded. */
@@ -138,7 +156,20 @@ export interface FileOperationsDeps {
   readonly journal: IntentJournal;
   /** Test only (MFT_TEST_CRASH_AT): called at each step of a change. */
   readonly crashAt?: ((point: CrashPoint) => void) | undefined;
+  /**
+   * The files view's record of a file, if any: a download of a large file unchanged since
+   * then takes its sha256 from there instead of hashing every byte sent.
+   */
+  readonly knownDigest?: (userId: number, path: string) => Promise<KnownDigest | undefined>;
 }
+
+/** Downloads from this size on look for the recorded sha256 (below it, hashing costs less). */
+const KNOWN_DIGEST_MIN_BYTES = 1024 * 1024;
+/**
+ * How long after its upload's event a file's inode may still change (the move into place,
+ * done after the event) for the recorded sha256 to be trusted.
+ */
+const KNOWN_DIGEST_SETTLE_MS = 10_000;
 
 export interface TransferLimits {
   /** Largest file any upload may make. */
@@ -395,10 +426,11 @@ class CoreFileSession implements FileSession {
     const home = await this.homeFor(writing ? 'upload' : 'download', resolved);
     if (!writing) {
       await this.require(resolved, 'download', 'download');
-      const { handle, size } = await this.guarded('download', resolved, () =>
+      const opened = await this.guarded('download', resolved, () =>
         this.deps.storage.openForRead(home, resolved),
       );
-      return new DownloadHandle(this, resolved, handle, size, this.deps.storage, home);
+      const known = await this.recordedDigest(resolved, opened);
+      return new DownloadHandle(this, resolved, opened.handle, opened.size, this.deps.storage, home, known);
     }
     const existing = await this.deps.storage.stat(home, resolved, true).catch(() => undefined);
     const isDirectory = existing !== undefined && ((existing.mode ?? 0) & S_IFMT) === S_IFDIR;
@@ -436,6 +468,22 @@ class CoreFileSession implements FileSession {
       ledger: this.ledger,
       refused: this.deps.refused ?? uncounted,
     });
+  }
+
+  /**
+   * The sha256 recorded for this file when it is large and provably as its last recorded
+   * upload left it: the same size, content not modified since (mtime), and nothing about the
+   * inode changed since shortly after (ctime: a content change, or an mtime set back, moves
+   * it). Otherwise, or when the view cannot answer, undefined: the download is hashed.
+   */
+  private async recordedDigest(path: string, opened: OpenedForRead): Promise<string | undefined> {
+    const lookup = this.deps.knownDigest;
+    if (!lookup || opened.size < KNOWN_DIGEST_MIN_BYTES) return undefined;
+    const known = await lookup(this.actor.userId, path).catch(() => undefined);
+    if (!known || known.size !== opened.size) return undefined;
+    const recorded = known.updatedAt.getTime();
+    const unchanged = opened.modifiedMs <= recorded && opened.changedMs <= recorded + KNOWN_DIGEST_SETTLE_MS;
+    return unchanged ? known.sha256 : undefined;
   }
 
   async openDirectory(path: string): Promise<DirectoryHandle> {
@@ -581,6 +629,8 @@ class DownloadHandle implements FileHandle {
     private readonly size: number,
     private readonly storage: Storage,
     private readonly home: string,
+    /** The file's recorded sha256, valid for it as opened (else undefined: hash what is sent). */
+    private readonly knownSha256: string | undefined,
   ) {}
 
   async read(offset: number, length: number): Promise<Buffer | null> {
@@ -615,7 +665,7 @@ class DownloadHandle implements FileHandle {
     }
     for (let next = this.ahead.get(this.nextOffset); next; next = this.ahead.get(this.nextOffset)) {
       this.ahead.delete(this.nextOffset);
-      this.hash.update(next);
+      if (this.knownSha256 === undefined) this.hash.update(next);
       this.nextOffset += next.length;
     }
   }
@@ -642,7 +692,7 @@ class DownloadHandle implements FileHandle {
     const whole =
       this.inOrder && this.firstOffset !== null && this.firstOffset === 0 && this.nextOffset >= this.size;
     const emptyWhole = this.size === 0 && this.bytesSent === 0;
-    const sha256 = whole || emptyWhole ? this.hash.digest('hex') : null;
+    const sha256 = whole || emptyWhole ? (this.knownSha256 ?? this.hash.digest('hex')) : null;
     await this.session.record({
       type: 'FileDownloaded',
       data: {
