@@ -10,7 +10,7 @@
  */
 import type { EventStore } from '../domain/event-store.js';
 import { type EventOfType, toNewEvent } from '../domain/events/catalogue.js';
-import { connectionStream } from '../domain/events/file-events.js';
+import { connectionAttemptsStream, connectionStream } from '../domain/events/file-events.js';
 import { metadataFor, systemMetadata } from './metadata.js';
 import type { Clock, IdGenerator, RequestContext } from './ports.js';
 
@@ -155,7 +155,7 @@ export class Connections {
 
   private async append(data: EventOfType<'ConnectionAttemptsSummarized'>['data']): Promise<void> {
     await this.deps.store.appendToStream(
-      `connection-attempts-${this.deps.ids.uuid()}`,
+      connectionAttemptsStream(this.deps.ids.uuid()),
       [toNewEvent({ type: 'ConnectionAttemptsSummarized', data }, systemMetadata(this.deps.ids))],
       { expectedRevision: 'no_stream' },
     );

@@ -20,6 +20,7 @@ import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { banLength, countsAsGuessing, type DefenderPolicy, failureDelay } from '../domain/defender/policy.js';
 import { type EventStore, WrongExpectedRevision } from '../domain/event-store.js';
 import { type EventOfType, toNewEvent } from '../domain/events/catalogue.js';
+import { banStream, failuresSummaryStream, refusedSummaryStream } from '../domain/events/defender-events.js';
 import type { EventMetadata } from '../domain/events/envelope.js';
 import { foldCase } from '../domain/users/reservation.js';
 import { metadataFor } from './metadata.js';
@@ -39,10 +40,6 @@ type DefenderEvent = EventOfType<
   'SignInBanned' | 'SignInBanLifted' | 'SignInAttemptsRefused' | 'SignInFailuresSummarized'
 >;
 
-/** The stream of a key's `banNumber`-th ban: SignInBanned, then SignInBanLifted if an admin lifts it. */
-export const banStream = (scope: BanScope, key: string, banNumber: number): string =>
-  `signin-ban-${scope}-${banNumber}-${key}`;
-
 /** Failures whose SignInFailed events are budgeted per minute (anyone can invent names). */
 const BUDGETED: ReadonlySet<Reason> = new Set<Reason>(['unknown-user']);
 
@@ -57,12 +54,12 @@ function summaryEvent(summary: RefusedSummary): { stream: string; event: Defende
   if (scope === 'failures') {
     const reason = key as Reason;
     return {
-      stream: `signin-failures-${number}-${key}`,
+      stream: failuresSummaryStream(key, number),
       event: { type: 'SignInFailuresSummarized', data: { reason, count, from, to } },
     };
   }
   return {
-    stream: `signin-refused-${scope}-${number}-${key}`,
+    stream: refusedSummaryStream(scope, key, number),
     event: { type: 'SignInAttemptsRefused', data: { scope, key, count, from, to } },
   };
 }

@@ -17,6 +17,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { type EventStore, WrongExpectedRevision } from '../../domain/event-store.js';
 import { toNewEvent } from '../../domain/events/catalogue.js';
 import { type EventMetadata, EventMetadataSchema } from '../../domain/events/envelope.js';
+import { fileStream } from '../../domain/events/file-events.js';
 import { Text, Uuid } from '../../domain/events/schema-helpers.js';
 import {
   type ChangeFacts,
@@ -97,7 +98,7 @@ export class FileIntents {
   constructor(private readonly deps: FileIntentsDeps) {}
 
   private stream(intentId: string): string {
-    return `file-${intentId}`;
+    return fileStream(intentId);
   }
 
   /**

@@ -14,12 +14,14 @@ import { createHash, type Hash } from 'node:crypto';
 import type { EventStore } from '../../domain/event-store.js';
 import { type DomainEvent, toNewEvent } from '../../domain/events/catalogue.js';
 import type { EventMetadata } from '../../domain/events/envelope.js';
+import { fileStream } from '../../domain/events/file-events.js';
 import { changedPath, type FileChange } from '../../domain/files/file-changes.js';
 import {
   type FilePermission,
   isPermitted,
   type PathPermissionEntry,
 } from '../../domain/files/permissions.js';
+import { UPLOAD_ABORT_REASONS, uploadAborted } from '../../domain/files/uploads.js';
 import { InvalidPath, parentOf, resolveVirtualPath } from '../../domain/files/virtual-path.js';
 import { escapeText } from '../../domain/text.js';
 import { unsafeStoredUser } from '../../domain/users/user-name.js';
@@ -259,7 +261,7 @@ export class FileOperations {
     let finished = 0;
     let discarded = 0;
     for (const { uploadId, owner } of await storage.stagedUploads()) {
-      const [recorded] = await store.readStream(`file-${uploadId}`, { maxCount: 1 });
+      const [recorded] = await store.readStream(fileStream(uploadId), { maxCount: 1 });
       if (recorded?.type === 'FileUploaded' && owner) {
         await storage.finishStaged(uploadId, owner.homeFolder, owner.path);
         finished++;
@@ -269,18 +271,13 @@ export class FileOperations {
       discarded++;
       if (recorded || !owner) continue;
       await store.appendToStream(
-        `file-${uploadId}`,
+        fileStream(uploadId),
         [
           toNewEvent(
-            {
-              type: 'UploadAborted',
-              data: {
-                protocol: owner.protocol,
-                path: owner.path,
-                bytesReceived: 0,
-                reason: 'the server stopped during the upload',
-              },
-            },
+            uploadAborted(
+              { protocol: owner.protocol, path: owner.path, bytesReceived: 0 },
+              UPLOAD_ABORT_REASONS.serverStopped,
+            ),
             {
               envelopeVersion: 1,
               correlationId: ids.uuid(),
@@ -344,7 +341,7 @@ class CoreFileSession implements FileSession {
 
   /** Appends one event in a stream of its own; resolves once it is durable. */
   async record(event: DomainEvent, id = this.deps.ids.uuid()): Promise<void> {
-    await this.deps.store.appendToStream(`file-${id}`, [toNewEvent(event, this.metadata())], {
+    await this.deps.store.appendToStream(fileStream(id), [toNewEvent(event, this.metadata())], {
       expectedRevision: 'no_stream',
     });
   }
@@ -906,19 +903,7 @@ class UploadHandle implements FileHandle {
     ]);
     const sha256 = await this.sha256(size);
     if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
-      await this.staged.discard();
-      await this.session.record(
-        {
-          type: 'UploadAborted',
-          data: {
-            protocol: this.session.protocol,
-            path: this.path,
-            bytesReceived: this.received,
-            reason: 'the content does not match the digest the client sent',
-          },
-        },
-        this.uploadId,
-      );
+      await this.aborted(UPLOAD_ABORT_REASONS.digestMismatch, this.uploadId);
       throw new FileError(
         'digest-mismatch',
         `${this.path}: the content does not match the digest sent with it`,
@@ -941,36 +926,26 @@ class UploadHandle implements FileHandle {
       const { overwrote } = await this.staged.commit({ overwrite: this.options.mayOverwrite });
       return { size, sha256, overwrote };
     } catch (error) {
-      await this.staged.discard();
-      await this.session.record({
-        type: 'UploadAborted',
-        data: {
-          protocol,
-          path: this.path,
-          bytesReceived: this.received,
-          reason: error instanceof FileError ? error.message.slice(0, 200) : 'the file could not be stored',
-        },
-      });
+      // Its own stream: FileUploaded may already be on the upload's.
+      await this.aborted(error instanceof FileError ? error.message : UPLOAD_ABORT_REASONS.notStored);
       throw error;
     }
+  }
+
+  /** Discards what was staged and records why the upload left no file. */
+  private async aborted(reason: string, streamId?: string): Promise<void> {
+    await this.staged.discard();
+    const event = uploadAborted(
+      { protocol: this.session.protocol, path: this.path, bytesReceived: this.received },
+      reason,
+    );
+    await this.session.record(event, streamId);
   }
 
   async abort(reason: string): Promise<void> {
     if (this.done) return;
     this.done = true;
     this.releaseQuota();
-    await this.staged.discard();
-    await this.session.record(
-      {
-        type: 'UploadAborted',
-        data: {
-          protocol: this.session.protocol,
-          path: this.path,
-          bytesReceived: this.received,
-          reason: reason.slice(0, 200) || 'aborted',
-        },
-      },
-      this.uploadId,
-    );
+    await this.aborted(reason, this.uploadId);
   }
 }

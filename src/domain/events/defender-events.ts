@@ -45,3 +45,15 @@ export const SignInFailuresSummarized = eventSchema('SignInFailuresSummarized', 
   from: Timestamp,
   to: Timestamp,
 });
+
+/** The stream of a key's `banNumber`-th ban: SignInBanned, then SignInBanLifted if an admin lifts it. */
+export const banStream = (scope: 'address' | 'user', key: string, banNumber: number): string =>
+  `signin-ban-${scope}-${banNumber}-${key}`;
+
+/** The stream of a key's `number`-th summary of attempts refused during its bans. */
+export const refusedSummaryStream = (scope: 'address' | 'user', key: string, number: number): string =>
+  `signin-refused-${scope}-${number}-${key}`;
+
+/** The stream of the `number`-th summary of failures with one reason past their budget. */
+export const failuresSummaryStream = (reason: string, number: number): string =>
+  `signin-failures-${number}-${reason}`;

@@ -177,5 +177,11 @@ export const ConnectionAttemptsSummarized = eventSchema('ConnectionAttemptsSumma
   to: Timestamp,
 });
 
+/** One stream per recorded file fact (an upload, a change through an intent, a denial). */
+export const fileStream = (id: string) => `file-${id}`;
+
+/** One stream per summary of connections that ended before signing in. */
+export const connectionAttemptsStream = (summaryId: string) => `connection-attempts-${summaryId}`;
+
 /** One stream per authenticated connection: opened, then closed. */
 export const connectionStream = (connectionId: string) => `connection-${connectionId}`;
