@@ -9,7 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FileOperations } from '../../application/files/file-operations.js';
-import { FileError, type FileHandle, type FileSession } from '../../application/files/file-session.js';
+import type { CoreSession, FileHandle } from '../../application/files/file-session.js';
 import type { SignInService } from '../../application/sign-in.js';
 import { authenticate } from '../auth.js';
 import { decodeCursor, encodeCursor, PageQuery } from '../paging.js';
@@ -68,7 +68,7 @@ export function parseRange(
   return { start, end };
 }
 
-function fileSession(files: FileOperations, request: FastifyRequest): FileSession {
+function fileSession(files: FileOperations, request: FastifyRequest): CoreSession {
   const principal = request.principal!;
   const session = principal.session;
   return files.session({
@@ -175,36 +175,17 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
         if (Number.isFinite(declared) && declared > maxUploadBytes) {
           throw new Problem(413, 'too-large', `Uploads are limited to ${maxUploadBytes} bytes`);
         }
-        // No STAT first: an upload-only user may not learn what is there. The core refuses an
-        // existing target under If-None-Match (already-exists: 412) and says whether it replaced one.
-        const handle = await session.open(
+        const body = ((request.body as IncomingMessage | undefined) ?? request.raw) as IncomingMessage;
+        const stored = await session.upload(
           path,
-          { read: false, write: true, append: false, create: true, truncate: true, exclusive: noOverwrite },
-          {},
+          {
+            chunks: body,
+            complete: (bytes) => !body.readableAborted && (!Number.isFinite(declared) || bytes === declared),
+          },
+          { overwrite: !noOverwrite, maxBytes: maxUploadBytes, expectedSha256: digest },
         );
-        const body = (request.body as IncomingMessage | undefined) ?? request.raw;
-        let offset = 0;
-        try {
-          for await (const chunk of body as AsyncIterable<Buffer>) {
-            if (offset + chunk.length > maxUploadBytes)
-              throw new FileError('too-large', `Uploads are limited to ${maxUploadBytes} bytes`);
-            await handle.write(offset, chunk);
-            offset += chunk.length;
-          }
-          if (body.readableAborted || (Number.isFinite(declared) && offset !== declared)) {
-            throw new FileError('failure', 'the client stopped sending before the end of the body');
-          }
-        } catch (error) {
-          await handle.abort(
-            error instanceof FileError ? error.message : 'the client disconnected during the upload',
-          );
-          throw error;
-        }
-        const stored = await handle.close(digest === undefined ? {} : { expectedSha256: digest });
-        const sha256 = stored.sha256 ?? '';
-        const overwrote = stored.overwrote === true;
-        reply.status(overwrote ? 200 : 201).header('etag', `"${sha256}"`);
-        return { path: await session.realpath(path), size: stored.size, sha256, overwrote };
+        reply.status(stored.overwrote ? 200 : 201).header('etag', `"${stored.sha256}"`);
+        return stored;
       },
     );
   });

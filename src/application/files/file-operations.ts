@@ -37,14 +37,17 @@ import {
 } from './file-intents.js';
 import {
   type ClosedFile,
+  type CoreSession,
   type DirectoryEntry,
   type DirectoryHandle,
   type FileAttributes,
   FileError,
   type FileHandle,
-  type FileSession,
   type FileSystemStats,
   type OpenFlags,
+  type StreamUploadOptions,
+  type UploadBody,
+  type UploadedFile,
 } from './file-session.js';
 import { QuotaLedger } from './quota.js';
 import { StreamingDigest } from './streaming-digest.js';
@@ -231,7 +234,7 @@ export class FileOperations {
     });
   }
 
-  session(actor: FileActor): FileSession {
+  session(actor: FileActor): CoreSession {
     return new CoreFileSession(this.deps, actor, this.ledger, this.intents);
   }
 
@@ -292,7 +295,7 @@ export class FileOperations {
   }
 }
 
-class CoreFileSession implements FileSession {
+class CoreFileSession implements CoreSession {
   private homeDir: Promise<string> | undefined;
   /** Why this user may not reach files at all (a name or home from before the rules), or null. */
   private readonly unsafe: string | null;
@@ -406,6 +409,45 @@ class CoreFileSession implements FileSession {
 
   async realpath(path: string): Promise<string> {
     return this.resolve(path, 'stat');
+  }
+
+  async upload(path: string, body: UploadBody, options: StreamUploadOptions): Promise<UploadedFile> {
+    // No STAT first: an upload-only user may not learn what is there. Opening refuses an
+    // existing target when it may not be replaced (already-exists), and closing says whether
+    // the upload replaced one.
+    const handle = await this.open(path, {
+      read: false,
+      write: true,
+      append: false,
+      create: true,
+      truncate: true,
+      exclusive: !options.overwrite,
+    });
+    let offset = 0;
+    try {
+      for await (const chunk of body.chunks) {
+        if (offset + chunk.length > options.maxBytes)
+          throw new FileError('too-large', `Uploads are limited to ${options.maxBytes} bytes`);
+        await handle.write(offset, chunk);
+        offset += chunk.length;
+      }
+      if (!body.complete(offset))
+        throw new FileError('failure', 'the client stopped sending before the end of the body');
+    } catch (error) {
+      await handle.abort(
+        error instanceof FileError ? error.message : 'the client disconnected during the upload',
+      );
+      throw error;
+    }
+    const stored = await handle.close(
+      options.expectedSha256 === undefined ? {} : { expectedSha256: options.expectedSha256 },
+    );
+    return {
+      path: await this.realpath(path),
+      size: stored.size,
+      sha256: stored.sha256 ?? '',
+      overwrote: stored.overwrote === true,
+    };
   }
 
   async stat(path: string, options: { followLinks?: boolean } = {}): Promise<FileAttributes> {

@@ -119,3 +119,35 @@ export interface FileSession {
   readlink(path: string): Promise<string>;
   statvfs(path: string): Promise<FileSystemStats>;
 }
+
+/** The core's session: what every protocol uses, and whole-file uploads from a stream. */
+export interface CoreSession extends FileSession {
+  /**
+   * A whole file from a stream of chunks (an HTTP PUT): written, checked against the digest
+   * sent with it, and closed (recorded as FileUploaded); anything that fails on the way ends
+   * it as UploadAborted with the reason, and is thrown.
+   */
+  upload(path: string, body: UploadBody, options: StreamUploadOptions): Promise<UploadedFile>;
+}
+
+/** The chunks of a body; `complete()` says whether the sender sent all it meant to. */
+export interface UploadBody {
+  readonly chunks: AsyncIterable<Buffer>;
+  complete(bytes: number): boolean;
+}
+
+export interface StreamUploadOptions {
+  /** False: refuse to replace an existing file (already-exists). */
+  readonly overwrite: boolean;
+  /** The most bytes this upload may carry (too-large beyond). */
+  readonly maxBytes: number;
+  readonly expectedSha256?: string | undefined;
+}
+
+export interface UploadedFile {
+  /** The canonical virtual path. */
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly overwrote: boolean;
+}
