@@ -50,6 +50,7 @@ export const auditOperations = [
   'application.disable',
   'file.upload',
   'file.download',
+  'file.download-start',
   'file.delete',
   'file.rename',
   'file.list',
@@ -65,7 +66,7 @@ export const auditOperations = [
 ] as const;
 export type AuditOperation = (typeof auditOperations)[number];
 
-export const auditOutcomes = ['success', 'failure', 'denied', 'aborted'] as const;
+export const auditOutcomes = ['success', 'failure', 'denied', 'aborted', 'started'] as const;
 export type AuditOutcome = (typeof auditOutcomes)[number];
 
 /** The audit operation of a file operation (AccessDenied's and FileChangeUndone's `operation`). */
@@ -363,6 +364,15 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         sha256: event.data.sha256,
         detail: event.data.overwrote ? json({ overwrote: true }) : null,
       });
+    case 'DownloadStarted':
+      return fill(row, {
+        operation: 'file.download-start',
+        outcome: 'started',
+        protocol: event.data.protocol,
+        path: event.data.path,
+        size: event.data.size,
+        detail: event.data.offset === 0 ? null : json({ offset: event.data.offset }),
+      });
     case 'FileDownloaded':
       return fill(row, {
         operation: 'file.download',
@@ -593,6 +603,7 @@ export const auditProjection: Projection = {
     'ApplicationEnabledChanged',
     'FileUploaded',
     'FileDownloaded',
+    'DownloadStarted',
     'FileDeleted',
     'FileRenamed',
     'DirectoryCreated',

@@ -127,6 +127,7 @@ describe('audit of real SFTP sessions', () => {
       files.map((i) => [i.operation, i.outcome, i.path, i.previousPath]),
       [
         ['file.upload', 'success', '/report.bin', null],
+        ['file.download-start', 'started', '/report.bin', null],
         ['file.download', 'success', '/report.bin', null],
         ['directory.create', 'success', '/archive', null],
         ['file.rename', 'success', '/archive/report.bin', '/report.bin'],
@@ -138,7 +139,7 @@ describe('audit of real SFTP sessions', () => {
     const upload = files[0]!;
     assert.equal(upload.size, report.length);
     assert.equal(upload.sha256, sha256(report));
-    assert.equal(files[1]?.sha256, sha256(report), 'the whole download, hashed as sent');
+    assert.equal(files[2]?.sha256, sha256(report), 'the whole download, hashed as sent');
     for (const item of items) {
       assert.equal(item.userId, userId);
       assert.equal(item.sessionId, session.sessionId);

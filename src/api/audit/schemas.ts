@@ -12,7 +12,10 @@ export const Operation = Type.Union(
 );
 export const Outcome = Type.Union(
   auditOutcomes.map((o) => Type.Literal(o)),
-  { description: 'success; failure (sign-in refused); denied (file operation refused); aborted (upload)' },
+  {
+    description:
+      'success; failure (sign-in refused); denied (file operation refused); aborted (upload); started (a download whose end is recorded separately)',
+  },
 );
 
 /** The filters every audit call takes (list, export, live stream). */

@@ -239,12 +239,11 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
       const end = range?.end ?? size - 1;
       reply.header('content-length', String(Math.max(0, end - start + 1)));
       if (range) reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
-      if (size === 0) {
-        // Nothing to stream, but the content was asked for: one read finds the end, so the core
-        // records the (empty) download when the handle closes; a HEAD or a 304 reads nothing.
-        await handle.read(0, 0);
-        return reply.send(Buffer.alloc(0));
-      }
+      // The download is on record (DownloadStarted) before a header leaves: a read of nothing
+      // records its start, or fails cleanly. It also makes an empty file's download recorded
+      // when the handle closes. A HEAD or a 304 reads nothing and records nothing.
+      await handle.read(start, 0);
+      if (size === 0) return reply.send(Buffer.alloc(0));
       streaming = true;
       return reply.send(streamFile(handle, start, end));
     } finally {

@@ -343,9 +343,10 @@ class CoreFileSession implements CoreSession {
   }
 
   /** Appends one event in a stream of its own; resolves once it is durable. */
-  async record(event: DomainEvent, id = this.deps.ids.uuid()): Promise<void> {
+  /** Appends to `file-<id>`: a new stream, or the next event of one (`after` its last revision). */
+  async record(event: DomainEvent, id = this.deps.ids.uuid(), after?: number): Promise<void> {
     await this.deps.store.appendToStream(fileStream(id), [toNewEvent(event, this.metadata())], {
-      expectedRevision: 'no_stream',
+      expectedRevision: after ?? 'no_stream',
     });
   }
 
@@ -660,6 +661,9 @@ class DownloadHandle implements FileHandle {
   private readonly ahead = new Map<number, Buffer>();
   private reads = 0;
   private closed = false;
+  /** DownloadStarted, recorded once before the first byte is sent. */
+  private started: Promise<void> | undefined;
+  private readonly downloadId: string;
 
   constructor(
     private readonly session: CoreFileSession,
@@ -670,9 +674,20 @@ class DownloadHandle implements FileHandle {
     private readonly home: string,
     /** The file's recorded sha256, valid for it as opened (else undefined: hash what is sent). */
     private readonly knownSha256: string | undefined,
-  ) {}
+  ) {
+    this.downloadId = session.deps.ids.uuid();
+  }
 
   async read(offset: number, length: number): Promise<Buffer | null> {
+    // Nothing leaves before the download is on record; if it cannot be, no read succeeds.
+    this.started ??= this.session.record(
+      {
+        type: 'DownloadStarted',
+        data: { protocol: this.session.protocol, path: this.path, size: this.size, offset },
+      },
+      this.downloadId,
+    );
+    await this.started;
     this.reads++;
     const buffer = Buffer.allocUnsafe(length);
     const { bytesRead } = await this.file.read(buffer, 0, length, offset);
@@ -732,17 +747,21 @@ class DownloadHandle implements FileHandle {
       this.inOrder && this.firstOffset !== null && this.firstOffset === 0 && this.nextOffset >= this.size;
     const emptyWhole = this.size === 0 && this.bytesSent === 0;
     const sha256 = whole || emptyWhole ? (this.knownSha256 ?? this.hash.digest('hex')) : null;
-    await this.session.record({
-      type: 'FileDownloaded',
-      data: {
-        protocol: this.session.protocol,
-        path: this.path,
-        bytesSent: this.bytesSent,
-        whole: whole || emptyWhole,
-        offset: this.firstOffset ?? 0,
-        sha256,
+    await this.session.record(
+      {
+        type: 'FileDownloaded',
+        data: {
+          protocol: this.session.protocol,
+          path: this.path,
+          bytesSent: this.bytesSent,
+          whole: whole || emptyWhole,
+          offset: this.firstOffset ?? 0,
+          sha256,
+        },
       },
-    });
+      this.downloadId,
+      0,
+    );
     return { size: this.bytesSent, sha256 };
   }
 

@@ -49,6 +49,20 @@ export const FileDownloaded = eventSchema('FileDownloaded', {
   sha256: Type.Union([Sha256, Type.Null()]),
 });
 
+/**
+ * A download's first byte is about to be sent: recorded (durable) before any is, on the
+ * download's own stream, where FileDownloaded later records how it ended. A download cut short
+ * by a crash leaves this record alone: started, never finished.
+ */
+export const DownloadStarted = eventSchema('DownloadStarted', {
+  protocol: Protocol,
+  path: VirtualPath,
+  /** The file's size when it was opened. */
+  size: Bytes,
+  /** Where the first read asked to start. */
+  offset: Bytes,
+});
+
 export const FileDeleted = eventSchema('FileDeleted', {
   protocol: Protocol,
   path: VirtualPath,
