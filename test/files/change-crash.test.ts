@@ -176,6 +176,7 @@ const CASES: CrashPoint[] = [
   'rename.after-intent',
   'rename.after-effect',
   'rename.after-event',
+  'rename.after-intent',
   'rename.after-effect',
   'rename.after-event',
   'mkdir.after-effect',
@@ -245,6 +246,7 @@ before(async () => {
     'r4',
     'r5',
     'r5-target',
+    'r6',
     's1',
   ])
     await upload(s, `${name}.txt`, `content of ${name}`);
@@ -331,6 +333,14 @@ describe('a rename cut short by a crash', () => {
     assert.deepEqual(await changesSince(position), ['FileRenamed /r3.txt→/r3-new.txt']);
     assert.ok(await inFilesView('/r3-new.txt'));
     assert.equal(await inFilesView('/r3.txt'), false);
+  });
+
+  it('rename.after-intent (HTTP move): nothing moved, recorded as undone', async () => {
+    const position = await crashAt('rename.after-intent', httpMove('/r6.txt', '/r6-new.txt', false));
+    assert.equal(await read('r6.txt'), 'content of r6');
+    assert.equal(existsSync(onDisk('r6-new.txt')), false);
+    assert.deepEqual(await changesSince(position), ['FileChangeUndone rename /r6.txt→/r6-new.txt']);
+    assert.ok(await inFilesView('/r6.txt'));
   });
 
   it('rename.after-effect (HTTP move): the file is back under its old name', async () => {
