@@ -30,6 +30,37 @@ async function until(check: () => Promise<boolean>, what: string): Promise<void>
   assert.fail(`never happened: ${what}`);
 }
 
+/**
+ * Opens `count` connections one after another (from `localAddress` if given), each sending half
+ * a request so it stays busy; `outcomes` resolve with what the server sent before closing each.
+ */
+async function halfRequests(
+  base: string,
+  count: number,
+  localAddress?: string,
+): Promise<{ sockets: net.Socket[]; outcomes: Array<Promise<string>> }> {
+  const url = new URL(base);
+  const sockets: net.Socket[] = [];
+  const outcomes: Array<Promise<string>> = [];
+  for (let i = 0; i < count; i++) {
+    const socket = net.connect({
+      host: url.hostname,
+      port: Number(url.port),
+      ...(localAddress ? { localAddress } : {}),
+    });
+    socket.on('error', () => {});
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    outcomes.push(new Promise((resolve) => socket.once('close', () => resolve(received))));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: sluice\r\n');
+    sockets.push(socket);
+  }
+  return { sockets, outcomes };
+}
+
 interface Trickle {
   /** What the server sent before it closed the connection. */
   readonly answer: Promise<string>;
@@ -173,22 +204,7 @@ describe('HTTP connection cap', () => {
   after(() => t.stop());
 
   it('closes a fifth connection at once while four are open; the four are served', async () => {
-    const url = new URL(t.base);
-    const sockets: net.Socket[] = [];
-    const outcomes: Array<Promise<string>> = [];
-    for (let i = 0; i < 5; i++) {
-      const socket = net.connect({ host: url.hostname, port: Number(url.port) });
-      socket.on('error', () => {});
-      let received = '';
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString('latin1');
-      });
-      outcomes.push(new Promise((resolve) => socket.once('close', () => resolve(received))));
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      // Half a request: the connection stays busy until the rest comes.
-      socket.write('GET /healthz HTTP/1.1\r\nHost: sluice\r\n');
-      sockets.push(socket);
-    }
+    const { sockets, outcomes } = await halfRequests(t.base, 5);
     // The fifth was closed without an answer; then the four finish their requests.
     assert.equal(await outcomes[4], '');
     for (const socket of sockets.slice(0, 4)) socket.write('Connection: close\r\n\r\n');
@@ -205,22 +221,7 @@ describe('HTTP connections per address', () => {
   after(() => t.stop());
 
   it('closes a fourth connection from an address holding three; other addresses are served', async () => {
-    const url = new URL(t.base);
-    const sockets: net.Socket[] = [];
-    const outcomes: Array<Promise<string>> = [];
-    for (let i = 0; i < 4; i++) {
-      const socket = net.connect({ host: url.hostname, port: Number(url.port), localAddress: '127.0.0.2' });
-      socket.on('error', () => {});
-      let received = '';
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString('latin1');
-      });
-      outcomes.push(new Promise((resolve) => socket.once('close', () => resolve(received))));
-      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-      // A slow body's start: the connection stays open until the rest comes.
-      socket.write('GET /healthz HTTP/1.1\r\nHost: sluice\r\n');
-      sockets.push(socket);
-    }
+    const { sockets, outcomes } = await halfRequests(t.base, 4, '127.0.0.2');
     assert.equal(await outcomes[3], '', 'the fourth from 127.0.0.2 was closed unanswered');
     const other = await curl(['--interface', '127.0.0.3', `${t.base}/healthz`]);
     assert.equal(other.status, 200, 'another address is served meanwhile');

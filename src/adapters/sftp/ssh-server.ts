@@ -328,21 +328,19 @@ export class SftpServer {
     // Counted across instances in one transaction per user: of simultaneous sign-ins beyond the
     // limit on any instance, none slips through between the count and the lease.
     leased = await leases.acquire(user.userId, connectionId, this.options.maxConnectionsPerUser);
+    // What ConnectionOpened and ConnectionRefused both say of this connection.
+    const facts = {
+      connectionId,
+      protocol: 'sftp' as const,
+      sessionId: auth.sessionId,
+      userId: user.userId,
+      remoteAddress: context.clientIp,
+      remotePort: context.clientPort ?? 0,
+      clientSoftware,
+    };
     const refuse = (reason: string) =>
       connections
-        .refused(
-          {
-            connectionId,
-            protocol: 'sftp',
-            sessionId: auth.sessionId,
-            userId: user.userId,
-            remoteAddress: context.clientIp,
-            remotePort: context.clientPort ?? 0,
-            clientSoftware,
-            reason,
-          },
-          actorContext,
-        )
+        .refused({ ...facts, reason }, actorContext)
         .catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionRefused'));
     if (!leased) {
       log.info({ userId: user.userId }, 'connection limit per user reached: disconnecting');
@@ -375,17 +373,7 @@ export class SftpServer {
     let connection: OpenConnection;
     try {
       connection = await connections.opened(
-        {
-          connectionId,
-          protocol: 'sftp',
-          sessionId: auth.sessionId,
-          userId: user.userId,
-          remoteAddress: context.clientIp,
-          remotePort: context.clientPort ?? 0,
-          clientSoftware,
-          authMethod: auth.method,
-          keyFingerprint: auth.fingerprint,
-        },
+        { ...facts, authMethod: auth.method, keyFingerprint: auth.fingerprint },
         actorContext,
       );
     } catch (error) {

@@ -123,7 +123,8 @@ export const AccessDenied = eventSchema('AccessDenied', {
   reason: Text(200, 1),
 });
 
-export const ConnectionOpened = eventSchema('ConnectionOpened', {
+/** What ConnectionOpened and ConnectionRefused both say of a signed-in connection. */
+const connectionFacts = {
   connectionId: Uuid,
   protocol: Protocol,
   sessionId: Uuid,
@@ -131,6 +132,10 @@ export const ConnectionOpened = eventSchema('ConnectionOpened', {
   remoteAddress: IpAddress,
   remotePort: Type.Integer({ minimum: 0, maximum: 65535 }),
   clientSoftware: Text(255),
+};
+
+export const ConnectionOpened = eventSchema('ConnectionOpened', {
+  ...connectionFacts,
   authMethod: Type.Union([Type.Literal('password'), Type.Literal('public-key')]),
   keyFingerprint: Type.Union([Text(100, 10), Type.Null()]),
 });
@@ -151,13 +156,7 @@ export const ConnectionClosed = eventSchema('ConnectionClosed', {
  * reached, or the user or session changed while it signed in.
  */
 export const ConnectionRefused = eventSchema('ConnectionRefused', {
-  connectionId: Uuid,
-  protocol: Protocol,
-  sessionId: Uuid,
-  userId: UserId,
-  remoteAddress: IpAddress,
-  remotePort: Type.Integer({ minimum: 0, maximum: 65535 }),
-  clientSoftware: Text(255),
+  ...connectionFacts,
   reason: Text(200, 1),
 });
 
