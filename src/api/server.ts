@@ -4,10 +4,11 @@
  */
 
 import type { ServerOptions as NodeServerOptions } from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Metrics } from '../adapters/metrics/metrics.js';
+import { AddressList } from '../application/address-list.js';
 import type { ApplicationService } from '../application/applications.js';
 import type { SignInDefender } from '../application/defender.js';
 import type { FileOperations } from '../application/files/file-operations.js';
@@ -195,19 +196,11 @@ function capConnectionsPerAddress(
   trustedProxies: readonly string[],
   refused: () => void,
 ): void {
-  const exempt = new net.BlockList();
-  for (const entry of trustedProxies) {
-    const [address = '', prefix] = entry.split('/');
-    const type = net.isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) exempt.addAddress(address, type);
-    else exempt.addSubnet(address, Number(prefix), type);
-  }
+  const exempt = new AddressList(trustedProxies);
   const open = new Map<string, number>();
   server.on('connection', (socket: net.Socket) => {
     const address = socket.remoteAddress;
-    if (address === undefined) return;
-    const type = net.isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (exempt.check(address, type)) return;
+    if (address === undefined || exempt.has(address)) return;
     const held = open.get(address) ?? 0;
     if (held >= max) {
       refused();

@@ -16,14 +16,14 @@
  * summary), so instances racing, or a retry after a crash between append and apply, record it
  * once and apply what was recorded.
  */
-import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { banLength, countsAsGuessing, type DefenderPolicy, failureDelay } from '../domain/defender/policy.js';
 import { type EventStore, WrongExpectedRevision } from '../domain/event-store.js';
 import { type EventOfType, toNewEvent } from '../domain/events/catalogue.js';
 import { banStream, failuresSummaryStream, refusedSummaryStream } from '../domain/events/defender-events.js';
 import type { EventMetadata } from '../domain/events/envelope.js';
 import { foldCase } from '../domain/users/reservation.js';
-import { metadataFor } from './metadata.js';
+import { AddressList } from './address-list.js';
+import { metadataFor, systemMetadata } from './metadata.js';
 import type {
   Ban,
   BanKey,
@@ -98,31 +98,14 @@ class Lane {
   }
 }
 
-function allowList(entries: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const entry of entries) {
-    const [address = '', prefix] = entry.split('/');
-    const type = isIPv6(address) ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) list.addAddress(address, type);
-    else list.addSubnet(address, Number(prefix), type);
-  }
-  return list;
-}
-
 export class SignInDefender {
-  private readonly allowed: BlockList;
+  private readonly allowed: AddressList;
   /** Addresses that failed in this process within the window, with when that ends. */
   private readonly suspects = new Map<string, number>();
   private readonly suspectLane = new Lane();
 
   constructor(private readonly deps: DefenderDeps) {
-    this.allowed = allowList(deps.policy.allowList);
-  }
-
-  private isAllowed(address: string): boolean {
-    const plain = address.startsWith('::ffff:') ? address.slice(7) : address;
-    if (isIPv4(plain)) return this.allowed.check(plain, 'ipv4');
-    return isIPv6(plain) && this.allowed.check(plain, 'ipv6');
+    this.allowed = new AddressList(deps.policy.allowList);
   }
 
   private keys(address: string, userName: string | null) {
@@ -140,7 +123,7 @@ export class SignInDefender {
    * failure is still held first waits for the hold to end.
    */
   async banned(address: string, userName: string | null): Promise<Ban | undefined> {
-    if (this.isAllowed(address)) return undefined;
+    if (this.allowed.has(address)) return undefined;
     const name = userName === null || userName === '' ? null : foldCase(userName);
     for (let holds = 0; ; holds++) {
       const now = this.deps.clock.now();
@@ -190,7 +173,7 @@ export class SignInDefender {
     reason: Reason,
     context: RequestContext,
   ): Promise<void> {
-    if (!countsAsGuessing(reason) || this.isAllowed(address)) return;
+    if (!countsAsGuessing(reason) || this.allowed.has(address)) return;
     const { policy } = this.deps;
     const now = this.deps.clock.now();
     this.suspect(address, now);
@@ -309,12 +292,7 @@ export class SignInDefender {
     for (const summary of taken) {
       const { stream, event } = summaryEvent(summary);
       try {
-        await this.append(
-          stream,
-          event,
-          { envelopeVersion: 1, correlationId: this.deps.ids.uuid(), actor: {} },
-          'no_stream',
-        );
+        await this.append(stream, event, systemMetadata(this.deps.ids), 'no_stream');
         recorded++;
       } catch (error) {
         if (!(error instanceof WrongExpectedRevision)) {
