@@ -105,6 +105,21 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   const cleanUp = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   };
+  /** Runs `task` every `ms` until stop; at stop, once more if asked (what is counted gets recorded). */
+  const every = (
+    ms: number,
+    task: () => Promise<unknown>,
+    options: { onError: (error: unknown) => void; onceMoreAtStop?: boolean },
+  ) => {
+    const timer = setInterval(() => {
+      task().catch(options.onError);
+    }, ms);
+    timer.unref();
+    cleanups.push(async () => {
+      clearInterval(timer);
+      if (options.onceMoreAtStop) await task().catch(() => 0);
+    });
+  };
 
   try {
     let embedded: EmbeddedPostgres | undefined;
@@ -206,13 +221,9 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       onDelay: (kind, ms) => metrics.signInDelaySeconds.observe({ kind }, ms / 1000),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
-    const summaries = setInterval(() => {
-      defender.summarize().catch((error: unknown) => logger.error({ err: error }, 'ban summary failed'));
-    }, config.defenderSummaryIntervalMs);
-    summaries.unref();
-    cleanups.push(async () => {
-      clearInterval(summaries);
-      await defender.summarize().catch(() => 0);
+    every(config.defenderSummaryIntervalMs, () => defender.summarize(), {
+      onError: (error) => logger.error({ err: error }, 'ban summary failed'),
+      onceMoreAtStop: true,
     });
     const tokens = new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool));
     const signIn = new SignInService({
@@ -301,13 +312,9 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         'file changes cut short by the last stop: recorded ones finished, the rest undone',
       );
     // Changes whose event could not be appended (the database away) are settled once it answers.
-    const settling = setInterval(() => {
-      files
-        .retryUnsettledChanges(logSettled('whose event could not be appended'))
-        .catch((error: unknown) => logger.warn({ err: error }, 'file changes still unsettled'));
-    }, 5000);
-    settling.unref();
-    cleanups.push(async () => clearInterval(settling));
+    every(5000, () => files.retryUnsettledChanges(logSettled('whose event could not be appended')), {
+      onError: (error) => logger.warn({ err: error }, 'file changes still unsettled'),
+    });
     const recovered = await files.recoverUploads();
     if (recovered.finished + recovered.discarded > 0) {
       logger.warn(
@@ -388,16 +395,10 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     cleanups.push(() => registry.stop());
     const hostKeys = await loadOrCreateHostKeys(config.dataDir);
     const connections = new Connections({ store, clock, ids });
-    const attemptSummaries = setInterval(() => {
-      connections
-        .summarize()
-        .catch((error: unknown) => logger.error({ err: error }, 'summary of connection attempts failed'));
-    }, config.defenderSummaryIntervalMs);
-    attemptSummaries.unref();
-    // Pushed before the SFTP server's own cleanup, so it runs after it: the last counts are kept.
-    cleanups.push(async () => {
-      clearInterval(attemptSummaries);
-      await connections.summarize().catch(() => 0);
+    // Its stop comes after the SFTP server's (cleanups run in reverse): the last counts are kept.
+    every(config.defenderSummaryIntervalMs, () => connections.summarize(), {
+      onError: (error) => logger.error({ err: error }, 'summary of connection attempts failed'),
+      onceMoreAtStop: true,
     });
     const sftp = new SftpServer(
       {

@@ -126,9 +126,9 @@ export class Credentials {
     else if (!application.enabled) await this.refuse('application-disabled', attempt);
   }
 
-  /** The active user of that name, or undefined. */
-  async userNamed(userName: string): Promise<ActiveUser | undefined> {
-    const userId = await this.deps.users.findUserId('userName', userName);
+  /** The active user of that name (or e-mail address), or undefined. */
+  async activeUser(field: 'userName' | 'emailAddress', value: string): Promise<ActiveUser | undefined> {
+    const userId = await this.deps.users.findUserId(field, value);
     const user = userId === null ? undefined : await this.deps.users.getUser(userId);
     return user?.status === 'active' ? user : undefined;
   }
@@ -138,7 +138,7 @@ export class Credentials {
    * look the same to the caller and cost the same time; the event says which it was.
    */
   async passwordUser(userName: string, password: string, attempt: Attempt): Promise<ActiveUser> {
-    const user = await this.userNamed(userName);
+    const user = await this.activeUser('userName', userName);
     if (!user) {
       await this.verify(null, password, attempt);
       return this.refuse('unknown-user', attempt);
@@ -159,7 +159,7 @@ export class Credentials {
     verify: (storedPublicKey: string) => boolean,
     attempt: Attempt,
   ): Promise<ActiveUser> {
-    const user = await this.userNamed(userName);
+    const user = await this.activeUser('userName', userName);
     if (!user) return this.refuse('unknown-user', attempt);
     const known = { ...attempt, userId: user.userId };
     const key = user.keys.find((k) => k.fingerprint === fingerprint);

@@ -106,7 +106,7 @@ export class SignInService {
     if (claims.subject.kind !== 'user') return credentials.refuse('ticket-mismatch', attempt);
     const named = { ...attempt, userName: claims.subject.userName };
     if (claims.applicationId !== input.applicationId) return credentials.refuse('ticket-mismatch', named);
-    const user = await credentials.userNamed(claims.subject.userName);
+    const user = await credentials.activeUser('userName', claims.subject.userName);
     if (!user) return credentials.refuse('unknown-user', named);
     const known = { ...named, userId: user.userId };
     if (!user.enabled) return credentials.refuse('user-disabled', known);
@@ -147,9 +147,7 @@ export class SignInService {
     ) {
       return credentials.refuse('ticket-mismatch', attempt);
     }
-    const existingId = await this.deps.users.findUserId('emailAddress', input.emailAddress);
-    const existing = existingId === null ? undefined : await this.deps.users.getUser(existingId);
-    let user = existing?.status === 'active' ? existing : undefined;
+    let user = await credentials.activeUser('emailAddress', input.emailAddress);
     if (user && !user.enabled)
       return credentials.refuse('user-disabled', { ...attempt, userId: user.userId });
     if (user && isPrivileged(user))
@@ -254,7 +252,7 @@ export class SignInService {
 
   /** Whether the user of that name holds this key (an SSH key query: nothing is recorded). */
   async holdsKey(userName: string, fingerprint: string): Promise<boolean> {
-    const user = await this.credentials.userNamed(userName);
+    const user = await this.credentials.activeUser('userName', userName);
     return user?.keys.some((k) => k.fingerprint === fingerprint) ?? false;
   }
 
