@@ -12,6 +12,8 @@ const PASSWORD = 'attack-test-password';
 const ADMIN_EMAIL = 'ops@sluice.example';
 let t: TestSluice;
 let admin: string;
+/** Where the admin's session was opened: a view query waits for it (read-your-writes). */
+let adminOpened: number;
 const tickets = new TicketCodec(TICKET_SECRET);
 
 /** curl with a JSON body (and a bearer token when given). */
@@ -43,7 +45,9 @@ async function userCount(): Promise<number> {
 
 before(async () => {
   t = await startTestSluice({ env: { MFT_ADMIN_EMAIL: ADMIN_EMAIL } });
-  admin = (await signIn('admin', ADMIN_PASSWORD, 1)).token;
+  const opened = await signIn('admin', ADMIN_PASSWORD, 1);
+  admin = opened.token;
+  adminOpened = opened.position;
   assert.equal(
     (await post('/api/v1/applications', { applicationId: 1000, name: 'Portal' }, admin)).status,
     201,
@@ -67,7 +71,10 @@ after(() => t.stop());
 describe('attacks that once worked', () => {
   it('1. an auditor lists the admin’s open session and uses its id as a bearer: refused', async () => {
     const auditor = await signIn('audrey');
-    const listed = await get('/api/v1/sessions?userId=1&state=open&minPosition=1', auditor.token);
+    const listed = await get(
+      `/api/v1/sessions?userId=1&state=open&minPosition=${adminOpened}`,
+      auditor.token,
+    );
     assert.equal(listed.status, 200, listed.body);
     const adminSessionId = listed.json<{ items: Array<{ sessionId: string }> }>().items[0]?.sessionId;
     assert.ok(adminSessionId, 'the auditor sees the admin’s session id');
