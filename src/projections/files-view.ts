@@ -2,7 +2,7 @@
  * The `files` view: the files each user has now, with size, sha256, who wrote them last and
  * in which session. Serves the HTTP API's ETag and anyone asking "what is there".
  */
-import { type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
 import type { Projection } from './projection.js';
@@ -11,14 +11,42 @@ function likePrefix(path: string): string {
   return `${path.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
 }
 
+type FileRow = Insertable<ReadModel['files']>;
+
 async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void> {
+  // Uploads in a row are written in one statement (the last one of a name wins); a delete or a
+  // rename writes the uploads before it first.
+  const uploads = new Map<string, FileRow>();
+  const writeUploads = async () => {
+    if (uploads.size === 0) return;
+    const rows = [...uploads.values()];
+    uploads.clear();
+    await trx
+      .insertInto('files')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['user_id', 'path']).doUpdateSet((eb) => ({
+          size: eb.ref('excluded.size'),
+          sha256: eb.ref('excluded.sha256'),
+          last_writer_user_id: eb.ref('excluded.last_writer_user_id'),
+          last_session_id: eb.ref('excluded.last_session_id'),
+          last_application_id: eb.ref('excluded.last_application_id'),
+          last_protocol: eb.ref('excluded.last_protocol'),
+          updated_at: eb.ref('excluded.updated_at'),
+          updated_position: eb.ref('excluded.updated_position'),
+        })),
+      )
+      .execute();
+  };
   for (const event of events) {
     const actor = event.metadata.actor;
     if (actor.userId === undefined) continue;
     const userId = actor.userId;
     switch (event.type) {
-      case 'FileUploaded': {
-        const row = {
+      case 'FileUploaded':
+        uploads.set(`${userId}\0${event.data.path}`, {
+          user_id: userId,
+          path: event.data.path,
           size: event.data.size,
           sha256: event.data.sha256,
           last_writer_user_id: userId,
@@ -27,15 +55,10 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
           last_protocol: event.data.protocol,
           updated_at: event.recordedAt,
           updated_position: event.globalPosition,
-        };
-        await trx
-          .insertInto('files')
-          .values({ user_id: userId, path: event.data.path, ...row })
-          .onConflict((oc) => oc.columns(['user_id', 'path']).doUpdateSet(row))
-          .execute();
+        });
         break;
-      }
       case 'FileDeleted':
+        await writeUploads();
         await trx
           .deleteFrom('files')
           .where('user_id', '=', userId)
@@ -43,6 +66,7 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
           .execute();
         break;
       case 'FileRenamed': {
+        await writeUploads();
         const { from, to } = event.data;
         // The target is replaced (posix-rename), then the file — or a folder's contents — moves.
         await trx
@@ -64,6 +88,7 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
       }
     }
   }
+  await writeUploads();
 }
 
 export const filesProjection: Projection = {

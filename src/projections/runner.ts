@@ -14,7 +14,8 @@
  *
  * What keeps it fast: the subscription reads the next batch while the current one is
  * applied; at the head of the log the projections wake on the same append, share one read
- * (the event store's) and write in one transaction together (one statement locks their
+ * (the event store's, which reads at the head at most once per 50 ms, so a burst of appends
+ * comes as one batch) and write in one transaction together (one statement locks their
  * checkpoints, one moves them; committed without waiting for the WAL flush, since a crash
  * loses rows and checkpoints together and they are replayed); and a batch holding no event
  * the projection handles opens no transaction at all: its progress counts at once in this process (the view is already as it would be after

@@ -134,6 +134,41 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     }
   });
 
+  it('at the head, appends that follow a read within readIntervalMs are read together, in one batch', {
+    timeout: 60_000,
+  }, async () => {
+    const notifier = new AppendNotifier(database.url);
+    // A long interval, so that the appends below fall within it even on a slow machine.
+    const store = new PostgresEventStore({
+      db: database.open({ max: 4 }).db,
+      notifier,
+      readIntervalMs: 3000,
+    });
+    stores.push(store);
+    await notifier.start();
+    const subscriber = new Subscriber(store, { after: await store.headPosition() });
+    try {
+      const first = newEvent('Burst', { i: 0 });
+      await store.appendToStream('burst-0', [first]);
+      // The first append after a quiet spell is read at once, alone.
+      await subscriber.untilEvent(first.eventId ?? '');
+      assert.deepEqual(subscriber.batchSizes, [1]);
+      const burst = [1, 2, 3, 4].map((i) => newEvent('Burst', { i }));
+      // Waiting for the next append when the burst begins, as a projection at the head is.
+      const waiting = subscriber.pull();
+      for (const [i, event] of burst.entries()) await store.appendToStream(`burst-${i + 1}`, [event]);
+      await waiting;
+      await subscriber.untilEvent(burst.at(-1)?.eventId ?? '');
+      assert.deepEqual(subscriber.batchSizes, [1, 4]);
+      assert.deepEqual(
+        subscriber.events.map((e) => e.eventId),
+        [first, ...burst].map((e) => e.eventId),
+      );
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
   it('rejects an empty append, a bad expected revision and a bad stream id with RangeError', async () => {
     const { store } = openStore();
     await assert.rejects(store.appendToStream('range', []), RangeError);

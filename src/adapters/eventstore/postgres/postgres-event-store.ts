@@ -2,6 +2,7 @@
  * The EventStore port on PostgreSQL (kysely + pg). See migrations/0001_events.ts for the
  * table layout and for why readers never skip an event that commits late.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { type QueryExecutorProvider, sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type {
@@ -22,6 +23,10 @@ import type { AppendNotifier } from './append-notifier.js';
 const POLL_INTERVAL_MS = 500;
 /** After a wake-up that found nothing readable, the first re-read comes this soon (then doubles). */
 const RETRY_AFTER_WAKE_MS = 10;
+/** Rows a shared subscription read asks for at least (the projections' batch). */
+const SHARED_READ_ROWS = 2000;
+/** Default of `readIntervalMs`. */
+const READ_INTERVAL_MS = 50;
 
 interface EventRow {
   global_position: string;
@@ -47,6 +52,13 @@ export interface PostgresEventStoreOptions {
   readonly notifier: AppendNotifier;
   /** Observes each committed append (metrics). */
   readonly onAppended?: (streamId: string, count: number, seconds: number) => void;
+  /**
+   * At the head of the log, a subscription reads at most once per this many milliseconds
+   * (default 10): the first append after a quiet spell is read at once, and the appends that
+   * follow it within the interval are read together, in one query and one batch for every
+   * projection, instead of one read and one read-model transaction per append.
+   */
+  readonly readIntervalMs?: number;
   /**
    * Test seam: runs inside the append's transaction after the rows are written and before
    * COMMIT, so tests can hold transactions open and commit them out of order.
@@ -101,6 +113,11 @@ export class PostgresEventStore implements EventStore {
   private readonly closing = new AbortController();
   /** Subscription reads in flight, by the position they read after. */
   private readonly reads = new Map<number, SharedRead[]>();
+  /**
+   * The last read after a wake-up: when (performance.now()) and at which notifier version.
+   * Subscriptions woken by the same appends read at once, to share it.
+   */
+  private headRead = { at: Number.NEGATIVE_INFINITY, version: -1 };
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.db = options.db;
@@ -200,17 +217,30 @@ export class PostgresEventStore implements EventStore {
       : this.closing.signal;
     const notifier = this.options.notifier;
     await notifier.start();
+    const interval = this.options.readIntervalMs ?? READ_INTERVAL_MS;
     let woken = false;
     let backoff = 0;
     while (!signal.aborted) {
+      // Woken soon after the last read at the head: let the appends of the rest of the
+      // interval join in. Every subscription waits for the same moment, so they still share
+      // one read (and the projections one transaction).
+      if (woken && notifier.version !== this.headRead.version) {
+        const wait = this.headRead.at + interval - performance.now();
+        if (wait > 0) await delay(wait, undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) return;
+      }
       const seen = notifier.version;
+      if (seen !== this.headRead.version) this.headRead = { at: performance.now(), version: seen };
       const batch = await this.sharedRead(after, batchSize, seen);
       if (signal.aborted) return;
       if (batch.length > 0) {
         after = batch[batch.length - 1]!.globalPosition;
         backoff = 0;
         yield batch;
-        if (batch.length === batchSize) continue;
+        if (batch.length === batchSize) {
+          woken = false; // catching up: the next page at once
+          continue;
+        }
       } else if (woken || backoff > 0) {
         // Woken, yet nothing readable: an older transaction is still open somewhere in the
         // cluster (one that will not notify when it ends). Look again soon, backing off.
@@ -233,10 +263,13 @@ export class PostgresEventStore implements EventStore {
     const inFlight = this.reads.get(after);
     const joined = inFlight?.find((r) => r.limit >= limit && r.version >= seen);
     if (joined) return joined.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
+    // At least SHARED_READ_ROWS, so subscriptions asking for fewer rows than others can serve
+    // those that come after them.
+    const rowsToRead = Math.max(limit, SHARED_READ_ROWS);
     const read: SharedRead = {
-      limit,
+      limit: rowsToRead,
       version: this.options.notifier.version,
-      rows: this.readAll({ after, limit }).finally(() => {
+      rows: this.readAll({ after, limit: rowsToRead }).finally(() => {
         const list = this.reads.get(after);
         const rest = list?.filter((r) => r !== read) ?? [];
         if (rest.length > 0) this.reads.set(after, rest);
@@ -244,7 +277,7 @@ export class PostgresEventStore implements EventStore {
       }),
     };
     this.reads.set(after, [...(inFlight ?? []), read]);
-    return read.rows;
+    return read.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
   }
 
   async close(): Promise<void> {
