@@ -96,6 +96,33 @@ describe('PostgresEventStore (PostgreSQL specifics)', () => {
     }
   });
 
+  it('a burst of appends within the notifier interval sends two NOTIFYs: the first at once, the rest together at its end', {
+    timeout: 30_000,
+  }, async () => {
+    // A long interval, so that the burst falls within it even on a slow machine.
+    const notifier = new AppendNotifier(database.url, undefined, 2000);
+    const writer = new PostgresEventStore({ db: database.open({ max: 4 }).db, notifier });
+    stores.push(writer);
+    await notifier.start();
+    const reader = openStore();
+    await reader.notifier.start();
+    const subscriber = new Subscriber(reader.store, { after: await reader.store.headPosition() });
+    try {
+      const before = reader.notifier.version;
+      const burst = Array.from({ length: 10 }, (_, i) => newEvent('Burst', { i }));
+      for (const [i, event] of burst.entries()) await writer.appendToStream(`notify-burst-${i}`, [event]);
+      await subscriber.untilEvent(burst.at(-1)?.eventId ?? '');
+      // The trailing NOTIFY comes at the end of the interval. Only NOTIFYs move the reader's
+      // version (it appends nothing itself); one NOTIFY per append would have moved it by ten.
+      while (reader.notifier.version - before < 2) {
+        await reader.notifier.waitForAppend(reader.notifier.version, 1000);
+      }
+      assert.equal(reader.notifier.version - before, 2);
+    } finally {
+      await subscriber.stop();
+    }
+  });
+
   it('subscriptions of one process at the same position share one read per wake-up; each gets every event once, in order', {
     timeout: 60_000,
   }, async () => {

@@ -5,7 +5,7 @@
  * stages uploads in `MFT_DATA_DIR/uploads` so a file appears under its name only when complete.
  * Deletes, renames, folders and times are made in undoable steps (disk-changes.ts).
  */
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { constants as fsConstants, lstatSync, realpathSync, type Stats, statSync } from 'node:fs';
 import {
   copyFile,
   type FileHandle,
@@ -17,12 +17,12 @@ import {
   readFile,
   realpath,
   rename,
-  stat,
   statfs,
   unlink,
   writeFile,
 } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { OpenedForRead, StagedOwner, Storage } from '../../application/files/file-operations.js';
 import {
   type FileAttributes,
@@ -88,6 +88,8 @@ export interface StagedUpload {
   read(offset: number, length: number): Promise<Buffer>;
   size(): Promise<number>;
   sync(): Promise<void>;
+  /** Closes the file (written and synced); commit and discard still work. */
+  close(): Promise<void>;
   /** Moves the (already synced) data under its name. `overwrite: false` never replaces a file. */
   commit(options: { overwrite: boolean }): Promise<{ overwrote: boolean }>;
   discard(): Promise<void>;
@@ -97,10 +99,13 @@ export interface StagedUpload {
  * Directory syncs after an upload's name moved into place, shared and off the reply's path.
  * By then the upload is durable (its data synced, its event recorded), and until its folder
  * is synced its staging note stays: should the move be lost in a crash, the next start finds
- * the staged file with its note and finishes the move (`recoverUploads`). One fsync covers
- * every name moved in that folder before it began, so a burst of uploads into one folder
- * shares it.
+ * the staged file with its note and finishes the move (`recoverUploads`). The sync starts
+ * SYNC_DELAY_MS after the first move that asks for it and covers every name moved in that
+ * folder before it began, so a burst of uploads into one folder shares one (meanwhile the
+ * next upload's own data sync usually commits the file system's journal, moves included).
  */
+const SYNC_DELAY_MS = 100;
+
 class DirectorySyncs {
   private readonly folders = new Map<string, Array<() => Promise<void>>>();
   private readonly running = new Set<Promise<void>>();
@@ -115,6 +120,7 @@ class DirectorySyncs {
     const queue = [then];
     this.folders.set(dir, queue);
     const run = (async () => {
+      await delay(SYNC_DELAY_MS);
       while (queue.length > 0) {
         const covered = queue.splice(0);
         // A failed sync leaves the notes: the next start finds nothing left to do but drop them.
@@ -183,29 +189,46 @@ export class LocalDisk implements Storage {
    * component is fine (it is about to be created); a missing parent is not-found.
    */
   async locate(home: string, virtualPath: string): Promise<string> {
-    return (await this.locateEntry(home, virtualPath)).full;
+    return this.locateEntry(home, virtualPath).full;
   }
 
   /**
    * `locate`, with what `lstat` said of the final component (undefined: it does not exist, or
    * it is the home, which is not looked at).
+   *
+   * Synchronous on purpose: these lookups only read metadata the kernel has cached (a few
+   * microseconds each), while each call through libuv's thread pool costs a hand-off to a pool
+   * thread and back, about 80 µs of latency on a 2-core VM (bench/README.md, "bench/sftp").
+   * Calls that may wait for the disk (create, rename, unlink, sync, read, write) stay
+   * asynchronous.
    */
-  private async locateEntry(
+  private locateEntry(
     home: string,
     virtualPath: string,
-  ): Promise<{ full: string; info: Stats | undefined }> {
+  ): { full: string; info: Stats | undefined; error?: unknown } {
     const target = path.join(home, virtualPath);
     if (virtualPath === '/') return { full: home, info: undefined };
-    const parent = await realpath(path.dirname(target)).catch((error: unknown) => {
+    let parent: string;
+    try {
+      parent = realpathSync.native(path.dirname(target));
+    } catch (error) {
       throw toFileError(error, virtualPath);
-    });
+    }
     this.assertInside(home, parent, virtualPath);
     const full = path.join(parent, path.basename(target));
-    const info = await lstat(full).catch(() => undefined);
+    let info: Stats | undefined;
+    try {
+      info = lstatSync(full, { throwIfNoEntry: false });
+    } catch (error) {
+      return { full, info: undefined, error };
+    }
     if (info?.isSymbolicLink()) {
-      const real = await realpath(full).catch(() => {
+      let real: string;
+      try {
+        real = realpathSync.native(full);
+      } catch {
         throw new FileError('permission-denied', `${virtualPath}: a link that leads nowhere`);
-      });
+      }
       this.assertInside(home, real, virtualPath);
     }
     return { full, info };
@@ -218,11 +241,14 @@ export class LocalDisk implements Storage {
   }
 
   async stat(home: string, virtualPath: string, followLinks: boolean): Promise<FileAttributes> {
-    const { full, info } = await this.locateEntry(home, virtualPath);
-    // What locating found is the answer, unless a link is to be followed.
+    const { full, info, error } = this.locateEntry(home, virtualPath);
+    if (error) throw toFileError(error, virtualPath);
+    // What locating found is the answer, unless a link is to be followed (or it is the home).
     if (info && !(followLinks && info.isSymbolicLink())) return attributesOf(info);
+    if (!info && virtualPath !== '/')
+      throw new FileError('not-found', `${virtualPath}: no such file or directory`);
     try {
-      return attributesOf(followLinks ? await stat(full) : await lstat(full));
+      return attributesOf(followLinks ? statSync(full) : lstatSync(full));
     } catch (error) {
       throw toFileError(error, virtualPath);
     }
@@ -269,10 +295,13 @@ export class LocalDisk implements Storage {
     owner: StagedOwner,
   ): Promise<StagedUpload> {
     if (virtualPath === '/') throw new FileError('is-a-directory', '/: is a directory');
-    const { full: target, info: existing } = await this.locateEntry(home, virtualPath);
-    const parentInfo = await stat(path.dirname(target)).catch((error: unknown) => {
+    const { full: target, info: existing } = this.locateEntry(home, virtualPath);
+    let parentInfo: Stats;
+    try {
+      parentInfo = statSync(path.dirname(target));
+    } catch (error) {
       throw toFileError(error, virtualPath);
-    });
+    }
     if (!parentInfo.isDirectory())
       throw new FileError('not-a-directory', `${path.posix.dirname(virtualPath)}: not a directory`);
     if (existing?.isDirectory()) throw new FileError('is-a-directory', `${virtualPath}: is a directory`);
@@ -423,14 +452,12 @@ function stagedUpload(
     async sync() {
       await handle.sync();
     },
+    close: closeHandle,
     async commit({ overwrite }) {
       try {
         // The caller has synced the data (before recording the upload); this moves the name.
-        const [, existing] = await Promise.all([
-          closeHandle(),
-          overwrite ? lstat(target).catch(() => undefined) : undefined,
-        ]);
-        const overwrote = existing !== undefined;
+        await closeHandle();
+        const overwrote = overwrite && lstatSync(target, { throwIfNoEntry: false }) !== undefined;
         if (overwrite) {
           // rename replaces the directory entry, never writing through a hard link to the old file.
           await rename(stagingPath, target);

@@ -142,6 +142,8 @@ export interface StagedFile {
   read(offset: number, length: number): Promise<Buffer>;
   size(): Promise<number>;
   sync(): Promise<void>;
+  /** Closes the file once it is written and synced (no more reads or writes); commit and discard still work. */
+  close(): Promise<void>;
   commit(options: { overwrite: boolean }): Promise<{ overwrote: boolean }>;
   discard(): Promise<void>;
 }
@@ -983,7 +985,8 @@ class UploadHandle implements FileHandle {
       if (exists && !this.options.mayOverwrite)
         throw new FileError('already-exists', `${this.path}: already exists`);
       // The event first (durable), then the name: a crash in between is finished at restart.
-      await this.session.record(event, this.uploadId);
+      // The staged file is closed meanwhile.
+      await Promise.all([this.session.record(event, this.uploadId), this.staged.close()]);
       const { overwrote } = await this.staged.commit({ overwrite: this.options.mayOverwrite });
       return { size, sha256, overwrote };
     } catch (error) {

@@ -4,8 +4,10 @@
  *
  * The NOTIFY is sent after the append has committed, never inside the append's transaction:
  * PostgreSQL serialises the commits of transactions that NOTIFY, which would undo group
- * commit. Notifications are coalesced (one in flight at a time), so a burst of appends costs
- * one NOTIFY. Subscribers also poll, so a lost notification only delays them.
+ * commit. Notifications are coalesced: one in flight at a time and at most one per
+ * `intervalMs` (the first at once, the appends of the rest of the interval announced together
+ * at its end), so a burst of appends costs one NOTIFY. Subscribers also poll, so a lost
+ * notification only delays them.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -27,9 +29,14 @@ export class AppendNotifier {
   private closed = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
+  private notifiedAt = Number.NEGATIVE_INFINITY;
+  private notifyTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly connectionString: string,
     private readonly logger?: NotifierLogger,
+    /** Least time between two NOTIFYs of this process (default 25 ms). */
+    private readonly intervalMs = 25,
   ) {
     this.local.setMaxListeners(0);
     this.local.on('append', () => {
@@ -100,8 +107,20 @@ export class AppendNotifier {
   }
 
   private sendNotify(): void {
-    if (this.notifyInFlight) {
+    if (this.notifyInFlight || this.notifyTimer) {
       this.notifyAgain = true;
+      return;
+    }
+    const wait = this.notifiedAt + this.intervalMs - performance.now();
+    if (wait > 0) {
+      this.notifyAgain = true;
+      this.notifyTimer = setTimeout(() => {
+        this.notifyTimer = undefined;
+        if (this.notifyAgain && !this.closed) {
+          this.notifyAgain = false;
+          this.sendNotify();
+        }
+      }, wait);
       return;
     }
     const client = this.client;
@@ -113,6 +132,7 @@ export class AppendNotifier {
       return;
     }
     this.notifyInFlight = true;
+    this.notifiedAt = performance.now();
     client
       .query(`NOTIFY ${CHANNEL}`)
       .catch((error: unknown) => this.logger?.warn({ err: error }, 'NOTIFY failed'))
@@ -147,6 +167,7 @@ export class AppendNotifier {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.notifyTimer);
     const client = this.client;
     this.client = undefined;
     this.local.emit('append');
