@@ -241,14 +241,20 @@ export class LocalDisk implements Storage {
   }
 
   async stat(home: string, virtualPath: string, followLinks: boolean): Promise<FileAttributes> {
+    const found = await this.find(home, virtualPath, followLinks);
+    if (!found) throw new FileError('not-found', `${virtualPath}: no such file or directory`);
+    return found;
+  }
+
+  async find(home: string, virtualPath: string, followLinks: boolean): Promise<FileAttributes | undefined> {
     const { full, info, error } = this.locateEntry(home, virtualPath);
     if (error) throw toFileError(error, virtualPath);
     // What locating found is the answer, unless a link is to be followed (or it is the home).
     if (info && !(followLinks && info.isSymbolicLink())) return attributesOf(info);
-    if (!info && virtualPath !== '/')
-      throw new FileError('not-found', `${virtualPath}: no such file or directory`);
+    if (!info && virtualPath !== '/') return undefined;
     try {
-      return attributesOf(followLinks ? statSync(full) : lstatSync(full));
+      const found = followLinks ? statSync(full, { throwIfNoEntry: false }) : lstatSync(full);
+      return found && attributesOf(found);
     } catch (error) {
       throw toFileError(error, virtualPath);
     }

@@ -87,6 +87,8 @@ function limitsFor(actor: FileActor, server: TransferLimits): TransferLimits {
 export interface Storage extends ChangeStorage {
   home(homeFolder: string): Promise<string>;
   stat(home: string, path: string, followLinks: boolean): Promise<FileAttributes>;
+  /** `stat`, or undefined when nothing is there (a link leading nowhere, followed, included). */
+  find(home: string, path: string, followLinks: boolean): Promise<FileAttributes | undefined>;
   list(home: string, path: string): Promise<Array<{ name: string; attrs: FileAttributes }>>;
   openForRead(home: string, path: string): Promise<OpenedForRead>;
   stage(
@@ -474,7 +476,7 @@ class CoreFileSession implements CoreSession {
       const known = await this.recordedDigest(resolved, opened);
       return new DownloadHandle(this, resolved, opened.handle, opened.size, this.deps.storage, home, known);
     }
-    const existing = await this.deps.storage.stat(home, resolved, true).catch(() => undefined);
+    const existing = await this.deps.storage.find(home, resolved, true).catch(() => undefined);
     const isDirectory = existing !== undefined && ((existing.mode ?? 0) & S_IFMT) === S_IFDIR;
     // Permission first: a refused writer learns nothing about what is there.
     if (existing && !flags.exclusive && !isDirectory) await this.require(resolved, 'overwrite', 'overwrite');
@@ -576,7 +578,7 @@ class CoreFileSession implements CoreSession {
     await this.require(source, 'rename', 'rename');
     await this.require(target, 'rename', 'rename');
     const home = await this.homeFor('rename', source);
-    if (options.overwrite && (await this.deps.storage.stat(home, target, false).catch(() => undefined))) {
+    if (options.overwrite && (await this.deps.storage.find(home, target, false).catch(() => undefined))) {
       await this.require(target, 'overwrite', 'overwrite');
     }
     await this.change('rename', home, {
@@ -593,7 +595,7 @@ class CoreFileSession implements CoreSession {
     await this.require(resolved, 'mkdir', 'mkdir');
     const home = await this.homeFor('mkdir', resolved);
     // Refused before the intent: an undo must never remove a folder that was already there.
-    const existing = await this.deps.storage.stat(home, resolved, false).catch(() => undefined);
+    const existing = await this.deps.storage.find(home, resolved, false).catch(() => undefined);
     if (existing) throw new FileError('already-exists', `${resolved}: already exists`);
     await this.change('mkdir', home, { kind: 'mkdir', protocol: this.actor.protocol, path: resolved });
   }
@@ -801,6 +803,8 @@ class UploadHandle implements FileHandle {
   private end: number;
   private reserved = 0;
   private received = 0;
+  /** Whether `end` is the staged file's size (not when it began as a copy, or a write failed). */
+  private sizeKnown: boolean;
   private done = false;
   private refusal: FileError | undefined;
 
@@ -813,6 +817,7 @@ class UploadHandle implements FileHandle {
   ) {
     this.appendAt = options.appendAt;
     this.end = options.startSize;
+    this.sizeKnown = !options.fromExisting;
     if (options.fromExisting) this.digest.giveUp();
   }
 
@@ -840,6 +845,9 @@ class UploadHandle implements FileHandle {
     try {
       await this.staged.write(at, data);
     } catch (error) {
+      // What reached the disk may not be what was hashed and counted: CLOSE reads it back.
+      this.digest.giveUp();
+      this.sizeKnown = false;
       // A write still running when another one was refused finds the staged file gone.
       throw this.refusal ?? error;
     }
@@ -956,10 +964,10 @@ class UploadHandle implements FileHandle {
     const home = await this.session.home();
     const storage = this.session.deps.storage;
     const [size, folder, exists] = await Promise.all([
-      this.staged.size(),
-      storage.stat(home, parentOf(this.path), true).catch(() => null),
-      storage.stat(home, this.path, false).then(
-        () => true,
+      this.sizeKnown ? this.end : this.staged.size(),
+      storage.find(home, parentOf(this.path), true).catch(() => undefined),
+      storage.find(home, this.path, false).then(
+        (found) => found !== undefined,
         () => false,
       ),
       this.staged.sync(),
