@@ -118,6 +118,8 @@ export class PostgresEventStore implements EventStore {
    * Subscriptions woken by the same appends read at once, to share it.
    */
   private headRead = { at: Number.NEGATIVE_INFINITY, version: -1 };
+  /** The next poll (see pollTick). */
+  private poll: AbortController | undefined;
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.db = options.db;
@@ -246,7 +248,10 @@ export class PostgresEventStore implements EventStore {
         // cluster (one that will not notify when it ends). Look again soon, backing off.
         backoff = backoff === 0 ? RETRY_AFTER_WAKE_MS : Math.min(backoff * 2, POLL_INTERVAL_MS);
       }
-      await notifier.waitForAppend(seen, backoff || POLL_INTERVAL_MS, signal);
+      if (backoff > 0) await notifier.waitForAppend(seen, backoff, signal);
+      // Polls of every subscription come at one moment, so they share one read too.
+      else
+        await notifier.waitForAppend(seen, 2 * POLL_INTERVAL_MS, AbortSignal.any([signal, this.pollTick()]));
       woken = notifier.version !== seen;
     }
   }
@@ -278,6 +283,19 @@ export class PostgresEventStore implements EventStore {
     };
     this.reads.set(after, [...(inFlight ?? []), read]);
     return read.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
+  }
+
+  /** Aborts at the next poll, shared by every subscription waiting now (every POLL_INTERVAL_MS). */
+  private pollTick(): AbortSignal {
+    if (!this.poll) {
+      const poll = new AbortController();
+      this.poll = poll;
+      setTimeout(() => {
+        this.poll = undefined;
+        poll.abort();
+      }, POLL_INTERVAL_MS).unref();
+    }
+    return this.poll.signal;
   }
 
   async close(): Promise<void> {
