@@ -91,6 +91,24 @@ export const MAX_EVENTS_PER_APPEND = 10_000;
 export const DEFAULT_READ_LIMIT = 1000;
 export const MAX_READ_LIMIT = 10_000;
 
+/**
+ * The checks every adapter makes of an append before it touches storage: a stream id of 1–512
+ * characters, 1 to MAX_EVENTS_PER_APPEND events, and a well-formed expected revision. Throws
+ * RangeError; nothing is written.
+ */
+export function checkAppend(streamId: string, events: readonly NewEvent[], expected: ExpectedRevision): void {
+  if (streamId.length === 0 || streamId.length > 512)
+    throw new RangeError('stream id must be 1–512 characters');
+  if (events.length === 0) throw new RangeError('an append needs at least one event');
+  if (events.length > MAX_EVENTS_PER_APPEND) {
+    throw new RangeError(`at most ${MAX_EVENTS_PER_APPEND} events per append`);
+  }
+  const named = expected === 'any' || expected === 'no_stream' || expected === 'stream_exists';
+  if (!named && !(typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0)) {
+    throw new RangeError(`expected revision must be a non-negative integer, got ${String(expected)}`);
+  }
+}
+
 /** A read's page size: the caller's (a positive integer, capped at MAX_READ_LIMIT) or `fallback`. */
 export function readLimit(limit: number | undefined, fallback = DEFAULT_READ_LIMIT): number {
   if (limit === undefined) return fallback;

@@ -51,7 +51,7 @@ import type {
   RecordedEvent,
   SubscribeOptions,
 } from '../../../domain/event-store.js';
-import { MAX_EVENTS_PER_APPEND, readLimit } from '../../../domain/event-store.js';
+import { checkAppend, readLimit } from '../../../domain/event-store.js';
 import type { EventMetadata } from '../../../domain/events/envelope.js';
 import { createClient, describeEventStoreUrl, oneLine } from './connection.js';
 import {
@@ -295,15 +295,10 @@ export class KurrentDbEventStore implements EventStore {
     events: readonly NewEvent[],
     options: { readonly expectedRevision?: ExpectedRevision } = {},
   ): Promise<AppendResult> {
-    if (streamId.length === 0 || streamId.length > 512)
-      throw new RangeError('stream id must be 1–512 characters');
+    const expected = options.expectedRevision ?? 'any';
+    checkAppend(streamId, events, expected);
     if (streamId.startsWith('$'))
       throw new RangeError('stream ids starting with $ are KurrentDB system streams');
-    if (events.length === 0) throw new RangeError('an append needs at least one event');
-    if (events.length > MAX_EVENTS_PER_APPEND) {
-      throw new RangeError(`at most ${MAX_EVENTS_PER_APPEND} events per append`);
-    }
-    const expected = options.expectedRevision ?? 'any';
     const expectedRevision = toClientExpectedRevision(expected);
     const started = process.hrtime.bigint();
     const name = this.prefix + streamId;

@@ -15,7 +15,7 @@ import type {
   RecordedEvent,
   SubscribeOptions,
 } from '../../../domain/event-store.js';
-import { MAX_EVENTS_PER_APPEND, readLimit, WrongExpectedRevision } from '../../../domain/event-store.js';
+import { checkAppend, readLimit, WrongExpectedRevision } from '../../../domain/event-store.js';
 import type { EventMetadata } from '../../../domain/events/envelope.js';
 import type { AppendNotifier } from './append-notifier.js';
 
@@ -71,13 +71,11 @@ export interface PostgresEventStoreOptions {
   readonly unsafeNaiveReads?: boolean;
 }
 
+/** sluice_append's encoding of an expected revision (checked by checkAppend). */
 function encodeExpected(expected: ExpectedRevision): number {
   if (expected === 'any') return -1;
   if (expected === 'no_stream') return -2;
   if (expected === 'stream_exists') return -3;
-  if (!Number.isSafeInteger(expected) || expected < 0) {
-    throw new RangeError(`expected revision must be a non-negative integer, got ${expected}`);
-  }
   return expected;
 }
 
@@ -130,13 +128,8 @@ export class PostgresEventStore implements EventStore {
     events: readonly NewEvent[],
     options: { readonly expectedRevision?: ExpectedRevision } = {},
   ): Promise<AppendResult> {
-    if (streamId.length === 0 || streamId.length > 512)
-      throw new RangeError('stream id must be 1–512 characters');
-    if (events.length === 0) throw new RangeError('an append needs at least one event');
-    if (events.length > MAX_EVENTS_PER_APPEND) {
-      throw new RangeError(`at most ${MAX_EVENTS_PER_APPEND} events per append`);
-    }
     const expected = options.expectedRevision ?? 'any';
+    checkAppend(streamId, events, expected);
     const started = process.hrtime.bigint();
     const ids = events.map((e) => e.eventId ?? uuidv7());
     const types = events.map((e) => e.type);
