@@ -21,7 +21,7 @@ import { type Kysely, sql } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
 import { foldCase } from '../domain/users/reservation.js';
-import type { Projection } from './projection.js';
+import type { DomainProjection } from './projection.js';
 
 export const auditOperations = [
   'session.open',
@@ -574,7 +574,7 @@ function prepare(events: readonly RecordedDomainEvent[]): (trx: Kysely<ReadModel
   };
 }
 
-export const auditProjection: Projection = {
+export const auditProjection: DomainProjection = {
   name: 'audit',
   handles: [
     'SessionOpened',

@@ -10,18 +10,21 @@ import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { RecordedEvent } from '../domain/event-store.js';
 import { asDomainEvent, type DomainEventType, type RecordedDomainEvent } from '../domain/events/catalogue.js';
 
-export interface Projection {
+/** `handles` of a projection that takes every event of the log as recorded. */
+export const EVERY_EVENT = 'every event';
+
+interface ProjectionOf<Handles, Event> {
   /** Stable name; the key of its checkpoint row. Renaming it rebuilds from position 0. */
   readonly name: string;
   /** The event types `apply` receives; other events only advance the checkpoint. */
-  readonly handles: readonly DomainEventType[];
+  readonly handles: Handles;
   /** The tables it owns (and that `rebuild` replaces); created by a read-model migration. */
   readonly tables: readonly string[];
   /**
    * Writes the effect of `events` (non-empty, in global order, all of `handles`' types)
    * inside `trx`, a transaction. Throwing rolls the whole batch back; it is retried.
    */
-  apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEvent[]): Promise<void>;
+  apply(trx: Kysely<ReadModel>, events: readonly Event[]): Promise<void>;
   /**
    * Optional: `apply` split in two, for projections whose writes take real work to build.
    * `prepare(events)` does everything that needs no database (it must not depend on rows
@@ -29,8 +32,17 @@ export interface Projection {
    * is read, while the batch before is still being written. `prepare(events)(trx)` must do
    * exactly what `apply(trx, events)` does.
    */
-  prepare?(events: readonly RecordedDomainEvent[]): (trx: Kysely<ReadModel>) => Promise<void>;
+  prepare?(events: readonly Event[]): (trx: Kysely<ReadModel>) => Promise<void>;
 }
+
+/**
+ * A view of the domain: it receives the events of the types it names, checked against the
+ * catalogue; or a view of the log itself (the Merkle tree), which receives every event as
+ * recorded, unchecked, whatever its type.
+ */
+export type Projection = DomainProjection | LogProjection;
+export type DomainProjection = ProjectionOf<readonly DomainEventType[], RecordedDomainEvent>;
+export type LogProjection = ProjectionOf<typeof EVERY_EVENT, RecordedEvent>;
 
 /**
  * The events of `batch` that `projection` handles, checked against the catalogue. An invalid
@@ -40,6 +52,8 @@ export function handledEvents(
   projection: Projection,
   batch: readonly RecordedEvent[],
 ): RecordedDomainEvent[] {
+  // An EVERY_EVENT projection declares RecordedEvent and reads them as such.
+  if (projection.handles === EVERY_EVENT) return batch as RecordedDomainEvent[];
   const handled: RecordedDomainEvent[] = [];
   for (const event of batch) {
     if (!(projection.handles as readonly string[]).includes(event.type)) continue;

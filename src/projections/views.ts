@@ -4,6 +4,7 @@
 import { applicationsProjection } from './applications-view.js';
 import { auditProjection } from './audit-view.js';
 import { filesProjection } from './files-view.js';
+import { merkleProjection } from './merkle-tree.js';
 import type { Projection } from './projection.js';
 import { serverInstancesProjection } from './server-instances.js';
 import { sessionsProjection } from './sessions-view.js';
@@ -16,4 +17,5 @@ export const allProjections: readonly Projection[] = [
   sessionsProjection,
   auditProjection,
   filesProjection,
+  merkleProjection,
 ];

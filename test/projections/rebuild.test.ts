@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { type ColumnType, type Kysely, sql } from 'kysely';
 import type { ReadModel } from '../../src/adapters/readmodel/schema.js';
 import { readCheckpoint } from '../../src/projections/checkpoints.js';
-import type { Projection } from '../../src/projections/projection.js';
+import type { DomainProjection } from '../../src/projections/projection.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { type ProjectionLogger, ProjectionRunner } from '../../src/projections/runner.js';
 import { serverInstancesProjection } from '../../src/projections/server-instances.js';
@@ -304,7 +304,7 @@ describe('rebuild of a test projection', () => {
     // An index whose generated copy name (named_rows_host_idx) is another index's live name.
     await sql`CREATE INDEX named_rows_host_idx ON named_rows (host, seq)`.execute(h.db);
     await sql`CREATE INDEX named_rows_x ON named_rows (host)`.execute(h.db);
-    const projection: Projection = {
+    const projection: DomainProjection = {
       name: 'named',
       handles: ['ServerStarted'],
       tables: ['named_rows'],

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { type Kysely, sql } from 'kysely';
 import type { ReadModel } from '../../src/adapters/readmodel/schema.js';
 import { readCheckpoint } from '../../src/projections/checkpoints.js';
-import type { Projection } from '../../src/projections/projection.js';
+import type { DomainProjection } from '../../src/projections/projection.js';
 import { type ProjectionLogger, ProjectionRunner } from '../../src/projections/runner.js';
 import { counterProjection, counterRows, createCounterTable } from './fixtures/counter-projection.js';
 import { appendStarted, appendStartedEach, createHarness, type Harness } from './harness.js';
@@ -37,7 +37,7 @@ test('projections at the head write one batch in one transaction; a failing one 
     warn: () => undefined,
     error: (obj) => failed.add(String((obj as { projection?: string }).projection)),
   };
-  const fragile: Projection = {
+  const fragile: DomainProjection = {
     name: 'fragile',
     handles: ['ServerStarted'],
     tables: [],

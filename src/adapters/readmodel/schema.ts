@@ -148,8 +148,33 @@ export interface FilesTable {
   updated_position: Bigint;
 }
 
+/** Each event's leaf hash, in log order (projection `merkle`). */
+export interface MerkleLeavesTable {
+  leaf_index: Bigint;
+  global_position: Bigint;
+  hash: Buffer;
+}
+
+/** Every complete subtree above the leaves: leaves [node_index·2^level, (node_index+1)·2^level). */
+export interface MerkleNodesTable {
+  level: number;
+  node_index: Bigint;
+  hash: Buffer;
+}
+
+/** One row: the tree's size, its last leaf's position, its frontier (largest subtree first). */
+export interface MerkleFrontierTable {
+  id: number;
+  tree_size: Bigint;
+  last_position: Bigint;
+  hashes: Buffer[];
+}
+
 export interface ReadModel {
   files: FilesTable;
+  merkle_leaves: MerkleLeavesTable;
+  merkle_nodes: MerkleNodesTable;
+  merkle_frontier: MerkleFrontierTable;
   projection_checkpoints: ProjectionCheckpointsTable;
   server_instances: ServerInstancesTable;
   users: UsersTable;

@@ -9,6 +9,7 @@ import * as m0007 from './0007_audit_time_and_operation_indexes.js';
 import * as m0008 from './0008_audit_path_index.js';
 import * as m0009 from './0009_audit_time_search.js';
 import * as m0010 from './0010_user_storage_limits.js';
+import * as m0011 from './0011_merkle_tree.js';
 
 /**
  * The read model's migrations, applied in key order with
@@ -30,4 +31,5 @@ export const readModelMigrations: Record<string, Migration> = {
   '0008_audit_path_index': m0008,
   '0009_audit_time_search': m0009,
   '0010_user_storage_limits': m0010,
+  '0011_merkle_tree': m0011,
 };
