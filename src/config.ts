@@ -57,6 +57,10 @@ export interface Config {
   readonly sessionIdleMs: number | null;
   /** How often immutable sessions past their 48 hours are recorded as expired. */
   readonly sessionExpiryIntervalMs: number;
+  /** The Ed25519 key that signs tree heads (made on first start, mode 0600). */
+  readonly logKeyFile: string;
+  /** How often a tree head is signed when events were recorded since the last; null: only on demand. */
+  readonly treeHeadIntervalMs: number | null;
   /** Bounds against abuse: connections before sign-in, HTTP timeouts, streams, file sizes, quotas. */
   readonly limits: Limits;
   /** Test only (MFT_TEST_CRASH_AT): the step of a file change at which the process kills itself. */
@@ -296,6 +300,8 @@ export function loadConfig(env: Env = process.env): Config {
         : integer(env, 'MFT_SESSION_LIFETIME_SECONDS', 0, 60, 365 * 86_400) * 1000,
     sessionIdleMs: integer(env, 'MFT_SESSION_IDLE_SECONDS', 1800, 0, 365 * 86_400) * 1000 || null,
     sessionExpiryIntervalMs: integer(env, 'MFT_SESSION_EXPIRY_INTERVAL_SECONDS', 60, 1, 86_400) * 1000,
+    logKeyFile: path.resolve(value(env, 'MFT_LOG_KEY_FILE') ?? path.join(dataDir, 'log-key', 'ed25519.pem')),
+    treeHeadIntervalMs: integer(env, 'MFT_TREE_HEAD_INTERVAL_SECONDS', 600, 0, 7 * 86_400) * 1000 || null,
     limits: loadLimits(env, maxFileBytes),
     testCrashAt: crashPoint(env, 'MFT_TEST_CRASH_AT'),
   };

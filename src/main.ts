@@ -25,6 +25,7 @@ import { openKurrentDbEventStore } from './adapters/eventstore/kurrentdb/kurrent
 import { AppendNotifier } from './adapters/eventstore/postgres/append-notifier.js';
 import { eventStoreMigrations } from './adapters/eventstore/postgres/migrations/index.js';
 import { PostgresEventStore } from './adapters/eventstore/postgres/postgres-event-store.js';
+import { loadOrCreateLogKey, signatureCheck } from './adapters/log-key/log-key.js';
 import { createMetrics } from './adapters/metrics/metrics.js';
 import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
 import { readModelMigrations } from './adapters/readmodel/migrations/index.js';
@@ -44,17 +45,21 @@ import { Connections } from './application/connections.js';
 import { SignInDefender } from './application/defender.js';
 import type { IntentNote, Settled } from './application/files/file-intents.js';
 import { FileOperations } from './application/files/file-operations.js';
+import { verifyLog } from './application/log-verification.js';
 import type { Clock, IdGenerator } from './application/ports.js';
 import type { RefusalCounter } from './application/refusals.js';
 import { recordServerStarted } from './application/server-lifecycle.js';
 import { SessionExpiry } from './application/session-expiry.js';
 import { SignInService } from './application/sign-in.js';
+import { TreeHeads } from './application/tree-heads.js';
 import { UserService } from './application/users.js';
 import { type Config, ConfigError, describeConfiguration, loadConfig } from './config.js';
 import type { EventStore } from './domain/event-store.js';
 import { listApplications } from './projections/applications-view.js';
 import { auditProjection } from './projections/audit-view.js';
 import { fileDigest, filesProjection, storedBytes } from './projections/files-view.js';
+import { consistencyProof, currentTree, inclusionProof, storedLeaves } from './projections/merkle-proofs.js';
+import { merkleProjection } from './projections/merkle-tree.js';
 import { ProjectionRunner } from './projections/runner.js';
 import { sessionsDueToExpire } from './projections/sessions-view.js';
 import { listUsers } from './projections/users-view.js';
@@ -149,6 +154,14 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     }
     await migrate(database.db, { name: 'readmodel', migrations: readModelMigrations });
     await migrate(database.db, { name: 'credentials', migrations: credentialMigrations });
+    // Read before anything is recorded: a log key that cannot be read stops the start.
+    const logKey = await loadOrCreateLogKey(config.logKeyFile);
+    logger.info(
+      { file: config.logKeyFile, keyId: logKey.signer.keyId, created: logKey.created },
+      `log key: Ed25519 ${logKey.signer.keyId} in ${config.logKeyFile}${logKey.created ? ' (made now)' : ''}`,
+    );
+    if (logKey.exposed)
+      logger.warn(`the log key ${config.logKeyFile} can be read by others than its owner: chmod 600 it`);
 
     const metrics = createMetrics();
     const refused: RefusalCounter = (reason) => metrics.refusals.inc({ reason });
@@ -200,6 +213,21 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         configuration: describeConfiguration(config),
       },
     );
+    const waitForTree = (position: number, timeoutMs: number) =>
+      runner.waitForPosition(position, timeoutMs, merkleProjection.name);
+    const treeHeads = new TreeHeads({
+      store,
+      clock,
+      ids,
+      signer: logKey.signer,
+      tree: () => currentTree(database.db),
+      waitForTree,
+    });
+    if (config.treeHeadIntervalMs !== null) {
+      every(config.treeHeadIntervalMs, () => treeHeads.signIfChanged(), {
+        onError: (error) => logger.error({ err: error }, 'could not sign a tree head'),
+      });
+    }
     const users = new UserService({
       store,
       passwords: new Argon2Hasher(),
@@ -349,6 +377,20 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           auditStreamsPerUser: config.limits.auditStreamsPerUser,
           auditStreams: config.limits.auditStreams,
           knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
+          log: {
+            treeHeads,
+            logKey: logKey.signer,
+            inclusionProof: (position, treeSize) => inclusionProof(database.db, position, treeSize),
+            consistencyProof: (first, second) => consistencyProof(database.db, first, second),
+            verify: () =>
+              verifyLog({
+                store,
+                viewLeaves: (from, limit) => storedLeaves(database.db, from, limit),
+                viewPosition: async () => runner.positions()[merkleProjection.name] ?? 0,
+                checkSignature: signatureCheck([logKey.signer.publicKeyPem]),
+              }),
+            waitForTree,
+          },
           views: {
             db: database.db,
             auditReads: new AuditReads(store),

@@ -16,6 +16,7 @@ import type { SignInService } from '../application/sign-in.js';
 import type { UserService } from '../application/users.js';
 import { type ApplicationDirectory, applicationRoutes } from './applications/routes.js';
 import type { ViewDependencies } from './audit/access.js';
+import { type LogRoutesOptions, logRoutes } from './audit/log-routes.js';
 import { auditRoutes } from './audit/routes.js';
 import { principalPlugin, requestId } from './auth.js';
 import { banRoutes } from './defender/routes.js';
@@ -59,6 +60,8 @@ export interface ApiDependencies {
     readonly auditStreamsPerUser?: number;
     /** Live audit streams this process serves at once. */
     readonly auditStreams?: number;
+    /** Tamper evidence: the log key, tree heads, proofs, verification. */
+    readonly log?: Omit<LogRoutesOptions, 'signIn'>;
   };
 }
 
@@ -161,6 +164,8 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
         maxStreams: core.auditStreams ?? 200,
         refused: (reason) => deps.metrics.refusals.inc({ reason }),
       });
+      if (core.log)
+        await app.register(logRoutes, { prefix: '/api/v1/audit', signIn: core.signIn, ...core.log });
       await app.register(banRoutes, {
         prefix: '/api/v1/bans',
         defender: core.defender,

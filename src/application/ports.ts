@@ -168,3 +168,19 @@ export interface RequestContext {
     readonly userString: string | null;
   };
 }
+
+/** The log's signing key (Ed25519), kept outside the log and the database. */
+export interface LogSigner {
+  /** SHA-256 of the public key's DER SubjectPublicKeyInfo, hex. */
+  readonly keyId: string;
+  readonly publicKeyPem: string;
+  /** The Ed25519 signature of `message`, base64. */
+  sign(message: Buffer): string;
+}
+
+/** Checks a tree head's signature with the trusted key of that id. */
+export type HeadSignatureCheck = (
+  keyId: string,
+  message: Buffer,
+  signature: string,
+) => 'valid' | 'invalid' | 'unknown-key';

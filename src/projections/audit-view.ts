@@ -63,6 +63,7 @@ export const auditOperations = [
   'audit.query',
   'server.start',
   'server.stop',
+  'log.tree-head',
 ] as const;
 export type AuditOperation = (typeof auditOperations)[number];
 
@@ -468,6 +469,13 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
         reason: event.data.reason,
         detail: json({ instanceId: event.data.instanceId }),
       });
+    case 'TreeHeadSigned': {
+      const { treeSize, lastPosition, rootHash, timestamp, keyId, signature } = event.data;
+      return fill(row, {
+        operation: 'log.tree-head',
+        detail: json({ treeSize, lastPosition, rootHash, timestamp, keyId, signature }),
+      });
+    }
     default:
       return undefined;
   }
@@ -615,6 +623,7 @@ export const auditProjection: DomainProjection = {
     'AuditQueried',
     'ServerStarted',
     'ServerStopped',
+    'TreeHeadSigned',
   ],
   tables: ['audit_events', 'audit_names'],
   prepare,

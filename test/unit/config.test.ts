@@ -63,6 +63,8 @@ describe('configuration from the environment', () => {
       sessionLifetimeMs: null,
       sessionIdleMs: 1_800_000,
       sessionExpiryIntervalMs: 60_000,
+      logKeyFile: '/srv/sluice/log-key/ed25519.pem',
+      treeHeadIntervalMs: 600_000,
       limits: {
         sshAuthTimeoutMs: 30_000,
         sshMaxUnauthenticated: 200,
@@ -82,6 +84,17 @@ describe('configuration from the environment', () => {
       },
       testCrashAt: undefined,
     });
+  });
+
+  it('reads where the log key lives and how often tree heads are signed, and refuses bad values', () => {
+    const config = loadConfig({ MFT_LOG_KEY_FILE: 'keys/log.pem', MFT_TREE_HEAD_INTERVAL_SECONDS: '60' });
+    assert.equal(config.logKeyFile, path.resolve('keys/log.pem'));
+    assert.equal(config.treeHeadIntervalMs, 60_000);
+    assert.equal(loadConfig({ MFT_TREE_HEAD_INTERVAL_SECONDS: '0' }).treeHeadIntervalMs, null);
+    assert.throws(
+      () => loadConfig({ MFT_TREE_HEAD_INTERVAL_SECONDS: 'hourly' }),
+      /MFT_TREE_HEAD_INTERVAL_SECONDS: expected a whole number/,
+    );
   });
 
   it('reads the defender, the admin e-mail and the session lifetime, and refuses bad values', () => {

@@ -33,6 +33,7 @@ import {
   FileUploaded,
   UploadAborted,
 } from './file-events.js';
+import { TreeHeadSigned } from './log-events.js';
 import { ServerStarted, ServerStopped } from './server-events.js';
 import {
   SessionClosed,
@@ -102,6 +103,7 @@ const schemas = {
   UploadAborted,
   AccessDenied,
   AuditQueried,
+  TreeHeadSigned,
 } as const;
 
 type Schemas = typeof schemas;
