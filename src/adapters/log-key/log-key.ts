@@ -11,10 +11,11 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
+  randomBytes,
   sign,
   verify,
 } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HeadSignatureCheck, LogSigner } from '../../application/ports.js';
 
@@ -46,10 +47,18 @@ export async function loadOrCreateLogKey(file: string): Promise<LoadedLogKey> {
     const made = generateKeyPairSync('ed25519')
       .privateKey.export({ type: 'pkcs8', format: 'pem' })
       .toString();
-    created = await writeFile(file, made, { mode: 0o600, flag: 'wx' }).then(
-      () => true,
-      () => false, // another process made it first
-    );
+    // Written whole under another name, then linked into place: a process starting at the same
+    // time never reads half a key, and the first link wins.
+    const draft = `${file}.${process.pid}.${randomBytes(6).toString('hex')}`;
+    await writeFile(draft, made, { mode: 0o600, flag: 'wx' });
+    try {
+      await link(draft, file);
+      created = true;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+    } finally {
+      await unlink(draft);
+    }
     pem = created ? made : await readFile(file, 'utf8');
   }
   let privateKey: KeyObject;
