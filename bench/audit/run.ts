@@ -20,21 +20,11 @@
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { pino } from 'pino';
-import { type DatabaseHandle, openDatabase } from '../../src/adapters/database/connect.js';
-import {
-  type EmbeddedPostgres,
-  startEmbeddedPostgres,
-} from '../../src/adapters/database/embedded-postgres.js';
-import { migrate } from '../../src/adapters/database/migrate.js';
-import { AppendNotifier } from '../../src/adapters/eventstore/postgres/append-notifier.js';
-import { eventStoreMigrations } from '../../src/adapters/eventstore/postgres/migrations/index.js';
-import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.js';
-import { readModelMigrations } from '../../src/adapters/readmodel/migrations/index.js';
+import type { DatabaseHandle } from '../../src/adapters/database/connect.js';
+import type { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.js';
 import type { ReadModel } from '../../src/adapters/readmodel/schema.js';
 import { loadConfig } from '../../src/config.js';
 import type { NewEvent } from '../../src/domain/event-store.js';
@@ -43,45 +33,33 @@ import type { Actor, EventMetadata } from '../../src/domain/events/envelope.js';
 import { startSluice } from '../../src/main.js';
 import { applicationsProjection } from '../../src/projections/applications-view.js';
 import { auditProjection } from '../../src/projections/audit-view.js';
+import { merkleProjection } from '../../src/projections/merkle-tree.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { DEFAULT_BATCH_SIZE, ProjectionRunner } from '../../src/projections/runner.js';
 import { serverInstancesProjection } from '../../src/projections/server-instances.js';
 import { sessionsProjection } from '../../src/projections/sessions-view.js';
 import { usersProjection } from '../../src/projections/users-view.js';
 import { freePort } from '../../test/support/free-port.js';
+import {
+  fmt,
+  log,
+  machine,
+  parseOptions,
+  percentile,
+  runBench,
+  table,
+  withBenchDatabase,
+} from '../support.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
-class UsageError extends Error {}
-
-function option(name: string, env: string, fallback: number): number {
-  const arg = process.argv.slice(2).find((a) => a.startsWith(`--${name}=`));
-  const text = arg?.slice(name.length + 3) ?? process.env[env];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive integer`);
-  return value;
-}
-
-function parseOptions() {
-  for (const arg of process.argv.slice(2)) {
-    if (!/^--(events|batch|runs)=/.test(arg)) {
-      throw new UsageError(
-        `unknown argument ${arg}; usage: npm run bench:audit -- [--events=N] [--batch=N] [--runs=N]`,
-      );
-    }
-  }
-  return {
-    events: option('events', 'BENCH_EVENTS', 10_000_000),
-    batch: option('batch', 'BENCH_BATCH', DEFAULT_BATCH_SIZE),
-    runs: option('runs', 'BENCH_RUNS', 20),
-  };
-}
-
-const log = (message: string) => process.stderr.write(`${message}\n`);
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const parseArguments = () =>
+  parseOptions('bench:audit', {
+    events: { env: 'BENCH_EVENTS', fallback: 10_000_000 },
+    batch: { env: 'BENCH_BATCH', fallback: DEFAULT_BATCH_SIZE },
+    runs: { env: 'BENCH_RUNS', fallback: 20 },
+  });
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic workload
@@ -380,11 +358,6 @@ async function project(
   return seconds;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 interface QueryCase {
   readonly name: string;
   readonly path: string;
@@ -464,59 +437,12 @@ async function runExport(base: string, token: string, format: 'csv' | 'ndjson') 
   ];
 }
 
-function table(title: string, header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  return [
-    `\n${title}\n`,
-    line(header),
-    `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`,
-    ...rows.map(line),
-    '',
-  ].join('\n');
-}
-
 async function main(): Promise<void> {
-  const options = parseOptions();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-audit-'));
-  await chmod(dir, 0o755);
-  let server: EmbeddedPostgres | undefined;
-  let handle: DatabaseHandle<ReadModel> | undefined;
-  let store: PostgresEventStore | undefined;
-  let stopSluice: (() => Promise<void>) | undefined;
-  const cleanup = async () => {
-    await stopSluice?.().catch(() => undefined);
-    await store?.close().catch(() => undefined);
-    await handle?.db.destroy().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
-  const onSignal = () => {
-    log('interrupted: stopping PostgreSQL and removing its directory');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    log(`starting embedded PostgreSQL in ${dir}`);
-    server = await startEmbeddedPostgres({
-      dataDir: path.join(dir, 'data'),
-      port: await freePort(),
-      database: 'sluice',
-    });
-    handle = openDatabase<ReadModel>(server.url, { max: 20 });
-    await migrate(handle.db, { name: 'eventstore', migrations: eventStoreMigrations });
-    await migrate(handle.db, { name: 'readmodel', migrations: readModelMigrations });
-    const notifier = new AppendNotifier(server.url);
-    await notifier.start();
-    store = new PostgresEventStore({ db: handle.db, notifier });
+  const options = parseArguments();
+  await withBenchDatabase('audit', async ({ dir, url, db, store, onCleanup }) => {
     const out: string[] = [
       `Sluice audit benchmark, ${new Date().toISOString()}`,
-      `node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30)} GiB RAM, load ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
+      machine(),
       `events: ${fmt(options.events)}; runner batch: ${options.batch}; query rounds: ${options.runs}`,
     ];
     log(out.join('\n'));
@@ -524,37 +450,36 @@ async function main(): Promise<void> {
     log(`loading ${fmt(options.events)} events (4 writers, 1,000 events per append)`);
     const loaded = await load(store, options.events);
     const head = await store.headPosition();
-    await sql`CHECKPOINT`.execute(handle.db);
-    await sql`VACUUM ANALYZE events`.execute(handle.db);
+    await sql`CHECKPOINT`.execute(db);
+    await sql`VACUUM ANALYZE events`.execute(db);
 
     const projectionRows: string[][] = [];
     for (const projections of [[auditProjection], [sessionsProjection]]) {
       log(`projecting ${projections[0]!.name} from 0`);
-      const seconds = await project(store, handle.db, projections, head, options.batch);
+      const seconds = await project(store, db, projections, head, options.batch);
       projectionRows.push([projections[0]!.name, fmt(head), fmt(seconds, 1), fmt(head / seconds)]);
-      await sql`CHECKPOINT`.execute(handle.db);
+      await sql`CHECKPOINT`.execute(db);
     }
-    log('projecting users, applications, server_instances (untimed)');
+    // The Merkle view too: else the server started below would build it while queries are timed.
+    log('projecting users, applications, server_instances, merkle (untimed)');
     await project(
       store,
-      handle.db,
-      [usersProjection, applicationsProjection, serverInstancesProjection],
+      db,
+      [usersProjection, applicationsProjection, serverInstancesProjection, merkleProjection],
       head,
       5000,
     );
-    await sql`ANALYZE`.execute(handle.db);
+    await sql`ANALYZE`.execute(db);
     const sizes = await sql<{ name: string; rows: string; table: string; indexes: string }>`
       SELECT relname AS name, reltuples::bigint::text AS rows,
         pg_size_pretty(pg_table_size(oid)) AS table, pg_size_pretty(pg_indexes_size(oid)) AS indexes
-      FROM pg_class WHERE relname IN ('events', 'audit_events', 'sessions') ORDER BY relname`.execute(
-      handle.db,
-    );
+      FROM pg_class WHERE relname IN ('events', 'audit_events', 'sessions') ORDER BY relname`.execute(db);
 
     log('starting Sluice on the loaded database');
     const password = 'bench-admin-password';
     const sluice = await startSluice(
       loadConfig({
-        DATABASE_URL: server.url,
+        DATABASE_URL: url,
         MFT_HTTP_PORT: String(await freePort()),
         MFT_SFTP_PORT: String(await freePort()),
         MFT_BIND_ADDRESS: '127.0.0.1',
@@ -563,7 +488,7 @@ async function main(): Promise<void> {
       }),
       { logger: pino({ level: 'warn' }) },
     );
-    stopSluice = () => sluice.stop('benchmark finished');
+    onCleanup(() => sluice.stop('benchmark finished'));
     const base = sluice.address;
     const opened = await fetch(`${base}/api/v1/sessions/open-immutable`, {
       method: 'POST',
@@ -577,7 +502,7 @@ async function main(): Promise<void> {
     const probe = await sql<{ session_id: string; user_id: number; client_ip: string; at: Date }>`
       SELECT session_id, user_id, client_ip, at FROM audit_events
       WHERE operation = 'file.upload' AND global_position > ${Math.floor(head / 2)}
-      ORDER BY global_position LIMIT 1`.execute(handle.db);
+      ORDER BY global_position LIMIT 1`.execute(db);
     const p = probe.rows[0]!;
     // The load spans only minutes of recorded time: one second of it is like a day of a month.
     const from = new Date(p.at.getTime() - 500).toISOString();
@@ -639,16 +564,7 @@ async function main(): Promise<void> {
       ),
     );
     process.stdout.write(`${out.join('\n')}\n`);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await cleanup();
-  }
+  });
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(
-    `bench:audit: ${error instanceof UsageError ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
-  );
-  process.exit(error instanceof UsageError ? 2 : 1);
-});
+runBench('bench:audit', main);

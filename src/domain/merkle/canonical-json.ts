@@ -19,15 +19,21 @@ export function canonicalJson(value: unknown): string {
       return JSON.stringify(value);
     case 'object': {
       if (value === null) return 'null';
-      if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(',')}]`;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i += 1)
+          out += `${i === 0 ? '' : ','}${canonicalJson(value[i] ?? null)}`;
+        return `${out}]`;
+      }
       const record = value as Record<string, unknown>;
       // Array.prototype.sort compares strings by UTF-16 code units, as RFC 8785 §3.2.3 asks.
-      const members: string[] = [];
+      let out = '{';
       for (const key of Object.keys(record).sort()) {
         const member = record[key];
-        if (member !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+        if (member === undefined) continue;
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
       }
-      return `{${members.join(',')}}`;
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON has no ${typeof value}`);
