@@ -216,6 +216,20 @@ describe('tamper evidence over HTTP, checked in Python', () => {
     assert.notEqual(refused.stdout.split(' ')[1], root);
   });
 
+  it('runs the Python snippet of docs/tamper-evidence.md as printed: every head matches', async () => {
+    const doc = await readFile('docs/tamper-evidence.md', 'utf8');
+    const snippet = /```python\n([\s\S]*?)```/.exec(doc)?.[1];
+    assert.ok(snippet, 'the doc has a Python snippet');
+    await jsonFile(dir, 'events.ndjson', await allEventLines(pool));
+    const { stdout } = await run('/usr/bin/python3', ['-c', snippet], { cwd: dir });
+    const lines = stdout.trim().split('\n');
+    const { rows } = await pool.query<{ n: string }>(
+      "SELECT count(*) AS n FROM events WHERE type = 'TreeHeadSigned'",
+    );
+    assert.equal(lines.length, Number(rows[0]!.n));
+    for (const line of lines) assert.match(line, /^\d+ OK$/);
+  });
+
   it('verifies the log through the API: everything agrees', async () => {
     const res = await get(auditor, '/verify');
     assert.equal(res.status, 200, res.body);
