@@ -247,6 +247,21 @@ describe('tamper evidence over HTTP, checked in Python', () => {
     assert.equal(report.heads.agreeing, report.heads.checked);
   });
 
+  it('documents every call in the OpenAPI document', async () => {
+    const doc = (await curl([`${t.base}/openapi.json`])).json<{
+      paths: Record<string, Record<string, unknown>>;
+    }>();
+    for (const [route, method] of [
+      ['/api/v1/audit/log-key', 'get'],
+      ['/api/v1/audit/tree-heads', 'post'],
+      ['/api/v1/audit/proof/inclusion', 'get'],
+      ['/api/v1/audit/proof/consistency', 'get'],
+      ['/api/v1/audit/verify', 'get'],
+    ] as const) {
+      assert.ok(doc.paths[route]?.[method], `${method} ${route} documented`);
+    }
+  });
+
   it('answers only admins and auditors; anyone else is refused and nothing is recorded', async () => {
     const before = await eventCount();
     for (const token of [plain, undefined]) {

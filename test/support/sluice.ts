@@ -50,6 +50,8 @@ export async function startTestSluice(
     MFT_DATA_DIR: dataDir,
     // Tests sign in wrongly on purpose from loopback; the defender's own tests set their list.
     MFT_DEFENDER_ALLOW: '127.0.0.1',
+    // Tree heads only when a test asks (a periodic one would add events to a long test's log).
+    MFT_TREE_HEAD_INTERVAL_SECONDS: '0',
     ...options.env,
   });
   const sluice = await startSluice(config, { clock, logger: pino({ level: 'silent' }) });
