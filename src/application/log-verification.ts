@@ -67,7 +67,12 @@ export type VerificationProblemKind =
   /** A head is signed by a key that is not trusted (pass its public key). */
   | 'head-unknown-key'
   /** A head event that is not a well-formed TreeHeadSigned. */
-  | 'head-malformed';
+  | 'head-malformed'
+  /**
+   * The Merkle view's leaf at this position differs from the log, and a signed head that
+   * agrees with the log covers it: the view was altered, not the log (rebuild the view).
+   */
+  | 'view-altered';
 
 export interface VerificationProblem {
   readonly kind: VerificationProblemKind;
@@ -172,39 +177,49 @@ function readHeads(recorded: readonly RecordedEvent[], saved: readonly unknown[]
   return { heads, problems };
 }
 
-export async function verifyLog(
-  deps: VerificationDependencies,
-  options: VerificationOptions = {},
-): Promise<VerificationReport> {
-  const batchSize = options.batchSize ?? 5000;
-  const { store } = deps;
-  const { heads, problems } = readHeads(await store.readStream(treeHeadsStream), options.savedHeads ?? []);
-  const sizes = new Set(heads.map((h) => h.data.treeSize));
-  const checkedUpTo = await store.headPosition();
-  const comparedUpTo = Math.min(checkedUpTo, await deps.viewPosition());
+/** The log's tree (roots and last positions) and the view's tree (roots) at each size asked for. */
+interface Trees {
+  readonly log: Frontier;
+  readonly logAt: Map<number, { root: Buffer; lastPosition: number }>;
+  readonly viewAt: Map<number, Buffer>;
+  /** Positions where the log and the view differ. */
+  readonly differences: VerificationProblem[];
+}
 
-  // The log's tree and the view's tree, with their roots (and last positions) at every head's size.
-  const logTree = Frontier.empty();
-  const viewTree = Frontier.empty();
+/**
+ * One pass over the log (up to `checkedUpTo`) and the view's leaves (up to `comparedUpTo`), both
+ * in position order: a position on one side only is an event added or removed; on both, the
+ * leaf hashes must be equal. Both trees are grown on the way, their roots kept at `sizes`.
+ */
+async function compareLogWithView(
+  deps: VerificationDependencies,
+  bounds: { readonly checkedUpTo: number; readonly comparedUpTo: number; readonly batchSize: number },
+  sizes: ReadonlySet<number>,
+  onProgress?: (position: number, events: number) => void,
+): Promise<Trees> {
+  const { checkedUpTo, comparedUpTo, batchSize } = bounds;
+  const log = Frontier.empty();
+  const view = Frontier.empty();
   const logAt = new Map<number, { root: Buffer; lastPosition: number }>();
   const viewAt = new Map<number, Buffer>();
+  const differences: VerificationProblem[] = [];
   const appendLog = (position: number, hash: Buffer) => {
-    logTree.append(hash);
-    if (sizes.has(logTree.size)) logAt.set(logTree.size, { root: logTree.root(), lastPosition: position });
+    log.append(hash);
+    if (sizes.has(log.size)) logAt.set(log.size, { root: log.root(), lastPosition: position });
   };
   const appendView = (hash: Buffer) => {
-    viewTree.append(hash);
-    if (sizes.has(viewTree.size)) viewAt.set(viewTree.size, viewTree.root());
+    view.append(hash);
+    if (sizes.has(view.size)) viewAt.set(view.size, view.root());
   };
 
   let after = 0;
   const events = new Cursor(async () => {
     if (after >= checkedUpTo) return [];
-    const page = (await store.readAll({ after, limit: batchSize })).filter(
+    const page = (await deps.store.readAll({ after, limit: batchSize })).filter(
       (e) => e.globalPosition <= checkedUpTo,
     );
     after = page.at(-1)?.globalPosition ?? checkedUpTo;
-    options.onProgress?.(after, logTree.size + page.length);
+    onProgress?.(after, log.size + page.length);
     return page;
   });
   let nextLeaf = 0;
@@ -214,16 +229,14 @@ export async function verifyLog(
     return page;
   });
 
-  // Both in position order: a position on one side only is an event added or removed.
   for (;;) {
     const event = await events.peek();
     const leaf = await leaves.peek();
-    if (!event && !leaf) break;
     if (event && (!leaf || event.globalPosition < leaf.position)) {
       events.take();
       appendLog(event.globalPosition, eventLeafHash(event));
       if (event.globalPosition <= comparedUpTo) {
-        problems.push({
+        differences.push({
           kind: 'event-added',
           position: event.globalPosition,
           message: `the log holds an event at position ${event.globalPosition} (${event.type} on ${event.streamId}) that the Merkle view never recorded`,
@@ -232,7 +245,7 @@ export async function verifyLog(
     } else if (leaf && (!event || leaf.position < event.globalPosition)) {
       leaves.take();
       appendView(leaf.hash);
-      problems.push({
+      differences.push({
         kind: 'event-missing',
         position: leaf.position,
         message: `the Merkle view recorded an event at position ${leaf.position} (leaf ${leaf.index}); the log has none there now`,
@@ -244,65 +257,115 @@ export async function verifyLog(
       appendLog(event.globalPosition, hash);
       appendView(leaf.hash);
       if (!hash.equals(leaf.hash)) {
-        problems.push({
+        differences.push({
           kind: 'event-changed',
           position: leaf.position,
           message: `the event at position ${leaf.position} (${event.type} on ${event.streamId}) is not the one the Merkle view recorded as leaf ${leaf.index}`,
         });
       }
+    } else {
+      return { log, logAt, viewAt, differences };
     }
   }
+}
 
+interface HeadFindings {
+  readonly agreeing: number;
+  /** The last position of the largest head that agrees with the log: the log is authentic up to here. */
+  readonly vouchedUpTo: number;
+  /** The last position of the largest head with a valid signature, agreeing or not. */
+  readonly coveredUpTo: number;
+  readonly problems: VerificationProblem[];
+}
+
+/** Each head's signature, then its root and last position against the log's tree of its size. */
+function checkHeads(heads: readonly Head[], trees: Trees, checkSignature: HeadSignatureCheck): HeadFindings {
+  const problems: VerificationProblem[] = [];
   let agreeing = 0;
-  let lastAgreeing = 0;
+  let vouchedUpTo = 0;
+  let coveredUpTo = 0;
   for (const head of [...heads].sort((a, b) => a.data.treeSize - b.data.treeSize)) {
     const { data, label } = head;
-    const signature = deps.checkSignature(data.keyId, treeHeadMessage(data), data.signature);
+    const signature = checkSignature(data.keyId, treeHeadMessage(data), data.signature);
     if (signature !== 'valid') {
-      problems.push(
-        signature === 'unknown-key'
-          ? {
-              kind: 'head-unknown-key',
-              position: head.position,
-              message: `${label} is signed by key ${data.keyId}, which is not a trusted key`,
-            }
-          : {
-              kind: 'head-signature',
-              position: head.position,
-              message: `${label} carries a signature that does not verify with key ${data.keyId}`,
-            },
-      );
+      const unknown = signature === 'unknown-key';
+      problems.push({
+        kind: unknown ? 'head-unknown-key' : 'head-signature',
+        position: head.position,
+        message: unknown
+          ? `${label} is signed by key ${data.keyId}, which is not a trusted key`
+          : `${label} carries a signature that does not verify with key ${data.keyId}`,
+      });
       continue;
     }
-    const log = logAt.get(data.treeSize);
+    coveredUpTo = Math.max(coveredUpTo, data.lastPosition);
+    const log = trees.logAt.get(data.treeSize);
     if (!log) {
       problems.push({
         kind: 'head-beyond-log',
         position: null,
-        message: `${label} signs ${data.treeSize} events up to position ${data.lastPosition}; the log holds ${logTree.size}`,
+        message: `${label} signs ${data.treeSize} events up to position ${data.lastPosition}; the log holds ${trees.log.size}`,
       });
       continue;
     }
     if (log.root.toString('hex') === data.rootHash && log.lastPosition === data.lastPosition) {
       agreeing += 1;
-      lastAgreeing = Math.max(lastAgreeing, data.lastPosition);
+      vouchedUpTo = Math.max(vouchedUpTo, data.lastPosition);
       continue;
     }
-    const viewAgrees = viewAt.get(data.treeSize)?.toString('hex') === data.rootHash;
+    const view = trees.viewAt.get(data.treeSize)?.toString('hex');
     problems.push({
       kind: 'head-mismatch',
       position: null,
-      range: { after: lastAgreeing, upTo: data.lastPosition },
+      range: { after: vouchedUpTo, upTo: data.lastPosition },
       message:
         `${label} signs ${data.treeSize} events up to position ${data.lastPosition} with root ${data.rootHash}; ` +
         `the log's first ${data.treeSize} events end at position ${log.lastPosition} with root ${log.root.toString('hex')}. ` +
-        (viewAgrees
+        (view === data.rootHash
           ? 'The Merkle view agrees with the head: the events listed as changed, missing or added are where the log was altered.'
-          : `The Merkle view differs from the head too: the log was altered after position ${lastAgreeing} and at or before ${data.lastPosition}.`),
+          : `The Merkle view ${view === undefined ? 'does not reach this head' : 'differs from the head too'}: the log was altered after position ${vouchedUpTo} and at or before ${data.lastPosition}.`),
     });
   }
+  return { agreeing, vouchedUpTo, coveredUpTo, problems };
+}
 
-  const ordered = problems.sort(
+/**
+ * A difference at a position a signed head vouches for is the view's fault; one past every
+ * signed head has only the view's word against the log.
+ */
+function blame(difference: VerificationProblem, heads: HeadFindings): VerificationProblem {
+  const position = difference.position ?? 0;
+  if (position <= heads.vouchedUpTo) {
+    return {
+      kind: 'view-altered',
+      position,
+      message: `the Merkle view's leaf at position ${position} differs from the log, and a signed head agreeing with the log covers it: the view was altered (npm run rebuild -- merkle)`,
+    };
+  }
+  if (position <= heads.coveredUpTo) return difference;
+  return { ...difference, message: `${difference.message} (no signed head covers it yet)` };
+}
+
+export async function verifyLog(
+  deps: VerificationDependencies,
+  options: VerificationOptions = {},
+): Promise<VerificationReport> {
+  const { store } = deps;
+  const { heads, problems } = readHeads(await store.readStream(treeHeadsStream), options.savedHeads ?? []);
+  const checkedUpTo = await store.headPosition();
+  const comparedUpTo = Math.min(checkedUpTo, await deps.viewPosition());
+  const trees = await compareLogWithView(
+    deps,
+    { checkedUpTo, comparedUpTo, batchSize: options.batchSize ?? 5000 },
+    new Set(heads.map((h) => h.data.treeSize)),
+    options.onProgress,
+  );
+  const findings = checkHeads(heads, trees, deps.checkSignature);
+  const ordered = [
+    ...problems,
+    ...findings.problems,
+    ...trees.differences.map((d) => blame(d, findings)),
+  ].sort(
     (a, b) =>
       (a.position ?? a.range?.upTo ?? Number.MAX_SAFE_INTEGER) -
       (b.position ?? b.range?.upTo ?? Number.MAX_SAFE_INTEGER),
@@ -317,10 +380,10 @@ export async function verifyLog(
   return {
     ok: ordered.length === 0,
     checkedUpTo,
-    treeSize: logTree.size,
-    rootHash: logTree.root().toString('hex'),
+    treeSize: trees.log.size,
+    rootHash: trees.log.root().toString('hex'),
     comparedUpTo,
-    heads: { checked: heads.length, agreeing },
+    heads: { checked: heads.length, agreeing: findings.agreeing },
     firstBadPosition: firstBad,
     problems: ordered.slice(0, MAX_PROBLEMS),
     moreProblems: Math.max(0, ordered.length - MAX_PROBLEMS),

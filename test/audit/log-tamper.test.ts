@@ -232,6 +232,38 @@ describe('verify names what a database administrator changed', () => {
     await assertAgrees();
   });
 
+  it('names an event recorded after the last head against the view, and says no head covers it yet', async () => {
+    const [position] = await uploads(2, 'unsigned');
+    assert.ok(await t.sluice.runner.waitForPosition(position! + 1, 60_000, 'merkle'));
+    const { rows } = await pool.query<{ data: unknown }>(
+      'SELECT data FROM events WHERE global_position = $1',
+      [position],
+    );
+    await asDba([
+      `UPDATE events SET data = jsonb_set(data, '{size}', '0') WHERE global_position = $1`,
+      [position],
+    ]);
+
+    const { report } = await verify();
+    assert.equal(report.firstBadPosition, position);
+    assert.deepEqual(kinds(report), [`event-changed@${position}`]);
+    assert.match(report.problems[0]!.message, /no signed head covers it yet/);
+
+    await asDba(['UPDATE events SET data = $2 WHERE global_position = $1', [position, rows[0]!.data]]);
+    await assertAgrees();
+  });
+
+  it('blames the view, not the log, when only the view was altered', async () => {
+    const position = early[4]!;
+    await pool.query('UPDATE merkle_leaves SET hash = sha256(hash) WHERE global_position = $1', [position]);
+    const { code, report } = await verify();
+    assert.equal(code, 1);
+    assert.equal(report.firstBadPosition, null);
+    assert.deepEqual(kinds(report), [`view-altered@${position}`]);
+    await rebuildView();
+    await assertAgrees();
+  });
+
   it('names only the range between two heads when the view was rebuilt from the altered log', async () => {
     const position = middle[9]!;
     const { rows } = await pool.query<{ data: unknown }>(
