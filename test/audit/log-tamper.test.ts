@@ -70,6 +70,19 @@ async function asDba(...statements: Array<[string, unknown[]]>): Promise<void> {
   }
 }
 
+/** Sets one event's data to `change` (SQL over `data`) as a DBA would, runs `check`, then puts it back. */
+async function whileAltered(position: number, change: string, check: () => Promise<void>): Promise<void> {
+  const { rows } = await pool.query<{ data: unknown }>('SELECT data FROM events WHERE global_position = $1', [
+    position,
+  ]);
+  await asDba([`UPDATE events SET data = ${change} WHERE global_position = $1`, [position]]);
+  try {
+    await check();
+  } finally {
+    await asDba(['UPDATE events SET data = $2 WHERE global_position = $1', [position, rows[0]!.data]]);
+  }
+}
+
 interface CliResult {
   readonly code: number;
   readonly stdout: string;
@@ -158,28 +171,19 @@ describe('verify names what a database administrator changed', () => {
 
   it('names an event whose data was updated', async () => {
     const position = middle[4]!;
-    const { rows } = await pool.query<{ data: unknown }>(
-      'SELECT data FROM events WHERE global_position = $1',
-      [position],
-    );
-    await asDba([
-      `UPDATE events SET data = jsonb_set(data, '{size}', '999') WHERE global_position = $1`,
-      [position],
-    ]);
-
-    const { code, report } = await verify();
-    assert.equal(code, 1);
-    assert.equal(report.firstBadPosition, position);
-    assert.deepEqual(kinds(report).slice(0, 1), [`event-changed@${position}`]);
-    // The two heads that cover it disagree; the view agrees with them, so the position is proven.
-    const mismatches = report.problems.filter((p) => p.kind === 'head-mismatch');
-    assert.equal(mismatches.length, 2);
-    for (const p of mismatches) assert.match(p.message, /The Merkle view agrees with the head/);
-    const human = await verifyCli();
-    assert.equal(human.code, 1);
-    assert.match(human.stdout, new RegExp(`DISAGREEMENT: the first bad position is ${position}\\n`));
-
-    await asDba(['UPDATE events SET data = $2 WHERE global_position = $1', [position, rows[0]!.data]]);
+    await whileAltered(position, `jsonb_set(data, '{size}', '999')`, async () => {
+      const { code, report } = await verify();
+      assert.equal(code, 1);
+      assert.equal(report.firstBadPosition, position);
+      assert.deepEqual(kinds(report).slice(0, 1), [`event-changed@${position}`]);
+      // The two heads that cover it disagree; the view agrees with them, so the position is proven.
+      const mismatches = report.problems.filter((p) => p.kind === 'head-mismatch');
+      assert.equal(mismatches.length, 2);
+      for (const p of mismatches) assert.match(p.message, /The Merkle view agrees with the head/);
+      const human = await verifyCli();
+      assert.equal(human.code, 1);
+      assert.match(human.stdout, new RegExp(`DISAGREEMENT: the first bad position is ${position}\\n`));
+    });
     await assertAgrees();
   });
 
@@ -235,21 +239,12 @@ describe('verify names what a database administrator changed', () => {
   it('names an event recorded after the last head against the view, and says no head covers it yet', async () => {
     const [position] = await uploads(2, 'unsigned');
     assert.ok(await t.sluice.runner.waitForPosition(position! + 1, 60_000, 'merkle'));
-    const { rows } = await pool.query<{ data: unknown }>(
-      'SELECT data FROM events WHERE global_position = $1',
-      [position],
-    );
-    await asDba([
-      `UPDATE events SET data = jsonb_set(data, '{size}', '0') WHERE global_position = $1`,
-      [position],
-    ]);
-
-    const { report } = await verify();
-    assert.equal(report.firstBadPosition, position);
-    assert.deepEqual(kinds(report), [`event-changed@${position}`]);
-    assert.match(report.problems[0]!.message, /no signed head covers it yet/);
-
-    await asDba(['UPDATE events SET data = $2 WHERE global_position = $1', [position, rows[0]!.data]]);
+    await whileAltered(position!, `jsonb_set(data, '{size}', '0')`, async () => {
+      const { report } = await verify();
+      assert.equal(report.firstBadPosition, position);
+      assert.deepEqual(kinds(report), [`event-changed@${position}`]);
+      assert.match(report.problems[0]!.message, /no signed head covers it yet/);
+    });
     await assertAgrees();
   });
 
@@ -266,27 +261,18 @@ describe('verify names what a database administrator changed', () => {
 
   it('names only the range between two heads when the view was rebuilt from the altered log', async () => {
     const position = middle[9]!;
-    const { rows } = await pool.query<{ data: unknown }>(
-      'SELECT data FROM events WHERE global_position = $1',
-      [position],
-    );
-    await asDba([
-      `UPDATE events SET data = jsonb_set(data, '{path}', '"/in/elsewhere.csv"') WHERE global_position = $1`,
-      [position],
-    ]);
-    await rebuildView();
-
-    const { code, report } = await verify();
-    assert.equal(code, 1);
-    assert.equal(report.firstBadPosition, null);
-    const [first] = report.problems;
-    assert.equal(first?.kind, 'head-mismatch');
-    assert.deepEqual(first.range, { after: heads[0]!.lastPosition, upTo: heads[1]!.lastPosition });
-    assert.ok(position > heads[0]!.lastPosition && position <= heads[1]!.lastPosition);
-    assert.match(first.message, /The Merkle view differs from the head too/);
-    assert.match((await verifyCli()).stdout, /DISAGREEMENT: no single position can be named/);
-
-    await asDba(['UPDATE events SET data = $2 WHERE global_position = $1', [position, rows[0]!.data]]);
+    await whileAltered(position, `jsonb_set(data, '{path}', '"/in/elsewhere.csv"')`, async () => {
+      await rebuildView();
+      const { code, report } = await verify();
+      assert.equal(code, 1);
+      assert.equal(report.firstBadPosition, null);
+      const [first] = report.problems;
+      assert.equal(first?.kind, 'head-mismatch');
+      assert.deepEqual(first.range, { after: heads[0]!.lastPosition, upTo: heads[1]!.lastPosition });
+      assert.ok(position > heads[0]!.lastPosition && position <= heads[1]!.lastPosition);
+      assert.match(first.message, /The Merkle view differs from the head too/);
+      assert.match((await verifyCli()).stdout, /DISAGREEMENT: no single position can be named/);
+    });
     await rebuildView();
     await assertAgrees();
   });
