@@ -87,6 +87,16 @@ export function authenticate(signIn: SignInService) {
   };
 }
 
+/**
+ * The caller, in a route of the authenticated scope (api/v1.ts), where `authenticate` has run
+ * before every handler.
+ */
+export function principalOf(request: FastifyRequest): Principal {
+  const principal = request.principal;
+  if (!principal) throw unauthenticated('unauthenticated', 'Sign in first');
+  return principal;
+}
+
 export function requireRight(...rights: UserRight[]) {
   return async (request: FastifyRequest): Promise<void> => {
     const held = request.principal?.rights ?? [];

@@ -14,22 +14,18 @@ import type { SignInDefender } from '../application/defender.js';
 import type { FileOperations } from '../application/files/file-operations.js';
 import type { SignInService } from '../application/sign-in.js';
 import type { UserService } from '../application/users.js';
-import { type ApplicationDirectory, applicationRoutes } from './applications/routes.js';
+import type { ApplicationDirectory } from './applications/routes.js';
 import type { ViewDependencies } from './audit/access.js';
-import { type LogRoutesOptions, logRoutes } from './audit/log-routes.js';
-import { auditRoutes } from './audit/routes.js';
+import type { LogRoutesOptions } from './audit/log-routes.js';
 import { principalPlugin, requestId } from './auth.js';
-import { banRoutes } from './defender/routes.js';
-import { fileRoutes } from './files/routes.js';
 import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
 import { frameworkProblem, problemsPlugin } from './plugins/problems.js';
 import { hstsPlugin, TLS_SERVER_OPTIONS } from './plugins/transport-security.js';
-import { sessionRoutes } from './sessions/routes.js';
-import { sessionViewRoutes } from './sessions/views.js';
-import { type UserDirectory, userRoutes } from './users/routes.js';
+import type { UserDirectory } from './users/routes.js';
+import { apiV1 } from './v1.js';
 
 export interface ApiDependencies {
   readonly version: string;
@@ -61,7 +57,7 @@ export interface ApiDependencies {
     /** Live audit streams this process serves at once. */
     readonly auditStreams?: number;
     /** Tamper evidence: the log key, tree heads, proofs, verification. */
-    readonly log?: Omit<LogRoutesOptions, 'signIn'>;
+    readonly log?: LogRoutesOptions;
   };
 }
 
@@ -144,50 +140,7 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
   });
   await app.register(principalPlugin);
   await app.register(healthRoutes, { version: deps.version, readiness: deps.readiness });
-  const core = deps.core;
-  if (core) {
-    await app.register(sessionRoutes, { prefix: '/api/v1/sessions', signIn: core.signIn });
-    await app.register(fileRoutes, {
-      prefix: '/api/v1',
-      files: core.files,
-      signIn: core.signIn,
-      maxUploadBytes: core.maxUploadBytes,
-      ...(core.knownDigest ? { knownDigest: core.knownDigest } : {}),
-    });
-    if (core.views) {
-      const views = { signIn: core.signIn, views: core.views, waitForPosition: core.waitForPosition };
-      await app.register(sessionViewRoutes, { prefix: '/api/v1/sessions', ...views });
-      await app.register(auditRoutes, {
-        prefix: '/api/v1/audit',
-        ...views,
-        maxStreamsPerUser: core.auditStreamsPerUser ?? 5,
-        maxStreams: core.auditStreams ?? 200,
-        refused: (reason) => deps.metrics.refusals.inc({ reason }),
-      });
-      if (core.log)
-        await app.register(logRoutes, { prefix: '/api/v1/audit', signIn: core.signIn, ...core.log });
-      await app.register(banRoutes, {
-        prefix: '/api/v1/bans',
-        defender: core.defender,
-        signIn: core.signIn,
-        auditReads: core.views.auditReads,
-      });
-    }
-    await app.register(userRoutes, {
-      prefix: '/api/v1/users',
-      users: core.users,
-      signIn: core.signIn,
-      directory: core.userDirectory,
-      waitForPosition: core.waitForPosition,
-    });
-    await app.register(applicationRoutes, {
-      prefix: '/api/v1/applications',
-      applications: core.applications,
-      directory: core.applicationDirectory,
-      signIn: core.signIn,
-      waitForPosition: core.waitForPosition,
-    });
-  }
+  if (deps.core) await app.register(apiV1, { prefix: '/api/v1', core: deps.core, metrics: deps.metrics });
   return app;
 }
 

@@ -1,7 +1,7 @@
 /**
  * The `sessions` view: one row per session, how and when it ended, and what happened in it
  * (connections, uploads, downloads and deletes, bytes in and out, last activity). The session
- * API (src/api/sessions/views.ts) lists it; the expiry scheduler asks it which sessions are due.
+ * API (src/api/sessions/view-routes.ts) lists it; the expiry scheduler asks it which sessions are due.
  * User and application names are joined at query time (names never change).
  */
 import { type Insertable, type Kysely, sql } from 'kysely';

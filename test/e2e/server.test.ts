@@ -68,6 +68,18 @@ describe('the server process (npm start)', () => {
         assert.ok(document.paths?.[route], `${route} documented`);
       // A structurally valid OpenAPI 3 document (throws with the first violation otherwise).
       await SwaggerParser.validate(structuredClone(document) as never);
+      // One authenticated scope: every /api/v1 call but those that open a session needs a token.
+      let authenticated = 0;
+      for (const [route, item] of Object.entries(document.paths ?? {})) {
+        if (!route.startsWith('/api/v1/') || route.startsWith('/api/v1/sessions/open')) continue;
+        for (const method of ['get', 'put', 'post', 'patch', 'delete', 'head'] as const) {
+          const operation = item?.[method];
+          if (!operation) continue;
+          assert.deepEqual(operation.security, [{ bearer: [] }], `${method.toUpperCase()} ${route}`);
+          authenticated++;
+        }
+      }
+      assert.ok(authenticated > 20, `${authenticated} authenticated operations documented`);
 
       const docs = await curl(['-L', `${first.baseUrl}/docs`]);
       assert.equal(docs.status, 200);

@@ -2,9 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { ApplicationService, ApplicationView } from '../../application/applications.js';
 import { metadataFor } from '../../application/metadata.js';
-import type { SignInService } from '../../application/sign-in.js';
 import { builtInApplications } from '../../domain/applications/built-in.js';
-import { authenticate, contextOf, requireRight } from '../auth.js';
+import { contextOf, principalOf, requireRight } from '../auth.js';
 import { awaitView, decodeCursor, encodeCursor, Page } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
 import {
@@ -24,7 +23,6 @@ export interface ApplicationDirectory {
 export interface ApplicationRoutesOptions {
   readonly applications: ApplicationService;
   readonly directory: ApplicationDirectory;
-  readonly signIn: SignInService;
   readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
 }
 
@@ -34,12 +32,10 @@ function body(view: ApplicationView, position?: number | null): ApplicationBody 
 
 export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptions> = async (
   app,
-  { applications, directory, signIn, waitForPosition },
+  { applications, directory, waitForPosition },
 ) => {
-  app.addHook('preHandler', authenticate(signIn));
   app.addHook('preHandler', requireRight('admin'));
   const tags = ['applications'];
-  const security = [{ bearer: [] }];
   const problems = problemResponses(400, 401, 403, 404, 409);
 
   app.post(
@@ -47,7 +43,6 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
     {
       schema: {
         tags,
-        security,
         summary: 'Register an integrator’s application id',
         body: RegisterBody,
         response: { 201: ApplicationSchema, ...problems },
@@ -56,7 +51,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
     async (request, reply) => {
       const { application, position } = await applications.register(
         { ...request.body, description: request.body.description ?? '' },
-        request.principal!.session.userId,
+        principalOf(request).session.userId,
         metadataFor(contextOf(request)),
       );
       reply.status(201).header('location', `/api/v1/applications/${application.applicationId}`);
@@ -69,7 +64,6 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
     {
       schema: {
         tags,
-        security,
         summary: 'Built-in and registered applications, in id order',
         querystring: ListQuery,
         response: { 200: Page(ApplicationSchema), ...problems },
@@ -98,7 +92,6 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
     {
       schema: {
         tags,
-        security,
         summary: 'One application',
         params: Params,
         response: { 200: ApplicationSchema, ...problems },
@@ -117,7 +110,6 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
     {
       schema: {
         tags,
-        security,
         summary: 'Enable or disable an integrator’s application',
         params: Params,
         body: PatchBody,
@@ -131,7 +123,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<ApplicationRoutesOptio
       const position = await applications.setEnabled(
         applicationId,
         request.body.enabled,
-        request.principal!.session.userId,
+        principalOf(request).session.userId,
         metadataFor(contextOf(request)),
       );
       const view = await applications.get(applicationId);

@@ -8,7 +8,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { VerificationReport } from '../../application/log-verification.js';
 import type { LogSigner } from '../../application/ports.js';
-import type { SignInService } from '../../application/sign-in.js';
 import { TreeBehind, type TreeHeads } from '../../application/tree-heads.js';
 import {
   type ConsistencyProof,
@@ -16,7 +15,7 @@ import {
   TreeLookupError,
   type TreeLookupFailure,
 } from '../../projections/merkle-proofs.js';
-import { authenticate, contextOf, requireRight } from '../auth.js';
+import { contextOf, requireRight } from '../auth.js';
 import { awaitView } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
 import {
@@ -30,7 +29,6 @@ import {
 } from './log-schemas.js';
 
 export interface LogRoutesOptions {
-  readonly signIn: SignInService;
   readonly treeHeads: TreeHeads;
   readonly logKey: Pick<LogSigner, 'keyId' | 'publicKeyPem'>;
   readonly inclusionProof: (position: number, treeSize?: number) => Promise<InclusionProof>;
@@ -63,10 +61,8 @@ async function translated<T>(work: () => Promise<T>): Promise<T> {
 const hex = (hashes: readonly Buffer[]) => hashes.map((h) => h.toString('hex'));
 
 export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app, options) => {
-  app.addHook('preHandler', authenticate(options.signIn));
   app.addHook('preHandler', requireRight('admin', 'auditor'));
   const tags = ['tamper evidence'];
-  const security = [{ bearer: [] }];
   /** One verification at a time per process; callers meanwhile share its report. */
   let verifying: Promise<VerificationReport> | undefined;
 
@@ -75,7 +71,6 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
-        security,
         summary: 'The public key that signs tree heads',
         response: { 200: LogKeySchema, ...problemResponses(401, 403) },
       },
@@ -92,7 +87,6 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
-        security,
         summary: 'Sign a tree head now',
         description:
           'Waits (up to 5 s, else 503) until the Merkle view includes every event recorded before the call, signs ' +
@@ -112,7 +106,6 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
-        security,
         summary: 'Proof that an event is in the tree of a given size (RFC 9162 §2.1.3)',
         querystring: InclusionQuery,
         response: { 200: InclusionProofSchema, ...problemResponses(400, 401, 403, 404, 503) },
@@ -136,7 +129,6 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
-        security,
         summary:
           'Proof that the tree of `first` events is a prefix of the tree of `second` (RFC 9162 §2.1.4)',
         querystring: ConsistencyQuery,
@@ -169,7 +161,6 @@ export const logRoutes: FastifyPluginAsyncTypebox<LogRoutesOptions> = async (app
     {
       schema: {
         tags,
-        security,
         summary:
           'Recompute the Merkle tree from the event log and check it against the view and every signed head',
         description:

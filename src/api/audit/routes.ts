@@ -8,9 +8,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RefusalCounter } from '../../application/refusals.js';
 import type { SignInService } from '../../application/sign-in.js';
-import { authenticate, type Principal } from '../auth.js';
+import { type Principal, principalOf } from '../auth.js';
 import { awaitView } from '../paging.js';
-import { Problem } from '../problem.js';
+import { Problem, problemResponses } from '../problem.js';
 import {
   auditItemBody,
   nextCursor,
@@ -44,12 +44,7 @@ export interface AuditRoutesOptions {
   readonly refused: RefusalCounter;
 }
 
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-  503: { $ref: 'Problem#' },
-} as const;
+const problems = problemResponses(400, 401, 403, 503);
 
 type FilterQuery = Omit<AuditEventsQueryType, 'order' | 'limit' | 'cursor' | 'minPosition'>;
 
@@ -74,9 +69,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
   app,
   { signIn, views, waitForPosition, maxStreamsPerUser, maxStreams, refused },
 ) => {
-  app.addHook('preHandler', authenticate(signIn));
   const tags = ['audit'];
-  const security = [{ bearer: [] }];
   const streams: AuditStreams = new Set();
   /** Live streams by user id (in this process). */
   const streamsOf = new Map<number, number>();
@@ -85,18 +78,11 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
     for (const controller of streams) controller.abort();
   });
 
-  const principalOf = (request: FastifyRequest): Principal => {
-    const principal = request.principal;
-    if (!principal) throw new Problem(401, 'unauthenticated', 'Sign in first');
-    return principal;
-  };
-
   app.get(
     '/events',
     {
       schema: {
         tags,
-        security,
         summary: 'Audit events: filters, keyset cursor paging, ascending or descending by global position',
         description:
           'Admins and auditors see every event; other users only their own. Pages are stable while events are added: ' +
@@ -128,7 +114,6 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
     {
       schema: {
         tags,
-        security,
         summary: 'Export audit events as CSV or NDJSON (streamed)',
         description:
           'The same filters as /audit/events. The export is the view as it stood when the call began (rows added ' +
@@ -177,7 +162,6 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
     {
       schema: {
         tags,
-        security,
         summary: 'Live audit events as Server-Sent Events, resumable with Last-Event-ID',
         description:
           'Each new row matching the filters is sent as `event: audit`, `id: <global position>`, `data: <the row as ' +
@@ -192,7 +176,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<AuditRoutesOptions> = async 
             content: { 'text/event-stream': { schema: { type: 'string' } } },
           },
           ...problems,
-          429: { $ref: 'Problem#' },
+          ...problemResponses(429),
         },
       },
     },

@@ -7,9 +7,8 @@ import { Type } from '@sinclair/typebox';
 import type { AuditReads } from '../../application/audit-reads.js';
 import type { SignInDefender } from '../../application/defender.js';
 import type { BanScope } from '../../application/ports.js';
-import type { SignInService } from '../../application/sign-in.js';
 import { recordQuery } from '../audit/access.js';
-import { authenticate, contextOf, requireRight } from '../auth.js';
+import { contextOf, requireRight } from '../auth.js';
 import { decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
 
@@ -37,26 +36,22 @@ const LiftParams = Type.Object({
 
 export interface BanRoutesOptions {
   readonly defender: SignInDefender;
-  readonly signIn: SignInService;
   /** Reading the bans is recorded like any audit read. */
   readonly auditReads: AuditReads;
 }
 
 export const banRoutes: FastifyPluginAsyncTypebox<BanRoutesOptions> = async (
   app,
-  { defender, signIn, auditReads },
+  { defender, auditReads },
 ) => {
-  app.addHook('preHandler', authenticate(signIn));
   app.addHook('preHandler', requireRight('admin'));
   const tags = ['bans'];
-  const security = [{ bearer: [] }];
 
   app.get(
     '/',
     {
       schema: {
         tags,
-        security,
         summary: 'Sign-in bans holding now (addresses and user names), soonest to end first',
         description: 'Paged like every list; the read is recorded (AuditQueried, query bans.list).',
         querystring: BanQuery,
@@ -95,7 +90,6 @@ export const banRoutes: FastifyPluginAsyncTypebox<BanRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Lift a ban (recorded as SignInBanLifted)',
         params: LiftParams,
         response: { 204: Type.Null({ description: 'Lifted' }), ...problemResponses(400, 401, 403, 404) },

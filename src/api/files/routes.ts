@@ -10,15 +10,13 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FileOperations } from '../../application/files/file-operations.js';
 import type { CoreSession, FileHandle } from '../../application/files/file-session.js';
-import type { SignInService } from '../../application/sign-in.js';
-import { authenticate } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { decodeCursor, encodeCursor, PageQuery } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
 import { FolderPage, MoveBody, MovedSchema, PathParams, UploadedSchema } from './schemas.js';
 
 export interface FileRoutesOptions {
   readonly files: FileOperations;
-  readonly signIn: SignInService;
   /** Largest upload accepted, in bytes. */
   readonly maxUploadBytes: number;
   /** Size and sha256 of a user's file as the files view knows it (for ETag), if it does. */
@@ -69,7 +67,7 @@ export function parseRange(
 }
 
 function fileSession(files: FileOperations, request: FastifyRequest): CoreSession {
-  const principal = request.principal!;
+  const principal = principalOf(request);
   const session = principal.session;
   return files.session({
     userId: principal.user.userId,
@@ -134,11 +132,9 @@ function streamFile(handle: FileHandle, start: number, end: number): Readable {
 
 export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
   app,
-  { files, signIn, maxUploadBytes, knownDigest },
+  { files, maxUploadBytes, knownDigest },
 ) => {
-  app.addHook('preHandler', authenticate(signIn));
   const tags = ['files'];
-  const security = [{ bearer: [] }];
   const problems = problemResponses(400, 401, 403, 404);
   const Wildcard = PathParams;
 
@@ -152,7 +148,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
       {
         schema: {
           tags,
-          security,
           summary: 'Upload a file (streamed; visible under its name only once complete)',
           description:
             '`If-None-Match: *` refuses to replace an existing file (412). `Content-Digest: sha-256=:<base64>:` (or `Digest: SHA-256=<base64>`) must match the body, or the upload is discarded and recorded as aborted (400).',
@@ -215,7 +210,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     try {
       // ETag = sha256, when the files view knows this file at this size.
       const known = knownDigest
-        ? await knownDigest(request.principal!.user.userId, await session.realpath(path))
+        ? await knownDigest(principalOf(request).user.userId, await session.realpath(path))
         : undefined;
       if (known && known.size === size) {
         const etag = `"${known.sha256}"`;
@@ -255,7 +250,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Download a file (streamed; single byte ranges with Range); HEAD gives its size and dates',
         params: Wildcard,
         produces: ['application/octet-stream'],
@@ -274,7 +268,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Delete a file',
         params: Wildcard,
         response: { 204: Type.Null(), ...problems },
@@ -291,7 +284,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Move or rename a file or folder',
         description:
           'Never replaces an existing target unless `overwrite` is true (and you hold the overwrite permission).',
@@ -318,7 +310,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'List a folder (paged by name)',
         params: FolderParams,
         querystring: FolderQuery,
@@ -354,7 +345,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Create a folder',
         params: FolderParams,
         response: { 201: Type.Object({ path: Type.String() }), ...problems, ...problemResponses(409) },
@@ -374,7 +364,6 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Remove an empty folder',
         params: FolderParams,
         response: { 204: Type.Null(), ...problems, ...problemResponses(409) },

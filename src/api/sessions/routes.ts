@@ -1,9 +1,11 @@
 /**
  * The seven session calls and "who am I". Handlers only translate: body → use case → reply.
+ * The calls that open a session are public (sessionRoutes); close and "who am I" need one
+ * (ownSessionRoutes).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Opened, SignInService } from '../../application/sign-in.js';
-import { authenticate, bearerToken, contextOf } from '../auth.js';
+import { bearerToken, contextOf, principalOf } from '../auth.js';
 import { ticketProblem } from '../errors.js';
 import { problemResponses } from '../problem.js';
 import {
@@ -166,11 +168,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       return reply(await signIn.openImmutableUserString(input, contextOf(request)));
     },
   );
+};
+
+/** Close and "who am I": in the authenticated scope (api/v1.ts). */
+export const ownSessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { signIn }) => {
+  const tags = ['sessions'];
 
   app.post(
     '/close',
     {
-      preHandler: authenticate(signIn),
       // No body at all means the caller's own session, as `{}` does.
       preValidation: async (request) => {
         request.body ??= {};
@@ -179,7 +185,6 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
         tags,
         summary: 'Close: ends a session',
         description: 'The caller’s own session, or (admin) the session named in the body.',
-        security: [{ bearer: [] }],
         body: CloseBody,
         response: {
           200: ClosedSchema,
@@ -188,7 +193,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (request) => {
-      const principal = request.principal!;
+      const principal = principalOf(request);
       const own = principal.session.sessionId;
       const sessionId = request.body.sessionId?.toLowerCase() ?? own;
       const { position } = await signIn.close(sessionId, contextOf(request), {
@@ -202,16 +207,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
   app.get(
     '/current',
     {
-      preHandler: authenticate(signIn),
       schema: {
         tags,
         summary: 'Who am I: the caller’s own session',
-        security: [{ bearer: [] }],
         response: { 200: CurrentSessionSchema, ...problemResponses(401) },
       },
     },
     async (request) => {
-      const principal = request.principal!;
+      const principal = principalOf(request);
       const s = principal.session;
       return {
         sessionId: s.sessionId,

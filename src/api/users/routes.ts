@@ -3,10 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from '@sinclair/typebox';
 import { parsePublicKey } from '../../adapters/ssh/public-keys.js';
 import { metadataFor } from '../../application/metadata.js';
-import type { SignInService } from '../../application/sign-in.js';
 import type { ActiveUser, UserService } from '../../application/users.js';
 import type { UserChanges } from '../../domain/users/user.js';
-import { authenticate, contextOf, requireRight } from '../auth.js';
+import { contextOf, principalOf, requireRight } from '../auth.js';
 import { awaitView, decodeCursor, encodeCursor } from '../paging.js';
 import { Problem, problemResponses } from '../problem.js';
 import {
@@ -32,7 +31,6 @@ export interface UserDirectory {
 
 export interface UserRoutesOptions {
   readonly users: UserService;
-  readonly signIn: SignInService;
   readonly directory: UserDirectory;
   readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
 }
@@ -60,12 +58,10 @@ const notFound = (userId: number) => new Problem(404, 'user-not-found', `No user
 
 export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
   app,
-  { users, signIn, directory, waitForPosition },
+  { users, directory, waitForPosition },
 ) => {
-  app.addHook('preHandler', authenticate(signIn));
   app.addHook('preHandler', requireRight('admin'));
   const tags = ['users'];
-  const security = [{ bearer: [] }];
   const problems = problemResponses(400, 401, 403, 404, 409);
 
   async function load(userId: number): Promise<ActiveUser> {
@@ -79,7 +75,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Create a user',
         body: CreateUserBody,
         response: { 201: UserSchema, ...problems },
@@ -88,7 +83,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     async (request, reply) => {
       const body = request.body;
       const keys = (body.sshPublicKeys ?? []).map(parsePublicKey);
-      const principal = request.principal!;
+      const principal = principalOf(request);
       const { user, position } = await users.createUser(
         {
           userName: body.userName,
@@ -116,7 +111,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'List users (filters, cursor paging in id order)',
         querystring: ListUsersQuery,
         response: { 200: UserPage, ...problems },
@@ -141,7 +135,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'One user',
         params: UserIdParams,
         response: { 200: UserSchema, ...problems },
@@ -155,7 +148,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Change a user: profile, rights, permissions, password, keys, enabled',
         params: UserIdParams,
         body: UpdateUserBody,
@@ -165,7 +157,7 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     async (request) => {
       const { userId } = request.params;
       const body = request.body;
-      const by = request.principal!.session.userId;
+      const by = principalOf(request).session.userId;
       const metadata = metadataFor(contextOf(request));
       await load(userId);
       if (body.enabled === false && userId === by)
@@ -202,7 +194,6 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     {
       schema: {
         tags,
-        security,
         summary: 'Delete a user (its name and e-mail address become free again)',
         params: UserIdParams,
         response: { 204: { type: 'null' }, ...problems },
@@ -210,10 +201,10 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (
     },
     async (request, reply) => {
       const { userId } = request.params;
-      if (userId === request.principal!.session.userId)
+      if (userId === principalOf(request).session.userId)
         throw new Problem(409, 'cannot-delete-self', 'Admins cannot delete their own account');
       await load(userId);
-      await users.deleteUser(userId, request.principal!.session.userId, metadataFor(contextOf(request)));
+      await users.deleteUser(userId, principalOf(request).session.userId, metadataFor(contextOf(request)));
       return reply.status(204).send(null);
     },
   );

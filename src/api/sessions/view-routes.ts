@@ -6,8 +6,6 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from '@sinclair/typebox';
-import type { FastifyRequest } from 'fastify';
-import type { SignInService } from '../../application/sign-in.js';
 import { builtInApplications } from '../../domain/applications/built-in.js';
 import { getSession, listSessions, type SessionRow } from '../../projections/sessions-view.js';
 import {
@@ -21,9 +19,9 @@ import {
   type ViewDependencies,
 } from '../audit/access.js';
 import { queryAudit } from '../audit/queries.js';
-import { authenticate, type Principal } from '../auth.js';
+import { type Principal, principalOf } from '../auth.js';
 import { awaitView } from '../paging.js';
-import { Problem } from '../problem.js';
+import { Problem, problemResponses } from '../problem.js';
 import {
   ListSessionsQuery,
   SessionIdParams,
@@ -36,18 +34,11 @@ import {
 } from './view-schemas.js';
 
 export interface SessionViewRoutesOptions {
-  readonly signIn: SignInService;
   readonly views: ViewDependencies;
   readonly waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>;
 }
 
-const problems = {
-  400: { $ref: 'Problem#' },
-  401: { $ref: 'Problem#' },
-  403: { $ref: 'Problem#' },
-  404: { $ref: 'Problem#' },
-  503: { $ref: 'Problem#' },
-} as const;
+const problems = problemResponses(400, 401, 403, 404, 503);
 
 const builtInNames: ReadonlyMap<number, string> = new Map(
   builtInApplications.map((a) => [a.applicationId, a.name]),
@@ -65,17 +56,9 @@ function sessionBody(row: SessionRow): SessionBody {
 
 export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptions> = async (
   app,
-  { signIn, views, waitForPosition },
+  { views, waitForPosition },
 ) => {
   const tags = ['sessions'];
-  const security = [{ bearer: [] }];
-  const preHandler = authenticate(signIn);
-
-  const principalOf = (request: FastifyRequest): Principal => {
-    const principal = request.principal;
-    if (!principal) throw new Problem(401, 'unauthenticated', 'Sign in first');
-    return principal;
-  };
 
   /** The session, if the caller may see it; otherwise 404 (whether or not it exists). */
   async function visibleSession(principal: Principal, sessionId: string): Promise<SessionRow> {
@@ -89,10 +72,8 @@ export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptio
   app.get(
     '/',
     {
-      preHandler,
       schema: {
         tags,
-        security,
         summary: 'Sessions: filters, cursor paging, newest or oldest first',
         description: 'Admins and auditors see every session; other users only their own.',
         querystring: ListSessionsQuery,
@@ -129,10 +110,8 @@ export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptio
   app.get(
     '/:sessionId',
     {
-      preHandler,
       schema: {
         tags,
-        security,
         summary: 'One session: who, from where, how it ended, what happened in it',
         params: SessionIdParams,
         querystring: SessionQuery,
@@ -153,10 +132,8 @@ export const sessionViewRoutes: FastifyPluginAsyncTypebox<SessionViewRoutesOptio
   app.get(
     '/:sessionId/timeline',
     {
-      preHandler,
       schema: {
         tags,
-        security,
         summary: 'A session’s timeline: every audited event of the session, in order',
         description:
           'Sign-in, connections, transfers, denials and the end, oldest first. asOf (a time) or untilPosition ' +
