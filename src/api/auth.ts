@@ -12,7 +12,7 @@ import type { ActiveUser } from '../application/users.js';
 import type { SessionEndReason } from '../domain/sessions/liveness.js';
 import type { SessionOpenedData } from '../domain/sessions/session.js';
 import type { UserRight } from '../domain/users/user.js';
-import { Problem } from './problem.js';
+import { Problem } from './problems.js';
 
 export interface Principal {
   readonly session: SessionOpenedData;

@@ -1,7 +1,7 @@
 /** Keyset paging: `{items, nextCursor}` with an opaque cursor that names the last key seen. */
 import { type TSchema, Type } from '@sinclair/typebox';
 import { Text } from '../domain/events/schema-helpers.js';
-import { Problem } from './problem.js';
+import { Problem } from './problems.js';
 
 export const MAX_PAGE_SIZE = 500;
 

@@ -22,8 +22,8 @@ import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { openApiPlugin } from './plugins/openapi.js';
-import { frameworkProblem, problemsPlugin } from './plugins/problems.js';
 import { hstsPlugin, TLS_SERVER_OPTIONS } from './plugins/transport-security.js';
+import { frameworkProblem, problemsPlugin } from './problems.js';
 import type { UserDirectory } from './users/routes.js';
 import { apiV1 } from './v1.js';
 

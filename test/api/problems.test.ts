@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createMetrics } from '../../src/adapters/metrics/metrics.js';
-import { Problem } from '../../src/api/problem.js';
+import { Problem } from '../../src/api/problems.js';
 import { buildServer } from '../../src/api/server.js';
 import { curl } from '../support/curl.js';
 

@@ -5,7 +5,7 @@ import { metadataFor } from '../../application/metadata.js';
 import { builtInApplications } from '../../domain/applications/built-in.js';
 import { contextOf, principalOf, requireRight } from '../auth.js';
 import { awaitView, decodeCursor, encodeCursor, Page } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 import {
   type ApplicationBody,
   ApplicationSchema,

@@ -10,7 +10,7 @@ import type { AuditQuery, AuditReads } from '../../application/audit-reads.js';
 import { truncateText } from '../../domain/text.js';
 import { contextOf, type Principal } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../paging.js';
-import { Problem } from '../problem.js';
+import { Problem } from '../problems.js';
 import type { AuditItem } from './queries.js';
 import type { AuditItemBody } from './schemas.js';
 

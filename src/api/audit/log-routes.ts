@@ -17,7 +17,7 @@ import {
 } from '../../projections/merkle-proofs.js';
 import { contextOf, requireRight } from '../auth.js';
 import { awaitView } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 import {
   ConsistencyProofSchema,
   ConsistencyQuery,

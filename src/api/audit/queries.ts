@@ -16,7 +16,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { ReadModel } from '../../adapters/readmodel/schema.js';
 import { foldCase } from '../../domain/users/reservation.js';
 import type { AuditOperation, AuditOutcome } from '../../projections/audit-view.js';
-import { Problem } from '../problem.js';
+import { Problem } from '../problems.js';
 
 /** A user-name prefix may match at most this many names (one index scan each). */
 export const MAX_NAME_MATCHES = 100;

@@ -10,7 +10,7 @@ import type { RefusalCounter } from '../../application/refusals.js';
 import type { SignInService } from '../../application/sign-in.js';
 import { type Principal, principalOf } from '../auth.js';
 import { awaitView } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 import {
   auditItemBody,
   nextCursor,

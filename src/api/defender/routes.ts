@@ -10,7 +10,7 @@ import type { BanScope } from '../../application/ports.js';
 import { recordQuery } from '../audit/access.js';
 import { contextOf, requireRight } from '../auth.js';
 import { decodeCursor, encodeCursor, Page, PageQuery } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 
 const Scope = Type.Union([Type.Literal('address'), Type.Literal('user')], {
   description: 'A source address, or a user name tried (compared case-insensitively)',

@@ -12,7 +12,7 @@ import type { FileOperations } from '../../application/files/file-operations.js'
 import type { CoreSession, FileHandle } from '../../application/files/file-session.js';
 import { principalOf } from '../auth.js';
 import { decodeCursor, encodeCursor, PageQuery } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 import { FolderPage, MoveBody, MovedSchema, PathParams, UploadedSchema } from './schemas.js';
 
 export interface FileRoutesOptions {

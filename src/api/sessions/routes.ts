@@ -6,8 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Opened, SignInService } from '../../application/sign-in.js';
 import { bearerToken, contextOf, principalOf } from '../auth.js';
-import { ticketProblem } from '../errors.js';
-import { problemResponses } from '../problem.js';
+import { problemResponses } from '../problems.js';
 import {
   CloseBody,
   ClosedSchema,
@@ -61,6 +60,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
   app.post(
     '/open-with-ticket',
     {
+      config: { ticketCall: true },
       schema: {
         tags,
         summary: 'OpenWithTicket: a replaceable session for the existing user named in the ticket',
@@ -69,17 +69,15 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (request, res) => {
-      const opened = await signIn.openWithTicket(request.body, contextOf(request)).catch((e: unknown) => {
-        throw ticketProblem(e);
-      });
       res.status(201);
-      return reply(opened);
+      return reply(await signIn.openWithTicket(request.body, contextOf(request)));
     },
   );
 
   app.post(
     '/open-with-ticket-ex',
     {
+      config: { ticketCall: true },
       schema: {
         tags,
         summary:
@@ -89,11 +87,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = as
       },
     },
     async (request, res) => {
-      const opened = await signIn.openWithTicketEx(request.body, contextOf(request)).catch((e: unknown) => {
-        throw ticketProblem(e);
-      });
       res.status(201);
-      return reply(opened);
+      return reply(await signIn.openWithTicketEx(request.body, contextOf(request)));
     },
   );
 

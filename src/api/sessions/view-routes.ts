@@ -21,7 +21,7 @@ import {
 import { queryAudit } from '../audit/queries.js';
 import { type Principal, principalOf } from '../auth.js';
 import { awaitView } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 import {
   ListSessionsQuery,
   SessionIdParams,

@@ -7,7 +7,7 @@ import type { ActiveUser, UserService } from '../../application/users.js';
 import type { UserChanges } from '../../domain/users/user.js';
 import { contextOf, principalOf, requireRight } from '../auth.js';
 import { awaitView, decodeCursor, encodeCursor } from '../paging.js';
-import { Problem, problemResponses } from '../problem.js';
+import { Problem, problemResponses } from '../problems.js';
 import {
   CreateUserBody,
   type ListUsersFilters,
