@@ -49,7 +49,7 @@ import {
   runBench,
   table,
   withBenchDatabase,
-} from '../support.js';
+} from '../support/common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options

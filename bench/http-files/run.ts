@@ -15,15 +15,28 @@
  */
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
+import { log, median, UsageError } from '../support/common.js';
+import { sha256File, writeRandomFile } from '../support/files.js';
+import { argValue, checkArguments, cpuProfDir, list, positiveInt } from '../support/options.js';
+import {
+  alive,
+  cpuOf,
+  cpuOfLiveChildren,
+  cpuWithReaped,
+  run,
+  runClient,
+  sleep,
+  waitForExit,
+} from '../support/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
@@ -48,9 +61,6 @@ interface Options {
   readonly keep: boolean;
 }
 
-/** A bad command line: reported in one line, without a stack. */
-class UsageError extends Error {}
-
 const VALUE_OPTIONS = ['--big-mib', '--small', '--rounds', '--cases', '--protocols', '--cpu-prof'];
 
 const USAGE =
@@ -64,60 +74,17 @@ const USAGE =
   '  --cpu-prof   run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
   '  --keep       keep the temporary directory and print its path\n';
 
-function argValue(name: string): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === `--${name}`) return args[i + 1] ?? '';
-    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
-  }
-  return undefined;
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
-  }
-  return value;
-}
-
-function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
-  if (text === undefined || text === '') return [...allowed];
-  const items = text.split(',').map((s) => s.trim().toLowerCase());
-  for (const item of items) {
-    if (!(allowed as readonly string[]).includes(item)) {
-      throw new UsageError(`${name}: unknown "${item}" (one or more of ${allowed.join(',')})`);
-    }
-  }
-  return allowed.filter((a) => items.includes(a));
-}
-
 function parseOptions(): Options {
+  checkArguments(VALUE_OPTIONS, ['--keep'], USAGE);
   const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const key = arg.split('=')[0]!;
-    if (VALUE_OPTIONS.includes(key)) {
-      if (!arg.includes('=')) i++;
-    } else if (key !== '--keep' && key !== '--help') {
-      throw new UsageError(`unknown option ${arg} (see --help)`);
-    }
-  }
-  if (args.includes('--help')) {
-    process.stdout.write(USAGE);
-    process.exit(0);
-  }
-  const cpuProf = argValue('cpu-prof');
-  if (cpuProf === '') throw new UsageError('--cpu-prof needs a directory');
+  const cpuProf = cpuProfDir();
   return {
     bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
     small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
     rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
     cases: list('--cases', argValue('cases'), CASES),
     protocols: list('--protocols', argValue('protocols'), PROTOCOLS),
-    cpuProf: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    cpuProf,
     keep: args.includes('--keep'),
   };
 }
@@ -125,122 +92,12 @@ function parseOptions(): Options {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function run(command: string, args: readonly string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 function version(command: string, args: readonly string[]): string {
   const r = spawnSync(command, args, { encoding: 'utf8' });
   // The first line, without curl's list of libraries.
   return (`${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0] ?? command)
     .split(' (')[0]!
     .split(',')[0]!;
-}
-
-/** Fields of /proc/<pid>/stat, numbered as in proc(5) (14 utime, 15 stime, 16 cutime, 17 cstime). */
-async function procStat(pid: number | 'self'): Promise<string[] | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  if (!text) return undefined;
-  // comm (field 2) may contain spaces: split after its closing parenthesis; index 0 is field 3.
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
-
-function ticks(fields: readonly string[] | undefined, numbers: readonly number[]): number {
-  if (!fields) return 0;
-  return numbers.reduce((sum, n) => sum + Number(fields[n - 3] ?? 0), 0);
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(run('getconf', ['CLK_TCK']).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds of a process and of all its children that have exited and were waited for. */
-async function cpuWithReaped(pid: number | 'self'): Promise<number> {
-  return ticks(await procStat(pid), [14, 15, 16, 17]) / CLOCK_TICKS;
-}
-
-/** CPU seconds of a process's live children (utime + stime). */
-async function cpuOfLiveChildren(parent: number): Promise<number> {
-  let sum = 0;
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = await procStat(Number(entry));
-    if (fields && Number(fields[1]) === parent) sum += ticks(fields, [14, 15]);
-  }
-  return sum / CLOCK_TICKS;
-}
-
-/** Writes `bytes` random bytes to `file`; resolves with their sha256 (hex). */
-async function writeRandomFile(file: string, bytes: number): Promise<string> {
-  const out = createWriteStream(file);
-  const hash = createHash('sha256');
-  const chunk = 4 * MiB;
-  for (let written = 0; written < bytes; written += chunk) {
-    const data = randomBytes(Math.min(chunk, bytes - written));
-    hash.update(data);
-    if (!out.write(data)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'close');
-  return hash.digest('hex');
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: MiB })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  const timer = sleep(ms).then(() => false);
-  return Promise.race([once(child, 'exit').then(() => true), timer]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Runs a client process to its end; resolves with its stdout, rejects with its stderr if it failed. */
-async function runClient(
-  command: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
-  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) {
-    const tail = stderr.trim().split('\n').slice(-3).join(' | ');
-    throw new Error(`${command} failed (exit ${code}): ${tail || stdout.slice(-300)}`);
-  }
-  return stdout;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +229,7 @@ class Sluice {
 
   /** CPU seconds used so far: the node process, and its PostgreSQL (postmaster, reaped and live backends). */
   async cpu(): Promise<{ total: number; pg: number }> {
-    const node = ticks(await procStat(this.child!.pid!), [14, 15]) / CLOCK_TICKS;
+    const node = await cpuOf(this.child!.pid!);
     const postmaster = await this.postmasterPid();
     if (!(postmaster > 0)) return { total: node, pg: 0 };
     const pgCpu = (await cpuWithReaped(postmaster)) + (await cpuOfLiveChildren(postmaster));

@@ -52,7 +52,7 @@ import {
   runBench,
   table,
   withBenchDatabase,
-} from '../support.js';
+} from '../support/common.js';
 
 const parseArguments = () =>
   parseOptions('bench:merkle', {

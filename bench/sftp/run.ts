@@ -21,12 +21,24 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
+import { log, median, UsageError } from '../support/common.js';
+import { writeRandomFile } from '../support/files.js';
+import { argValue, checkArguments, cpuProfDir, list, positiveInt } from '../support/options.js';
+import {
+  alive,
+  cpuOf,
+  cpuOfLiveChildren,
+  cpuWithReaped,
+  run,
+  sleep,
+  waitForExit,
+} from '../support/processes.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SSHD = '/usr/sbin/sshd';
@@ -61,9 +73,6 @@ interface Options {
   readonly keep: boolean;
 }
 
-/** A bad command line: reported in one line, without a stack. */
-class UsageError extends Error {}
-
 const VALUE_OPTIONS = [
   '--big-mib',
   '--small',
@@ -76,67 +85,25 @@ const VALUE_OPTIONS = [
   '--node-options',
 ];
 
-function argValue(name: string): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === `--${name}`) return args[i + 1] ?? '';
-    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
-  }
-  return undefined;
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
-  }
-  return value;
-}
-
-function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
-  if (text === undefined || text === '') return [...allowed];
-  const items = text.split(',').map((s) => s.trim().toLowerCase());
-  for (const item of items) {
-    if (!(allowed as readonly string[]).includes(item)) {
-      throw new UsageError(`${name}: unknown "${item}" (one or more of ${allowed.join(',')})`);
-    }
-  }
-  return allowed.filter((a) => items.includes(a));
-}
+const USAGE =
+  'usage: npm run bench:sftp -- [--big-mib N] [--small N] [--sessions N] [--session-mib N] [--rounds N]\n' +
+  '                             [--cases upload,download,small,concurrent] [--servers openssh,proftpd,sluice]\n' +
+  '                             [--cpu-prof DIR] [--node-options "FLAGS"] [--keep]\n' +
+  '  --big-mib      big file in MiB, uploaded then downloaded (default 1024, env BENCH_BIG_MIB)\n' +
+  '  --small        4 KiB files uploaded in one session (default 1000, env BENCH_SMALL)\n' +
+  '  --sessions     concurrent sessions (default 32, env BENCH_SESSIONS)\n' +
+  '  --session-mib  MiB uploaded by each concurrent session (default 32, env BENCH_SESSION_MIB)\n' +
+  '  --rounds       rounds, alternating which server goes first (default 3, env BENCH_ROUNDS)\n' +
+  '  --cases        cases to run (default all)\n' +
+  '  --servers      servers to run (default all three; ratios need Sluice and a peer)\n' +
+  '  --cpu-prof     run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
+  '  --node-options more node flags for Sluice, e.g. "--trace-gc" (output in its log)\n' +
+  '  --keep         keep the temporary directory and print its path\n';
 
 function parseOptions(): Options {
+  checkArguments(VALUE_OPTIONS, ['--keep'], USAGE);
   const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const key = arg.split('=')[0]!;
-    if (VALUE_OPTIONS.includes(key)) {
-      if (!arg.includes('=')) i++;
-    } else if (key !== '--keep' && key !== '--help') {
-      throw new UsageError(`unknown option ${arg} (see --help)`);
-    }
-  }
-  if (args.includes('--help')) {
-    process.stdout.write(
-      'usage: npm run bench:sftp -- [--big-mib N] [--small N] [--sessions N] [--session-mib N] [--rounds N]\n' +
-        '                             [--cases upload,download,small,concurrent] [--servers openssh,proftpd,sluice]\n' +
-        '                             [--cpu-prof DIR] [--node-options "FLAGS"] [--keep]\n' +
-        '  --big-mib      big file in MiB, uploaded then downloaded (default 1024, env BENCH_BIG_MIB)\n' +
-        '  --small        4 KiB files uploaded in one session (default 1000, env BENCH_SMALL)\n' +
-        '  --sessions     concurrent sessions (default 32, env BENCH_SESSIONS)\n' +
-        '  --session-mib  MiB uploaded by each concurrent session (default 32, env BENCH_SESSION_MIB)\n' +
-        '  --rounds       rounds, alternating which server goes first (default 3, env BENCH_ROUNDS)\n' +
-        '  --cases        cases to run (default all)\n' +
-        '  --servers      servers to run (default all three; ratios need Sluice and a peer)\n' +
-        '  --cpu-prof     run Sluice under node --cpu-prof, profile written to DIR when it stops\n' +
-        '  --node-options more node flags for Sluice, e.g. "--trace-gc" (output in its log)\n' +
-        '  --keep         keep the temporary directory and print its path\n',
-    );
-    process.exit(0);
-  }
-  const cpuProf = argValue('cpu-prof');
-  if (cpuProf === '') throw new UsageError('--cpu-prof needs a directory');
+  const cpuProf = cpuProfDir();
   return {
     bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
     small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
@@ -145,7 +112,7 @@ function parseOptions(): Options {
     rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
     cases: list('--cases', argValue('cases'), CASES),
     servers: list('--servers', argValue('servers'), SERVERS),
-    cpuProf: cpuProf === undefined ? undefined : path.resolve(cpuProf),
+    cpuProf,
     nodeOptions: (argValue('node-options') ?? '').split(/\s+/).filter((f) => f !== ''),
     keep: args.includes('--keep'),
   };
@@ -154,94 +121,10 @@ function parseOptions(): Options {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** `ssh -V` prints to stderr; sshd and sftp come from the same package. */
 function sshVersion(): string {
   const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
   return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim() || 'OpenSSH';
-}
-
-function run(command: string, args: readonly string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Fields of /proc/<pid>/stat, numbered as in proc(5) (14 utime, 15 stime, 16 cutime, 17 cstime). */
-async function procStat(pid: number | 'self'): Promise<string[] | undefined> {
-  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  if (!text) return undefined;
-  // comm (field 2) may contain spaces: split after its closing parenthesis; index 0 is field 3.
-  return text.slice(text.lastIndexOf(')') + 2).split(' ');
-}
-
-function ticks(fields: readonly string[] | undefined, numbers: readonly number[]): number {
-  if (!fields) return 0;
-  return numbers.reduce((sum, n) => sum + Number(fields[n - 3] ?? 0), 0);
-}
-
-/** CPU seconds of a process and of all its children that have exited and were waited for. */
-async function cpuWithReaped(pid: number | 'self'): Promise<number> {
-  return ticks(await procStat(pid), [14, 15, 16, 17]) / CLOCK_TICKS;
-}
-
-/** CPU seconds of a process's live children (utime + stime). */
-async function cpuOfLiveChildren(parent: number): Promise<number> {
-  let sum = 0;
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const fields = await procStat(Number(entry));
-    if (fields && Number(fields[1]) === parent) sum += ticks(fields, [14, 15]);
-  }
-  return sum / CLOCK_TICKS;
-}
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(run('getconf', ['CLK_TCK']).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-async function writeRandomFile(file: string, bytes: number): Promise<void> {
-  const out = createWriteStream(file);
-  const chunk = 4 * MiB;
-  for (let written = 0; written < bytes; written += chunk) {
-    if (!out.write(randomBytes(Math.min(chunk, bytes - written)))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'close');
-}
-
-/** Whether the child exited within `ms`; leaves no timer behind (it would hold the process). */
-async function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return true;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([once(child, 'exit').then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,7 +396,7 @@ class Bench {
       const pid = Number((await readFile(pidFile, 'utf8')).trim());
       return { total: await cpuWithReaped(pid), pg: 0 };
     }
-    const node = ticks(await procStat(this.sluice!.pid!), [14, 15]) / CLOCK_TICKS;
+    const node = await cpuOf(this.sluice!.pid!);
     const pidFile = path.join(this.sluiceDataDir!, 'pg', 'postmaster.pid');
     const postmaster = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
     if (!(postmaster > 0)) return { total: node, pg: 0 };

@@ -7,15 +7,15 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { openDatabase } from '../src/adapters/database/connect.js';
-import { startEmbeddedPostgres } from '../src/adapters/database/embedded-postgres.js';
-import { migrate } from '../src/adapters/database/migrate.js';
-import { AppendNotifier } from '../src/adapters/eventstore/postgres/append-notifier.js';
-import { eventStoreMigrations } from '../src/adapters/eventstore/postgres/migrations/index.js';
-import { PostgresEventStore } from '../src/adapters/eventstore/postgres/postgres-event-store.js';
-import { readModelMigrations } from '../src/adapters/readmodel/migrations/index.js';
-import type { ReadModel } from '../src/adapters/readmodel/schema.js';
-import { freePort } from '../test/support/free-port.js';
+import { openDatabase } from '../../src/adapters/database/connect.js';
+import { startEmbeddedPostgres } from '../../src/adapters/database/embedded-postgres.js';
+import { migrate } from '../../src/adapters/database/migrate.js';
+import { AppendNotifier } from '../../src/adapters/eventstore/postgres/append-notifier.js';
+import { eventStoreMigrations } from '../../src/adapters/eventstore/postgres/migrations/index.js';
+import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.js';
+import { readModelMigrations } from '../../src/adapters/readmodel/migrations/index.js';
+import type { ReadModel } from '../../src/adapters/readmodel/schema.js';
+import { freePort } from '../../test/support/free-port.js';
 
 /** A wrong argument: the benchmark prints it alone and exits 2. */
 export class UsageError extends Error {}
@@ -35,6 +35,13 @@ export const log = (message: string) => process.stderr.write(`${message}\n`);
 
 export const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

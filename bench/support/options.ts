@@ -1,0 +1,70 @@
+/**
+ * Command lines of the benchmarks that take `--name value` and `--name=value` options and
+ * flags: one check that every argument is known, and readers for numbers and lists.
+ */
+import path from 'node:path';
+import { UsageError } from './common.js';
+
+/** The value of `--name value` or `--name=value`; '' when the value is missing, undefined when absent. */
+export function argValue(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === `--${name}`) return args[i + 1] ?? '';
+    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+export function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
+  }
+  return value;
+}
+
+/** A comma-separated choice among `allowed` (all of them when absent), in `allowed`'s order. */
+export function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
+  if (text === undefined || text === '') return [...allowed];
+  const items = text.split(',').map((s) => s.trim().toLowerCase());
+  for (const item of items) {
+    if (!(allowed as readonly string[]).includes(item)) {
+      throw new UsageError(`${name}: unknown "${item}" (one or more of ${allowed.join(',')})`);
+    }
+  }
+  return allowed.filter((a) => items.includes(a));
+}
+
+/**
+ * Refuses any argument that is neither one of `valueOptions` (followed by its value, or
+ * `=value`) nor one of `flags`; prints `usage` and exits on --help.
+ */
+export function checkArguments(
+  valueOptions: readonly string[],
+  flags: readonly string[],
+  usage: string,
+): void {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const key = arg.split('=')[0]!;
+    if (valueOptions.includes(key)) {
+      if (!arg.includes('=')) i++;
+    } else if (!flags.includes(key) && key !== '--help') {
+      throw new UsageError(`unknown option ${arg} (see --help)`);
+    }
+  }
+  if (args.includes('--help')) {
+    process.stdout.write(usage);
+    process.exit(0);
+  }
+}
+
+/** `--cpu-prof DIR` as an absolute path, if given. */
+export function cpuProfDir(): string | undefined {
+  const dir = argValue('cpu-prof');
+  if (dir === '') throw new UsageError('--cpu-prof needs a directory');
+  return dir === undefined ? undefined : path.resolve(dir);
+}
