@@ -24,7 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
-import { log, median, UsageError } from '../support/common.js';
+import { columns, figure, log, median, UsageError } from '../support/common.js';
 import { sha256File, writeRandomFile } from '../support/files.js';
 import { argValue, checkArguments, cpuProfDir, list, positiveInt } from '../support/options.js';
 import {
@@ -593,23 +593,6 @@ async function measure(sluice: Sluice, spec: CaseSpec, p: Protocol, round: numbe
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function fmt(n: number): string {
-  if (!Number.isFinite(n)) return '–';
-  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
-}
-
-function table(rows: string[][], rightAligned: readonly number[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => (rightAligned.includes(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -654,7 +637,7 @@ async function main(): Promise<void> {
           const key = `${spec.name}/${p}`;
           samples.set(key, [...(samples.get(key) ?? []), s]);
           log(
-            `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ` +
+            `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${figure(s.rate).padStart(6)} ${spec.unit}  ` +
               `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
               `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.rssMib()).toFixed(0)} MiB`,
           );
@@ -687,11 +670,11 @@ async function main(): Promise<void> {
       for (const p of o.protocols) {
         const m = median((samples.get(`${spec.name}/${p}`) ?? []).map((s) => s.rate));
         med.set(p, m);
-        row.push(fmt(m));
+        row.push(figure(m));
       }
       if (both) row.push((med.get('http')! / med.get('sftp')!).toFixed(2));
       for (const p of o.protocols) {
-        row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => fmt(s.rate)).join(' '));
+        row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => figure(s.rate)).join(' '));
       }
       for (const p of o.protocols) {
         const list = samples.get(`${spec.name}/${p}`) ?? [];
@@ -702,7 +685,7 @@ async function main(): Promise<void> {
       rows.push(row);
     }
     out.push(
-      table(
+      columns(
         rows,
         header.map((_, i) => i).filter((i) => i >= 2),
       ),

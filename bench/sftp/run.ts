@@ -27,7 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
-import { log, median, UsageError } from '../support/common.js';
+import { columns, figure, log, median, UsageError } from '../support/common.js';
 import { writeRandomFile } from '../support/files.js';
 import { argValue, checkArguments, cpuProfDir, list, positiveInt } from '../support/options.js';
 import {
@@ -796,23 +796,6 @@ async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sa
 // ---------------------------------------------------------------------------------------------
 // Report
 
-function fmt(n: number): string {
-  if (!Number.isFinite(n)) return '–';
-  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
-}
-
-function table(rows: string[][], rightAligned: readonly number[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => (rightAligned.includes(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -852,7 +835,7 @@ async function main(): Promise<void> {
           samples.set(key, [...(samples.get(key) ?? []), s]);
           const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
           log(
-            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${fmt(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${fmt(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
+            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${figure(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${figure(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
           );
         }
       }
@@ -884,7 +867,7 @@ async function main(): Promise<void> {
       for (const t of targets) {
         const m = median((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => s.rate));
         med.set(t.name, m);
-        row.push(fmt(m));
+        row.push(figure(m));
       }
       if (ratios) {
         for (const p of peers) row.push((med.get('sluice')! / med.get(p.name)!).toFixed(2));
@@ -893,7 +876,7 @@ async function main(): Promise<void> {
         }
       }
       for (const t of targets) {
-        row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => fmt(s.rate)).join(' '));
+        row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => figure(s.rate)).join(' '));
       }
       for (const t of targets) {
         const list = samples.get(`${spec.name}/${t.name}`) ?? [];
@@ -903,7 +886,7 @@ async function main(): Promise<void> {
       rows.push(row);
     }
     const numeric = header.map((_, i) => i).filter((i) => i >= 2);
-    out.push(table(rows, numeric));
+    out.push(columns(rows, numeric));
     out.push('');
     if (targets.some((t) => t.name === 'sluice')) {
       const costs: string[][] = [
@@ -911,7 +894,7 @@ async function main(): Promise<void> {
       ];
       for (const spec of specs) {
         const list = samples.get(`${spec.name}/sluice`) ?? [];
-        const per = (f: (s: Sample) => number) => fmt(median(list.map(f)) / spec.items);
+        const per = (f: (s: Sample) => number) => figure(median(list.map(f)) / spec.items);
         costs.push([
           spec.title,
           spec.item,
@@ -921,7 +904,7 @@ async function main(): Promise<void> {
         ]);
       }
       out.push('Sluice per file or session (medians over the rounds):');
-      out.push(table(costs, [2, 3, 4]));
+      out.push(columns(costs, [2, 3, 4]));
       out.push('');
     }
     out.push(

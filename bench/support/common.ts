@@ -48,6 +48,25 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
+/** A rate or a size for a table: whole from 100 up, one decimal below; '–' when there is none. */
+export function figure(n: number): string {
+  if (!Number.isFinite(n)) return '–';
+  return n >= 100 ? n.toFixed(0) : n.toFixed(1);
+}
+
+/** A plain-text table: columns padded to their widest cell, those in `rightAligned` to the right. */
+export function columns(rows: string[][], rightAligned: readonly number[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (rightAligned.includes(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
 /** A Markdown table under a title: the first column left-aligned, the others right-aligned. */
 export function table(title: string, header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
