@@ -9,27 +9,18 @@ import { pathToFileURL } from 'node:url';
 import { type Logger, pino } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { PostgresConnectionLeases } from './adapters/connections/postgres-connection-leases.js';
-import { credentialMigrations } from './adapters/credentials/migrations/index.js';
 import type { CredentialTables } from './adapters/credentials/postgres-credential-store.js';
 import { PostgresCredentialStore } from './adapters/credentials/postgres-credential-store.js';
 import {
   PostgresSessionTokens,
   type SessionTokenTables,
 } from './adapters/credentials/postgres-session-tokens.js';
-import { checkReachable, describeDatabaseUrl, kyselyOn, openDatabase } from './adapters/database/connect.js';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './adapters/database/embedded-postgres.js';
-import { migrate } from './adapters/database/migrate.js';
+import { checkReachable, kyselyOn } from './adapters/database/connect.js';
 import { PostgresDefenderStore } from './adapters/defender/postgres-defender-store.js';
-import { describeEventStoreUrl } from './adapters/eventstore/kurrentdb/connection.js';
-import { openKurrentDbEventStore } from './adapters/eventstore/kurrentdb/kurrentdb-event-store.js';
-import { AppendNotifier } from './adapters/eventstore/postgres/append-notifier.js';
-import { eventStoreMigrations } from './adapters/eventstore/postgres/migrations/index.js';
-import { PostgresEventStore } from './adapters/eventstore/postgres/postgres-event-store.js';
 import { loadOrCreateLogKey, signatureCheck } from './adapters/log-key/log-key.js';
 import { createMetrics } from './adapters/metrics/metrics.js';
+import { openStorage } from './adapters/open-storage.js';
 import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
-import { readModelMigrations } from './adapters/readmodel/migrations/index.js';
-import type { ReadModel } from './adapters/readmodel/schema.js';
 import { ConnectionRegistry } from './adapters/sftp/connection-registry.js';
 import { loadOrCreateHostKeys } from './adapters/sftp/host-keys.js';
 import { nativeCryptoLoaded, SftpServer } from './adapters/sftp/ssh-server.js';
@@ -54,7 +45,6 @@ import { SignInService } from './application/sign-in.js';
 import { TreeHeads } from './application/tree-heads.js';
 import { UserService } from './application/users.js';
 import { type Config, ConfigError, describeConfiguration, loadConfig } from './config.js';
-import type { EventStore } from './domain/event-store.js';
 import { listApplications } from './projections/applications-view.js';
 import { auditProjection } from './projections/audit-view.js';
 import { fileDigest, filesProjection, storedBytes } from './projections/files-view.js';
@@ -127,33 +117,18 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
   };
 
   try {
-    let embedded: EmbeddedPostgres | undefined;
-    let databaseUrl = config.databaseUrl;
-    if (databaseUrl === undefined) {
-      embedded = await startEmbeddedPostgres({
-        dataDir: config.dataDir,
-        port: config.embeddedPgPort,
-        database: 'sluice',
-        onLog: (line) => logger.debug({ component: 'postgres' }, line),
-      });
-      cleanups.push(() => embedded!.stop());
-      databaseUrl = embedded.url;
-      logger.info(
-        { clusterDir: embedded.clusterDir, port: embedded.port, settings: embedded.settings },
-        `database: embedded PostgreSQL in ${embedded.clusterDir}, listening on 127.0.0.1:${embedded.port} (shared_buffers ${embedded.settings.shared_buffers})`,
-      );
-    } else {
-      logger.info(`database: external PostgreSQL at ${describeDatabaseUrl(databaseUrl)}`);
-    }
-
-    const database = openDatabase<ReadModel>(databaseUrl, { max: 20 });
-    cleanups.push(() => database.db.destroy());
-    await checkReachable(database);
-    if (config.eventStoreUrl === undefined) {
-      await migrate(database.db, { name: 'eventstore', migrations: eventStoreMigrations });
-    }
-    await migrate(database.db, { name: 'readmodel', migrations: readModelMigrations });
-    await migrate(database.db, { name: 'credentials', migrations: credentialMigrations });
+    const metrics = createMetrics();
+    const storage = await openStorage(config, {
+      role: 'server',
+      poolSize: 20,
+      logger,
+      onAppended: (_stream, count, seconds) => {
+        metrics.eventsAppended.inc(count);
+        metrics.appendSeconds.observe(seconds);
+      },
+    });
+    cleanups.push(() => storage.close());
+    const { database, store } = storage;
     // Read before anything is recorded: a log key that cannot be read stops the start.
     const logKey = await loadOrCreateLogKey(config.logKeyFile);
     logger.info(
@@ -163,28 +138,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     if (logKey.exposed)
       logger.warn(`the log key ${config.logKeyFile} can be read by others than its owner: chmod 600 it`);
 
-    const metrics = createMetrics();
     const refused: RefusalCounter = (reason) => metrics.refusals.inc({ reason });
-    const onAppended = (_stream: string, count: number, seconds: number) => {
-      metrics.eventsAppended.inc(count);
-      metrics.appendSeconds.observe(seconds);
-    };
-    let store: EventStore;
-    if (config.eventStoreUrl === undefined) {
-      const notifier = new AppendNotifier(databaseUrl, logger.child({ component: 'event-store' }));
-      store = new PostgresEventStore({ db: database.db, notifier, onAppended });
-      logger.info('event store: PostgreSQL (table "events"); read model: PostgreSQL (same database)');
-    } else {
-      // Fails within 10 s, in one line without the password, when KurrentDB does not answer.
-      store = await openKurrentDbEventStore(config.eventStoreUrl, {
-        onAppended,
-        logger: logger.child({ component: 'event-store' }),
-      });
-      logger.info(
-        `event store: KurrentDB at ${describeEventStoreUrl(config.eventStoreUrl)}; read model, credentials and checkpoints: PostgreSQL`,
-      );
-    }
-    cleanups.push(() => store.close());
 
     const runner = new ProjectionRunner({
       store,

@@ -94,7 +94,7 @@ async function verifyCli(args: readonly string[] = [], env: Record<string, strin
   try {
     const { stdout, stderr } = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/projections/verify-cli.ts', ...args],
+      ['--import', 'tsx', 'src/cli/verify.ts', ...args],
       {
         env: { ...process.env, DATABASE_URL: t.database.url, MFT_DATA_DIR: t.dataDir, ...env },
       },
@@ -131,7 +131,7 @@ async function assertAgrees(): Promise<void> {
 const kinds = (report: VerificationReport) => report.problems.map((p) => `${p.kind}@${p.position ?? '-'}`);
 
 function rebuildView(): Promise<unknown> {
-  return run(process.execPath, ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'merkle'], {
+  return run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', 'merkle'], {
     env: { ...process.env, DATABASE_URL: t.database.url },
   });
 }

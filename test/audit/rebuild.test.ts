@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type Kysely, sql } from 'kysely';
 import type { ReadModel } from '../../src/adapters/readmodel/schema.js';
-import { rebuildDatabaseUrl } from '../../src/projections/rebuild-cli.js';
+import { rebuildDatabaseUrl } from '../../src/cli/rebuild.js';
 import { lastCommittedPosition } from '../projections/harness.js';
 import { call, startTestSluice, type TestSluice } from '../support/sluice.js';
 import {
@@ -69,13 +69,9 @@ function assertSame(actual: Record<string, string>, expected: Record<string, str
 }
 
 async function rebuild(view: string): Promise<string> {
-  const { stderr } = await run(
-    process.execPath,
-    ['--import', 'tsx', 'src/projections/rebuild-cli.ts', view],
-    {
-      env: { ...process.env, DATABASE_URL: t.database.url },
-    },
-  );
+  const { stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', view], {
+    env: { ...process.env, DATABASE_URL: t.database.url },
+  });
   return stderr;
 }
 
@@ -191,7 +187,7 @@ describe('npm run rebuild -- <view>', () => {
     await w.settle(await lastCommittedPosition(db));
     const before = await snapshot();
     await assert.rejects(
-      run(process.execPath, ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'audit'], {
+      run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', 'audit'], {
         env: {
           PATH: process.env.PATH,
           DATABASE_URL: t.database.url,
@@ -213,7 +209,7 @@ describe('npm run rebuild -- <view>', () => {
 
   it('refuses an unknown view, and says how to reach the database', async () => {
     await assert.rejects(
-      run(process.execPath, ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'nonsense'], {
+      run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', 'nonsense'], {
         env: { ...process.env, DATABASE_URL: t.database.url },
       }),
       (error: { code: number; stderr: string }) =>
@@ -222,7 +218,7 @@ describe('npm run rebuild -- <view>', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-rebuild-'));
     try {
       await assert.rejects(
-        run(process.execPath, ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'audit'], {
+        run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', 'audit'], {
           env: { PATH: process.env.PATH, MFT_DATA_DIR: dir },
         }),
         (error: { code: number; stderr: string }) => error.code === 2 && /pg-password/.test(error.stderr),

@@ -327,13 +327,9 @@ describe('tamper evidence over HTTP, checked in Python', () => {
     };
     const live = await snapshot();
     assert.ok((live.merkle_leaves?.length ?? 0) >= head.treeSize);
-    const { stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/projections/rebuild-cli.ts', 'merkle'],
-      {
-        env: { ...process.env, DATABASE_URL: t.database.url },
-      },
-    );
+    const { stderr } = await run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', 'merkle'], {
+      env: { ...process.env, DATABASE_URL: t.database.url },
+    });
     assert.match(stderr, /merkle rebuilt up to position \d+/);
     assert.deepEqual(await snapshot(), live);
   });

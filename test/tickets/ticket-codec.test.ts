@@ -632,7 +632,7 @@ describe('TicketCodec', () => {
 describe('minting outside TypeScript', () => {
   const PYTHON = ['/usr/bin/python3', 'docs/examples/mint_ticket.py'] as const;
   const NODE = [process.execPath, 'docs/examples/mint-ticket.mjs'] as const;
-  const CLI = [process.execPath, '--import', 'tsx', 'src/adapters/tickets/mint-cli.ts'] as const;
+  const CLI = [process.execPath, '--import', 'tsx', 'src/cli/mint-ticket.ts'] as const;
 
   /** Arguments for the examples, and the claims they must seal. */
   const cases: Array<{ args: string[]; applicationId: number; siteName: string; subject: TicketSubject }> = [

@@ -6,7 +6,7 @@
  * Any error: one line on stderr, exit status 2.
  */
 import { parseArgs } from 'node:util';
-import { MIN_SECRET_LENGTH, TicketCodec, type TicketSubject } from './ticket-codec.js';
+import { MIN_SECRET_LENGTH, TicketCodec, type TicketSubject } from '../adapters/tickets/ticket-codec.js';
 
 const USAGE =
   'usage: mint-ticket --application <id> (--user <name> | --email <address> [--first-name <name>] [--last-name <name>]) [--site <site>] [--timestamp <ISO 8601>]';

@@ -10,14 +10,8 @@
  * Which event store: KurrentDB when `EVENTSTORE_URL` is set (as for the server), else the
  * PostgreSQL one in that database.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { checkReachable, describeDatabaseUrl, openDatabase } from '../adapters/database/connect.js';
-import { describeEventStoreUrl } from '../adapters/eventstore/kurrentdb/connection.js';
-import { openKurrentDbEventStore } from '../adapters/eventstore/kurrentdb/kurrentdb-event-store.js';
-import { AppendNotifier } from '../adapters/eventstore/postgres/append-notifier.js';
-import { PostgresEventStore } from '../adapters/eventstore/postgres/postgres-event-store.js';
+import { openStorage, runningServerDatabaseUrl } from '../adapters/open-storage.js';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import { ConfigError, loadConfig } from '../config.js';
 import type { EventStore } from '../domain/event-store.js';
@@ -30,17 +24,7 @@ export class UsageError extends Error {}
 /** The connection string: DATABASE_URL, or the embedded server's from its data dir and port. */
 export function cliDatabaseUrl(env: Env): string {
   const config = loadConfig(env);
-  if (config.databaseUrl !== undefined) return config.databaseUrl;
-  const passwordFile = path.join(config.dataDir, 'pg-password');
-  let password: string;
-  try {
-    password = readFileSync(passwordFile, 'utf8').trim();
-  } catch {
-    throw new UsageError(
-      `neither DATABASE_URL nor ${passwordFile} (the embedded database's password) is there; set DATABASE_URL, or MFT_DATA_DIR to the running server's data dir`,
-    );
-  }
-  return `postgres://sluice:${encodeURIComponent(password)}@127.0.0.1:${config.embeddedPgPort}/sluice`;
+  return config.databaseUrl ?? runningServerDatabaseUrl(config);
 }
 
 /** `--batch-size`: events per read (and per transaction), 1 to 10,000; default 5,000. */
@@ -61,32 +45,14 @@ export interface CliStores {
   close(): Promise<void>;
 }
 
-/** Opens the read model and the event store; KurrentDB out of reach fails within 10 s, in one line. */
+/** Opens the read model and the event store as a tool beside the server (adapters/open-storage.ts). */
 export async function openCliStores(env: Env, options: { max: number }): Promise<CliStores> {
-  const url = cliDatabaseUrl(env);
-  const eventStoreUrl = loadConfig(env).eventStoreUrl;
-  const database = openDatabase<ReadModel>(url, { max: options.max });
-  let store: EventStore;
-  try {
-    await checkReachable(database);
-    store =
-      eventStoreUrl === undefined
-        ? new PostgresEventStore({ db: database.db, notifier: new AppendNotifier(url) })
-        : await openKurrentDbEventStore(eventStoreUrl);
-  } catch (error) {
-    await database.db.destroy();
-    throw error;
-  }
-  const from =
-    eventStoreUrl === undefined ? '' : ` (events from KurrentDB at ${describeEventStoreUrl(eventStoreUrl)})`;
+  const storage = await openStorage(loadConfig(env), { role: 'tool', poolSize: options.max });
   return {
-    db: database.db,
-    store,
-    description: `${describeDatabaseUrl(url)}${from}`,
-    async close() {
-      await store.close();
-      await database.db.destroy();
-    },
+    db: storage.database.db,
+    store: storage.store,
+    description: storage.description,
+    close: storage.close,
   };
 }
 

@@ -2,17 +2,17 @@
  * `npm run rebuild -- <view> [--batch-size=N]`: rebuilds one view from position 0 while Sluice
  * keeps running (src/projections/rebuild.ts: replay into scratch tables, then one atomic swap;
  * queries see the old rows until the swap and the rebuilt ones after it).
- * The database and event store are found as the server finds them (cli-connection.ts).
+ * The database and event store are found as the server finds them (cli/connection.ts).
  *
  * Progress goes to stderr; the last line says where the view now stands. Exit status 0 when
  * rebuilt, 1 when the rebuild failed (nothing changed), 2 on a usage or configuration error.
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { batchSizeOption, cliDatabaseUrl, cliMain, openCliStores, UsageError } from './cli-connection.js';
-import type { Projection } from './projection.js';
-import { rebuildProjection } from './rebuild.js';
-import { allProjections } from './views.js';
+import type { Projection } from '../projections/projection.js';
+import { rebuildProjection } from '../projections/rebuild.js';
+import { allProjections } from '../projections/views.js';
+import { batchSizeOption, cliDatabaseUrl, cliMain, openCliStores, UsageError } from './connection.js';
 
 /** Every view that can be rebuilt, by its projection name. */
 export const rebuildableViews: ReadonlyMap<string, Projection> = new Map(

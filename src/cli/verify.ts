@@ -3,7 +3,7 @@
  * the Merkle tree from the event log and checks it against the Merkle view and every signed
  * tree head (src/application/log-verification.ts); says what disagrees, naming the first
  * position whose event is not what was recorded and signed. The database and event store are
- * found as the server finds them (cli-connection.ts); nothing is written.
+ * found as the server finds them (cli/connection.ts); nothing is written.
  *
  * Trusted keys: the public half of the server's log key (`MFT_LOG_KEY_FILE`, default
  * `MFT_DATA_DIR/log-key/ed25519.pem`) when this machine can read it, and each `--public-key`
@@ -23,10 +23,10 @@ import { parseArgs } from 'node:util';
 import { keyIdOf, readPublicKey, signatureCheck } from '../adapters/log-key/log-key.js';
 import { type VerificationReport, verifyLog } from '../application/log-verification.js';
 import { loadConfig } from '../config.js';
-import { readCheckpoint } from './checkpoints.js';
-import { batchSizeOption, cliMain, openCliStores, UsageError } from './cli-connection.js';
-import { storedLeaves } from './merkle-proofs.js';
-import { merkleProjection } from './merkle-tree.js';
+import { readCheckpoint } from '../projections/checkpoints.js';
+import { storedLeaves } from '../projections/merkle-proofs.js';
+import { merkleProjection } from '../projections/merkle-tree.js';
+import { batchSizeOption, cliMain, openCliStores, UsageError } from './connection.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
