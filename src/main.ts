@@ -46,7 +46,7 @@ import { TreeHeads } from './application/tree-heads.js';
 import { UserService } from './application/users.js';
 import { type Config, ConfigError, describeConfiguration, loadConfig } from './config.js';
 import { listApplications } from './projections/applications-view.js';
-import { auditProjection } from './projections/audit-view.js';
+import { auditProjection } from './projections/audit/write.js';
 import { fileDigest, filesProjection, storedBytes } from './projections/files-view.js';
 import { consistencyProof, currentTree, inclusionProof, storedLeaves } from './projections/merkle-proofs.js';
 import { merkleProjection } from './projections/merkle-tree.js';

@@ -32,7 +32,7 @@ import { validateEvent } from '../../src/domain/events/catalogue.js';
 import type { Actor, EventMetadata } from '../../src/domain/events/envelope.js';
 import { startSluice } from '../../src/main.js';
 import { applicationsProjection } from '../../src/projections/applications-view.js';
-import { auditProjection } from '../../src/projections/audit-view.js';
+import { auditProjection } from '../../src/projections/audit/write.js';
 import { merkleProjection } from '../../src/projections/merkle-tree.js';
 import type { Projection } from '../../src/projections/projection.js';
 import { DEFAULT_BATCH_SIZE, ProjectionRunner } from '../../src/projections/runner.js';

@@ -13,6 +13,7 @@ import { FileError, type FileErrorCode } from '../application/files/file-session
 import { type SignInFailureReason, SignInRefused, SignInThrottled } from '../application/sign-in.js';
 import { DomainError } from '../domain/decider.js';
 import { WrongExpectedRevision } from '../domain/event-store.js';
+import { FilterTooBroad } from '../projections/audit/queries.js';
 
 export const ProblemSchema = Type.Object(
   {
@@ -187,6 +188,8 @@ export function toProblem(error: unknown, options: { ticketCall?: boolean } = {}
     return new Problem(status, slug, error.message);
   }
   if (error instanceof InvalidPublicKey) return new Problem(400, 'invalid-public-key', error.message);
+  if (error instanceof FilterTooBroad)
+    return new Problem(400, 'filter-too-broad', 'The user name prefix matches too many users', error.message);
   if (error instanceof WrongExpectedRevision) {
     return new Problem(409, 'concurrent-change', 'Too many concurrent changes; try again');
   }

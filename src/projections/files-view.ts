@@ -3,13 +3,10 @@
  * in which session. Serves the HTTP API's ETag and anyone asking "what is there".
  */
 import { type Insertable, type Kysely, sql } from 'kysely';
+import { likePrefix } from '../adapters/readmodel/like-prefix.js';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
 import type { Projection } from './projection.js';
-
-function likePrefix(path: string): string {
-  return `${path.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`;
-}
 
 type FileRow = Insertable<ReadModel['files']>;
 
@@ -72,7 +69,7 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
         await trx
           .deleteFrom('files')
           .where('user_id', '=', userId)
-          .where((eb) => eb.or([eb('path', '=', to), eb('path', 'like', likePrefix(to))]))
+          .where((eb) => eb.or([eb('path', '=', to), eb('path', 'like', likePrefix(`${to}/`))]))
           .execute();
         await trx
           .updateTable('files')
@@ -82,7 +79,7 @@ async function apply(trx: Kysely<ReadModel>, events: readonly RecordedDomainEven
             updated_position: event.globalPosition,
           })
           .where('user_id', '=', userId)
-          .where((eb) => eb.or([eb('path', '=', from), eb('path', 'like', likePrefix(from))]))
+          .where((eb) => eb.or([eb('path', '=', from), eb('path', 'like', likePrefix(`${from}/`))]))
           .execute();
         break;
       }

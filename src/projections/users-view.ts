@@ -1,5 +1,6 @@
 /** The `users` view: one row per user for lists and filters (single users are read from their stream). */
 import type { Kysely } from 'kysely';
+import { likePrefix } from '../adapters/readmodel/like-prefix.js';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { RecordedDomainEvent } from '../domain/events/catalogue.js';
 import { foldCase } from '../domain/users/reservation.js';
@@ -106,10 +107,6 @@ export interface UserFilters {
   readonly right?: string | undefined;
 }
 
-function likePrefix(value: string): string {
-  return `${foldCase(value).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 /** Users that are not deleted, in id order after `afterUserId`, at most `limit` + 1. */
 export async function listUsers(
   db: Kysely<ReadModel>,
@@ -136,9 +133,9 @@ export async function listUsers(
     .orderBy('user_id')
     .limit(limit + 1);
   if (filters.userName !== undefined)
-    query = query.where('user_name_folded', 'like', likePrefix(filters.userName));
+    query = query.where('user_name_folded', 'like', likePrefix(foldCase(filters.userName)));
   if (filters.emailAddress !== undefined)
-    query = query.where('email_folded', 'like', likePrefix(filters.emailAddress));
+    query = query.where('email_folded', 'like', likePrefix(foldCase(filters.emailAddress)));
   if (filters.enabled !== undefined) query = query.where('enabled', '=', filters.enabled);
   if (filters.right !== undefined) {
     const right = filters.right;

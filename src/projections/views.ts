@@ -2,7 +2,7 @@
  * Every view Sluice keeps: the server runs all of them, `npm run rebuild` rebuilds any one.
  */
 import { applicationsProjection } from './applications-view.js';
-import { auditProjection } from './audit-view.js';
+import { auditProjection } from './audit/write.js';
 import { filesProjection } from './files-view.js';
 import { merkleProjection } from './merkle-tree.js';
 import type { Projection } from './projection.js';

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { queryAudit } from '../../src/api/audit/queries.js';
 import {
   type DomainEvent,
   type RecordedDomainEvent,
   validateEvent,
 } from '../../src/domain/events/catalogue.js';
 import type { Actor } from '../../src/domain/events/envelope.js';
-import { auditProjection } from '../../src/projections/audit-view.js';
+import { queryAudit } from '../../src/projections/audit/queries.js';
+import { auditProjection } from '../../src/projections/audit/write.js';
 import { createHarness, type Harness } from '../projections/harness.js';
 
 let h: Harness;

@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { EXPORT_BATCH } from '../../src/api/audit/export.js';
 import { HEARTBEAT_MS } from '../../src/api/audit/stream.js';
 import { toNewEvent } from '../../src/domain/events/catalogue.js';
+import { EXPORT_BATCH } from '../../src/projections/audit/export.js';
 import { call, startTestSluice, type TestSluice } from '../support/sluice.js';
 import { createWorld, type Opened, uploaded, type World } from './support.js';
 

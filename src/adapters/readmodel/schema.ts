@@ -104,7 +104,7 @@ export interface AuditEventsTable {
   /** When the event was recorded (the log's time). */
   at: Timestamp;
   event_type: string;
-  /** 'session.open', 'file.upload', … (see src/projections/audit-view.ts). */
+  /** 'session.open', 'file.upload', … (see src/projections/audit/rows.ts). */
   operation: string;
   /** 'success', 'failure', 'denied' or 'aborted'. */
   outcome: string;

@@ -8,10 +8,10 @@ import type { Kysely } from 'kysely';
 import type { ReadModel } from '../../adapters/readmodel/schema.js';
 import type { AuditQuery, AuditReads } from '../../application/audit-reads.js';
 import { truncateText } from '../../domain/text.js';
+import type { AuditItem } from '../../projections/audit/queries.js';
 import { contextOf, type Principal } from '../auth.js';
 import { decodeCursor, encodeCursor } from '../paging.js';
 import { Problem } from '../problems.js';
-import type { AuditItem } from './queries.js';
 import type { AuditItemBody } from './schemas.js';
 
 export interface ViewDependencies {

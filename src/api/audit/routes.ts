@@ -8,6 +8,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RefusalCounter } from '../../application/refusals.js';
 import type { SignInService } from '../../application/sign-in.js';
+import { exportChunks } from '../../projections/audit/export.js';
+import type { AuditFilters } from '../../projections/audit/queries.js';
+import { auditCheckpoint, queryAudit, sessionEndedBetween } from '../../projections/audit/queries.js';
 import { type Principal, principalOf } from '../auth.js';
 import { awaitView } from '../paging.js';
 import { Problem, problemResponses } from '../problems.js';
@@ -20,9 +23,6 @@ import {
   timeRange,
   type ViewDependencies,
 } from './access.js';
-import { exportChunks } from './export.js';
-import type { AuditFilters } from './queries.js';
-import { auditCheckpoint, queryAudit, sessionEndedBetween } from './queries.js';
 import {
   AuditEventsQuery,
   type AuditEventsQueryType,

@@ -1,7 +1,7 @@
 /** Query and answer schemas of the audit calls: validation, TypeScript types and OpenAPI. */
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
 import { FreeText, Text } from '../../domain/events/schema-helpers.js';
-import { auditOperations, auditOutcomes } from '../../projections/audit-view.js';
+import { auditOperations, auditOutcomes } from '../../projections/audit/rows.js';
 import { Page, PageQuery } from '../paging.js';
 
 const Position = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });

@@ -13,9 +13,9 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type AuditFilters, queryAudit } from '../../projections/audit/queries.js';
 import type { ViewDependencies } from './access.js';
 import { auditItemBody } from './access.js';
-import { type AuditFilters, queryAudit } from './queries.js';
 
 export type AuditStreams = Set<AbortController>;
 

@@ -7,6 +7,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Static } from '@sinclair/typebox';
 import { builtInApplications } from '../../domain/applications/built-in.js';
+import { queryAudit } from '../../projections/audit/queries.js';
 import { getSession, listSessions, type SessionRow } from '../../projections/sessions-view.js';
 import {
   auditItemBody,
@@ -18,7 +19,6 @@ import {
   timeRange,
   type ViewDependencies,
 } from '../audit/access.js';
-import { queryAudit } from '../audit/queries.js';
 import { type Principal, principalOf } from '../auth.js';
 import { awaitView } from '../paging.js';
 import { Problem, problemResponses } from '../problems.js';

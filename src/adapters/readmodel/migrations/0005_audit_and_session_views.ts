@@ -1,5 +1,5 @@
 /**
- * The audit view (src/projections/audit-view.ts) and the extended sessions view
+ * The audit view (src/projections/audit/rows.ts) and the extended sessions view
  * (src/projections/sessions-view.ts): connections, transfers and bytes per session.
  *
  * Indexes follow the query API's filters. Every list is keyset-paged by global position, so

@@ -1,7 +1,7 @@
 /**
  * The audit view's time and operation indexes, reworked:
  *
- * - `at` now never decreases with the position (src/projections/audit-view.ts raises it to the
+ * - `at` now never decreases with the position (src/projections/audit/rows.ts raises it to the
  *   previous row's), so a time window is one range of positions. A btree on (at, position)
  *   turns the window's ends into position bounds with two lookups; every (column, position)
  *   index then scans just that range. (The BRIN index could narrow a window, but a page of the

@@ -1,6 +1,6 @@
 /**
  * Time windows of the audit view without a time index. `at` never decreases with the position
- * (src/projections/audit-view.ts raises it to the row before), so "the first row recorded at or
+ * (src/projections/audit/rows.ts raises it to the row before), so "the first row recorded at or
  * after t" is found by a binary search over the primary key: about 25 index probes at 10 M
  * rows (40 for KurrentDB's byte positions), well under a millisecond in one call. The btree on
  * (at, global_position) it replaces cost every inserted row one more index insertion, about a

@@ -12,11 +12,16 @@
  * under a UNION ALL that PostgreSQL merges in position order (Merge Append), again stopping
  * after `limit` rows.
  */
-import { type Kysely, type RawBuilder, sql } from 'kysely';
-import type { ReadModel } from '../../adapters/readmodel/schema.js';
+import { type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
+import { likePrefix } from '../../adapters/readmodel/like-prefix.js';
+import type { AuditEventsTable, ReadModel } from '../../adapters/readmodel/schema.js';
 import { foldCase } from '../../domain/users/reservation.js';
-import type { AuditOperation, AuditOutcome } from '../../projections/audit-view.js';
-import { Problem } from '../problems.js';
+import type { AuditOperation, AuditOutcome } from './rows.js';
+
+/** A filter that would match too much to answer quickly (a user-name prefix of too many names). */
+export class FilterTooBroad extends Error {
+  override readonly name = 'FilterTooBroad';
+}
 
 /** A user-name prefix may match at most this many names (one index scan each). */
 export const MAX_NAME_MATCHES = 100;
@@ -72,27 +77,8 @@ export interface AuditItem {
   readonly detail: string | null;
 }
 
-interface AuditRow {
-  global_position: string;
-  at: Date;
-  event_type: string;
-  operation: string;
-  outcome: string;
-  user_id: number | null;
-  user_name: string | null;
-  application_id: number | null;
-  session_id: string | null;
-  client_ip: string | null;
-  user_string: string | null;
-  protocol: string | null;
-  path: string | null;
-  previous_path: string | null;
-  size: string | null;
-  sha256: string | null;
-  reason: string | null;
-  target: string | null;
-  detail: string | null;
-}
+/** A row as the queries select it (every column but the folded name). */
+type AuditRow = Omit<Selectable<AuditEventsTable>, 'user_name_folded'>;
 
 const COLUMNS = sql.raw(
   'global_position, at, event_type, operation, outcome, user_id, user_name, application_id, session_id, ' +
@@ -123,11 +109,6 @@ function toItem(r: AuditRow): AuditItem {
   };
 }
 
-/** `value%` for LIKE, with LIKE's own characters escaped. */
-export function likePrefix(value: string): string {
-  return `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
-
 /**
  * The users (by id) and the names tried in failed sign-ins that match no user whose folded
  * name starts with `prefix`.
@@ -145,10 +126,7 @@ async function matchingNames(
     .limit(MAX_NAME_MATCHES + 1)
     .execute();
   if (rows.length > MAX_NAME_MATCHES) {
-    throw new Problem(
-      400,
-      'filter-too-broad',
-      'The user name prefix matches too many users',
+    throw new FilterTooBroad(
       `userName matches more than ${MAX_NAME_MATCHES} names; give a longer prefix or a userId`,
     );
   }
