@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives as real clients and reference servers:
 # OpenSSH (sftp client, sshd), paramiko, asyncssh, curl, sshpass, rclone (Go pkg/sftp), lftp and
-# openssl (s_client for the TLS tests).
+# openssl (s_client for the TLS tests), and chromium, the browser the console tests drive
+# (test/console, through playwright-core, which downloads no browser of its own).
 # Skips apt when all are present.
 set -euo pipefail
 packages=(openssh-client openssh-server python3-paramiko python3-cryptography python3-asyncssh curl sshpass
-  rclone lftp openssl)
+  rclone lftp openssl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -18,6 +18,7 @@ import type { ApplicationDirectory } from './applications/routes.js';
 import type { ViewDependencies } from './audit/access.js';
 import type { LogRoutesOptions } from './audit/log-routes.js';
 import { principalPlugin, requestId } from './auth.js';
+import { consoleRoutes } from './console/plugin.js';
 import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
@@ -140,7 +141,11 @@ export async function buildServer(deps: ApiDependencies, options: ServerOptions)
   });
   await app.register(principalPlugin);
   await app.register(healthRoutes, { version: deps.version, readiness: deps.readiness });
-  if (deps.core) await app.register(apiV1, { prefix: '/api/v1', core: deps.core, metrics: deps.metrics });
+  if (deps.core) {
+    await app.register(apiV1, { prefix: '/api/v1', core: deps.core, metrics: deps.metrics });
+    // The auditor console: static pages that call /api/v1 with the user's own token.
+    await app.register(consoleRoutes);
+  }
   return app;
 }
 

@@ -14,7 +14,7 @@ import type { AuditItemBody } from '../../src/api/audit/schemas.js';
 import type { SessionViewSchema } from '../../src/api/sessions/view-schemas.js';
 import { curl } from '../support/curl.js';
 import { openSshBatch, paramiko } from '../support/sftp-clients.js';
-import { adminSession, call, startTestSluice, type TestSluice } from '../support/sluice.js';
+import { adminSession, call, startTestSluice, type TestSluice, viewsCaughtUp } from '../support/sluice.js';
 
 const PASSWORD = 'ivy-password-1';
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -30,20 +30,11 @@ let userId: number;
 const report = randomBytes(300_000);
 const small = Buffer.from('quarterly numbers\n');
 
-/** Waits until the views hold every event committed so far; returns that position. */
-async function settled(): Promise<number> {
-  const { pool } = t.database.open({ max: 1 });
-  const row = await pool.query('SELECT coalesce(max(global_position), 0) AS head FROM events');
-  const head = Number(row.rows[0].head);
-  assert.ok(await t.sluice.runner.waitForPosition(head, 20_000), 'the views caught up');
-  return head;
-}
-
 async function sessionsOf(): Promise<SessionView[]> {
   const res = await call<{ items: SessionView[] }>(
     t.base,
     'GET',
-    `/api/v1/sessions?userId=${userId}&order=asc&minPosition=${await settled()}`,
+    `/api/v1/sessions?userId=${userId}&order=asc&minPosition=${await viewsCaughtUp(t)}`,
     { token: admin },
   );
   assert.equal(res.status, 200);

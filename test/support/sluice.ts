@@ -127,3 +127,13 @@ export async function createUser(
     throw new Error(`user ${String(body.userName)}: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.userId;
 }
+
+/** Waits until the views hold every event committed so far; resolves with that position. */
+export async function viewsCaughtUp(t: TestSluice): Promise<number> {
+  const { pool } = t.database.open({ max: 1 });
+  const row = await pool.query('SELECT coalesce(max(global_position), 0) AS head FROM events');
+  const head = Number(row.rows[0].head);
+  if (!(await t.sluice.runner.waitForPosition(head, 20_000)))
+    throw new Error(`the views did not reach position ${head} within 20 s`);
+  return head;
+}
