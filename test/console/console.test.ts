@@ -46,6 +46,17 @@ const focused = () => page.evaluate<string | undefined>('document.activeElement?
 const storedToken = async () =>
   (await page.evaluate<string | null>("sessionStorage.getItem('sluice.token')")) ?? '';
 
+const navLinks = () =>
+  page.getByRole('navigation', { name: 'Console pages' }).getByRole('link').allTextContents();
+
+async function signIn(userName: string, password: string): Promise<void> {
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await page.getByLabel('User name or e-mail address').fill(userName);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
 /** The caption of the page's results table (it says the page number and rows shown). */
 const caption = () => page.locator('main table caption').first();
 
@@ -103,6 +114,7 @@ describe('the auditor console in chromium', () => {
 
   it('refuses a wrong password, then signs in with the keyboard alone', async () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await screenshot('sign-in');
     const typeInto = async (id: string, text: string) => {
       for (let i = 0; i < 10 && (await focused()) !== id; i++) await page.keyboard.press('Tab');
       assert.equal(await focused(), id, `Tab reaches #${id}`);
@@ -261,6 +273,50 @@ describe('the auditor console in chromium', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     const res = await call(t.base, 'GET', '/api/v1/sessions/current', { token });
     assert.equal(res.status, 401);
+    assert.deepEqual(problems, []);
+  });
+
+  it('shows an auditor no administration, and a user only her own sessions', async () => {
+    await signIn('audrey', 'audrey-password');
+    assert.deepEqual(await navLinks(), ['Sessions', 'Audit', 'Live tail', 'Log integrity']);
+    await page.goto(`${t.base}/console/#/users`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    await signIn('ivy', PASSWORD);
+    assert.deepEqual(await navLinks(), ['Sessions', 'Audit', 'Live tail']);
+    await page.getByText(/^Sessions — page 1, \d+ shown$/).waitFor();
+    const users = new Set(await page.locator('main tbody tr td:nth-child(3)').allTextContents());
+    assert.deepEqual([...users], [`ivy (#${ivyId})`]);
+    // Asking for another user's events is the API's 403, said on the page.
+    await page.goto(`${t.base}/console/#/audit?userId=1`);
+    await page
+      .getByText('Could not load: Only admins and auditors may see other users’ sessions and events')
+      .waitFor();
+  });
+
+  it('lets go of the live stream when leaving the page (5 streams per user at most)', async () => {
+    for (let i = 0; i < 7; i++) {
+      await page.getByRole('link', { name: 'Live tail' }).click();
+      await page.getByText(/^Following new events after position/).waitFor();
+      await page.getByRole('link', { name: 'Sessions' }).click();
+      await page.getByText(/^Sessions — page 1/).waitFor();
+    }
+  });
+
+  it('goes back to sign-in when the session is closed elsewhere', async () => {
+    const mine = await call<{ sessionId: string }>(t.base, 'GET', '/api/v1/sessions/current', {
+      token: await storedToken(),
+    });
+    const closed = await call(t.base, 'POST', '/api/v1/sessions/close', {
+      token: await adminSession(t.base),
+      body: { sessionId: mine.body.sessionId },
+    });
+    assert.equal(closed.status, 200, JSON.stringify(closed.body));
+    await page.getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByText('The session was closed: sign in again').waitFor();
+    assert.equal(await storedToken(), '');
     assert.deepEqual(problems, []);
   });
 });

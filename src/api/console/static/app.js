@@ -33,6 +33,8 @@ let current = new AbortController();
 const allowed = (page) => !page.rights || page.rights.some((r) => me.rights.includes(r));
 
 function signInPage(message) {
+  // What the page was loading is moot (and must not report the 401 over this page's message).
+  current.abort();
   me = null;
   nav.hidden = true;
   who.replaceChildren();
