@@ -267,6 +267,25 @@ describe('the auditor console in chromium', () => {
     );
   });
 
+  it('registers an application and disables it as an admin', async () => {
+    await page.getByRole('link', { name: 'Applications' }).click();
+    await page.getByText(/^Applications — page 1/).waitFor();
+    await page.getByLabel('Application id (1000 and up)').fill('1000');
+    await page.getByLabel('Name').fill('Partner <b>portal</b>');
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.getByText('Application 1000 registered').waitFor();
+    const row = page.locator('main tbody tr', { hasText: '1000' });
+    assert.equal(await row.locator('td:nth-child(2)').textContent(), 'Partner <b>portal</b>');
+    await screenshot('applications');
+    await row.getByRole('button', { name: 'Disable Partner <b>portal</b>' }).click();
+    await page.getByText('Partner <b>portal</b> disabled').waitFor();
+    assert.equal(await row.locator('td:nth-child(5)').textContent(), 'no');
+    const listed = await call<{ enabled: boolean }>(t.base, 'GET', '/api/v1/applications/1000', {
+      token: await adminSession(t.base),
+    });
+    assert.equal(listed.body.enabled, false);
+  });
+
   it('signs out, and the token no longer works', async () => {
     const token = await storedToken();
     await page.getByRole('button', { name: 'Sign out' }).click();

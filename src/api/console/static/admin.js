@@ -129,7 +129,7 @@ export async function usersPage(main, params, signal) {
       ['Rights', (u) => u.rights.join(', ')],
       ['Created (UTC)', (u) => time(u.createdAt)],
       ['Enabled', (u) => (u.enabled ? 'yes' : 'no')],
-      ['', (u) => enableButton(`/api/v1/users/${u.userId}`, u.enabled, u.userName)],
+      ['Change', (u) => enableButton(`/api/v1/users/${u.userId}`, u.enabled, u.userName)],
     ],
     load: (query) => api('GET', '/api/v1/users', { query, signal }),
   });
@@ -170,7 +170,7 @@ export async function applicationsPage(main, params, signal) {
       ['Built in', (a) => (a.builtIn ? 'yes' : 'no')],
       ['Enabled', (a) => (a.enabled ? 'yes' : 'no')],
       [
-        '',
+        'Change',
         (a) => (a.builtIn ? '' : enableButton(`/api/v1/applications/${a.applicationId}`, a.enabled, a.name)),
       ],
     ],
