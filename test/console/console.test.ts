@@ -28,6 +28,8 @@ const PASSWORD = 'ivy-password-1';
 const FOLDER = '<script>alert(1)<';
 /** A path whose text is markup: the folder above and the file `script>.txt` in it. */
 const HOSTILE = `/${FOLDER}/script>.txt`;
+/** A user string a spreadsheet would run as a formula. */
+const FORMULA = '=HYPERLINK("mailto:x@evil.example")';
 
 let t: TestSluice;
 let browser: Browser;
@@ -55,6 +57,17 @@ async function signIn(userName: string, password: string): Promise<void> {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** Clicks an export button; resolves with the downloaded file's name and text. */
+async function downloaded(label: string): Promise<{ name: string; text: string }> {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: label }).click(),
+  ]);
+  const file = path.join(work, download.suggestedFilename());
+  await download.saveAs(file);
+  return { name: download.suggestedFilename(), text: await readFile(file, 'utf8') };
 }
 
 /** The caption of the page's results table (it says the page number and rows shown). */
@@ -201,22 +214,13 @@ describe('the auditor console in chromium', () => {
   });
 
   it('exports the search as CSV and NDJSON downloads', async () => {
-    const fetched = async (label: string) => {
-      const [download] = await Promise.all([
-        page.waitForEvent('download'),
-        page.getByRole('button', { name: label }).click(),
-      ]);
-      const file = path.join(work, download.suggestedFilename());
-      await download.saveAs(file);
-      return { name: download.suggestedFilename(), text: await readFile(file, 'utf8') };
-    };
-    const csv = await fetched('Export CSV');
+    const csv = await downloaded('Export CSV');
     assert.match(csv.name, /^audit-.*\.csv$/);
     const lines = csv.text.trimEnd().split('\r\n');
     assert.equal(lines.length, 2, csv.text);
     assert.match(lines[0]!, /^position,/);
     assert.ok(lines[1]!.includes(HOSTILE) && lines[1]!.includes('file.upload'), lines[1]);
-    const ndjson = await fetched('Export NDJSON');
+    const ndjson = await downloaded('Export NDJSON');
     const rows = ndjson.text
       .trimEnd()
       .split('\n')
@@ -225,6 +229,31 @@ describe('the auditor console in chromium', () => {
       rows.map((r) => [r.operation, r.path, r.userName]),
       [['file.upload', HOSTILE, 'ivy']],
     );
+  });
+
+  it('exports CSV spreadsheet-safe when asked, as recorded otherwise', async () => {
+    const opened = await call(t.base, 'POST', '/api/v1/sessions/open-immutable-user-string', {
+      body: {
+        userName: 'ivy',
+        password: PASSWORD,
+        applicationId: 2,
+        clientVersion: 'portal',
+        userString: FORMULA,
+      },
+    });
+    assert.equal(opened.status, 201, JSON.stringify(opened.body));
+    await viewsCaughtUp(t);
+    await page.goto(`${t.base}/console/#/audit?operation=session.open&userName=ivy`);
+    await page.getByText(/^Audit events — page 1, 4 shown$/).waitFor();
+    const formulaCell = async () => {
+      const { text } = await downloaded('Export CSV');
+      const line = text.split('\r\n').find((l) => l.includes('HYPERLINK'));
+      assert.ok(line, text);
+      return line.match(/,"('?=HYPERLINK[^,]*)",/)?.[1];
+    };
+    assert.equal(await formulaCell(), '=HYPERLINK(""mailto:x@evil.example"")');
+    await page.getByLabel('Spreadsheet-safe CSV').check();
+    assert.equal(await formulaCell(), '\'=HYPERLINK(""mailto:x@evil.example"")');
   });
 
   it('verifies the log', async () => {

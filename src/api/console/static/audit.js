@@ -27,10 +27,11 @@ const specs = [
 ];
 
 /** The export's query: the filters only (no paging). */
-function exportQuery(params, format) {
+function exportQuery(params, format, spreadsheetSafe) {
   const query = apiQuery(auditFilterSpecs, params);
   for (const name of ['cursor', 'limit', 'order']) query.delete(name);
   query.set('format', format);
+  if (format === 'csv' && spreadsheetSafe) query.set('spreadsheetSafe', 'true');
   return query;
 }
 
@@ -43,7 +44,7 @@ export async function auditPage(main, params, signal) {
         type: 'button',
         onclick: async () => {
           try {
-            say(`Saved ${await download('/api/v1/audit/export', exportQuery(params, format))}`);
+            say(`Saved ${await download('/api/v1/audit/export', exportQuery(params, format, safe.checked))}`);
           } catch (error) {
             say(`Export failed: ${error.message}`, true);
           }
@@ -51,6 +52,8 @@ export async function auditPage(main, params, signal) {
       },
       label,
     );
+  // Off by default, as in the API: the file then holds values exactly as recorded.
+  const safe = h('input', { id: 'spreadsheet-safe', type: 'checkbox' });
   main.replaceChildren(
     h('h1', { tabindex: -1 }, 'Audit events'),
     filterForm('/audit', specs, params),
@@ -59,6 +62,7 @@ export async function auditPage(main, params, signal) {
       { class: 'actions', role: 'group', 'aria-label': 'Export these filters' },
       exportButton('csv', 'Export CSV'),
       exportButton('ndjson', 'Export NDJSON'),
+      h('label', { for: 'spreadsheet-safe' }, safe, ' Spreadsheet-safe CSV (formulas shown as text)'),
     ),
     results,
   );
