@@ -193,6 +193,16 @@ describe('the auditor console in chromium', () => {
       assert.ok(operations.includes(op), operations.join());
     assert.equal(await page.locator('main tbody td.path', { hasText: 'script>.txt' }).textContent(), HOSTILE);
     await screenshot('timeline');
+    // As the log stood when the folder was made: the upload not yet there.
+    const made = page.locator('main tbody tr', { hasText: 'directory.create' }).locator('td:first-child');
+    await page.getByLabel('As of position').fill((await made.textContent()) ?? '');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await caption().filter({ hasText: 'page 1, 3 shown' }).waitFor();
+    assert.deepEqual(await page.locator('main tbody tr td:nth-child(3)').allTextContents(), [
+      'session.open',
+      'connection.open',
+      'directory.create',
+    ]);
   });
 
   it('searches the audit with filters; a bad filter gets a clear error', async () => {

@@ -36,6 +36,13 @@ export async function sessionsPage(main, params, signal) {
   });
 }
 
+/** The timeline as the log stood at a time or a position (point-in-time replay). */
+const timelineSpecs = [
+  { name: 'asOf', label: 'As of time', type: 'datetime' },
+  { name: 'untilPosition', label: 'As of position', type: 'number', min: 0 },
+  { name: 'limit', label: 'Per page', type: 'number' },
+];
+
 export async function sessionPage(main, params, signal, sessionId) {
   const route = `/sessions/${sessionId}`;
   const facts = h('dl', { class: 'facts' });
@@ -44,6 +51,7 @@ export async function sessionPage(main, params, signal, sessionId) {
     h('h1', { tabindex: -1 }, 'Session ', sessionId),
     facts,
     h('h2', {}, 'Timeline'),
+    filterForm(route, timelineSpecs, params, 'Show'),
     timeline,
   );
   const session = await api('GET', `/api/v1/sessions/${encodeURIComponent(sessionId)}`, { signal });
@@ -60,7 +68,7 @@ export async function sessionPage(main, params, signal, sessionId) {
   facts.replaceChildren(...rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
   await pagedTable(timeline, {
     route,
-    specs: [],
+    specs: timelineSpecs,
     params,
     signal,
     caption: 'Events of this session, oldest first',
