@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CONSOLE_CSP } from '../../src/api/console/plugin.js';
-import { auditOperations, auditOutcomes } from '../../src/projections/audit-view.js';
+import { auditOperations, auditOutcomes } from '../../src/projections/audit/rows.js';
 import { curl } from '../support/curl.js';
 import { startTestSluice, type TestSluice } from '../support/sluice.js';
 
