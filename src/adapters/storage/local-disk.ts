@@ -87,6 +87,7 @@ export interface StagedUpload {
   write(offset: number, data: Buffer): Promise<void>;
   read(offset: number, length: number): Promise<Buffer>;
   size(): Promise<number>;
+  /** Makes the data durable, and its staging note written: what recording the upload needs first. */
   sync(): Promise<void>;
   /** Closes the file (written and synced); commit and discard still work. */
   close(): Promise<void>;
@@ -314,29 +315,27 @@ export class LocalDisk implements Storage {
     const stagingPath = path.join(this.stagingRoot, `${uploadId}.part`);
     const note = path.join(this.stagingRoot, `${uploadId}.json`);
     // Who staged it, for the recovery after a crash (not synced: a lost note only loses the
-    // path), written while the staged file is opened.
-    const [opened, noted] = await Promise.allSettled([
-      (async () => {
-        if (fromExisting && existing?.isFile()) {
-          await copyFile(target, stagingPath, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
-        }
-        return open(stagingPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o640);
-      })(),
-      writeFile(note, JSON.stringify(owner), { mode: 0o600 }),
-    ]);
-    if (opened.status === 'rejected' || noted.status === 'rejected') {
-      if (opened.status === 'fulfilled') await opened.value.close().catch(() => undefined);
-      await unlink(stagingPath).catch(() => undefined);
+    // path). Written while the upload goes on: only its record waits for it (see sync()).
+    const noted = writeFile(note, JSON.stringify(owner), { mode: 0o600 });
+    noted.catch(() => undefined);
+    const dropNote = async () => {
+      await noted.catch(() => undefined);
       await unlink(note).catch(() => undefined);
-      throw opened.status === 'rejected' ? opened.reason : (noted as PromiseRejectedResult).reason;
+    };
+    let handle: FileHandle;
+    try {
+      if (fromExisting && existing?.isFile()) {
+        await copyFile(target, stagingPath, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
+      }
+      handle = await open(stagingPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o640);
+    } catch (error) {
+      await unlink(stagingPath).catch(() => undefined);
+      await dropNote();
+      throw error;
     }
-    const handle = opened.value;
     return stagedUpload(handle, stagingPath, target, virtualPath, {
-      dropNote: () =>
-        unlink(note).then(
-          () => undefined,
-          () => undefined,
-        ),
+      noted,
+      dropNote,
       afterSync: (dir, then) => this.directorySyncs.schedule(dir, then),
     });
   }
@@ -419,6 +418,8 @@ export class LocalDisk implements Storage {
 }
 
 interface StagingNote {
+  /** The note written (it must be before the upload is recorded). */
+  noted: Promise<void>;
   /** Removes the staging note (never throws). */
   dropNote(): Promise<void>;
   /** Runs `then` once `dir` has been synced (see DirectorySyncs). */
@@ -430,7 +431,7 @@ function stagedUpload(
   stagingPath: string,
   target: string,
   virtualPath: string,
-  { dropNote, afterSync }: StagingNote,
+  { noted, dropNote, afterSync }: StagingNote,
 ): StagedUpload {
   let open = true;
   const closeHandle = async () => {
@@ -456,7 +457,8 @@ function stagedUpload(
       return (await handle.stat()).size;
     },
     async sync() {
-      await handle.sync();
+      // Synced data with its note: what CLOSE needs before it records the upload.
+      await Promise.all([handle.sync(), noted]);
     },
     close: closeHandle,
     async commit({ overwrite }) {
