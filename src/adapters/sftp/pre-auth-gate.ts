@@ -11,7 +11,20 @@
  */
 import type { Socket } from 'node:net';
 import type { AttemptOutcome } from '../../application/connections.js';
-import type { RefusalCounter } from '../../application/refusals.js';
+import type { RefusalCounter, RefusalReason } from '../../application/refusals.js';
+
+/** How each refusal is counted (sluice_refusals_total): SSH's names unless told otherwise. */
+export interface PreAuthReasons {
+  readonly timeout: RefusalReason;
+  readonly total: RefusalReason;
+  readonly perAddress: RefusalReason;
+}
+
+const SSH_REASONS: PreAuthReasons = {
+  timeout: 'ssh-auth-timeout',
+  total: 'ssh-unauthenticated-total',
+  perAddress: 'ssh-unauthenticated-per-address',
+};
 
 export interface PreAuthLimits {
   readonly authTimeoutMs: number;
@@ -35,6 +48,7 @@ export class PreAuthGate {
     private readonly refused: RefusalCounter,
     /** Told of every connection that ends before signing in, and why. */
     private readonly endedUnauthenticated: (address: string, outcome: AttemptOutcome) => void = () => {},
+    private readonly reasons: PreAuthReasons = SSH_REASONS,
   ) {}
 
   /** Unauthenticated connections held now. */
@@ -50,20 +64,20 @@ export class PreAuthGate {
     const address = socket.remoteAddress ?? 'unknown';
     const key = keyOf(address, socket.remotePort);
     if (this.pending.size >= this.limits.maxTotal) {
-      this.refused('ssh-unauthenticated-total');
+      this.refused(this.reasons.total);
       this.endedUnauthenticated(address, 'refused');
       socket.destroy();
       return false;
     }
     if ((this.perAddress.get(address) ?? 0) >= this.limits.maxPerAddress) {
-      this.refused('ssh-unauthenticated-per-address');
+      this.refused(this.reasons.perAddress);
       this.endedUnauthenticated(address, 'refused');
       socket.destroy();
       return false;
     }
     const timer = setTimeout(() => {
       if (this.pending.get(key)?.socket !== socket) return;
-      this.refused('ssh-auth-timeout');
+      this.refused(this.reasons.timeout);
       this.forget(key);
       this.endedUnauthenticated(address, 'timeout');
       socket.destroy();

@@ -10,14 +10,19 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection } from 'ssh2';
-import type { Connections, OpenConnection } from '../../application/connections.js';
+import type { Connections } from '../../application/connections.js';
 import type { FileOperations } from '../../application/files/file-operations.js';
 import type { ConnectionLeases, IdGenerator, RequestContext } from '../../application/ports.js';
 import { type RefusalCounter, uncounted } from '../../application/refusals.js';
 import { SignInRefused, type SignInService } from '../../application/sign-in.js';
-import type { ActiveUser } from '../../application/users.js';
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
 import { escapeText } from '../../domain/text.js';
+import {
+  type AdmissionRequest,
+  admitSignedIn,
+  fileActorOf,
+  type SignedIn,
+} from '../connections/signed-in-connection.js';
 import { fingerprintOf } from '../ssh/public-keys.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { HostKey } from './host-keys.js';
@@ -87,14 +92,7 @@ export function nativeCryptoLoaded(): boolean {
   return existsSync(path.join(root, 'lib/protocol/crypto/build/Release/sshcrypto.node'));
 }
 
-interface Authenticated {
-  /** The registry's log position when the sign-in began: later changes cut the connection. */
-  readonly since: number;
-  readonly sessionId: string;
-  readonly user: ActiveUser;
-  readonly method: 'password' | 'public-key';
-  readonly fingerprint: string | null;
-}
+type Authenticated = SignedIn;
 
 export class SftpServer {
   private server: net.Server | undefined;
@@ -300,103 +298,27 @@ export class SftpServer {
     log: Logger,
   ): Promise<((channel: import('node:stream').Duplex) => void) | undefined> {
     const { registry, leases, connections, files } = this.deps;
-    const user = auth.user;
-    const actorContext: RequestContext = {
-      ...context,
-      actor: {
-        userId: user.userId,
-        applicationId: BuiltInApplication.sftp,
-        sessionId: auth.sessionId,
-        userString: null,
-      },
-    };
-    let closeReason = 'client disconnected';
-    // The lease is given back when the connection ends, even if it ends while the lease is taken.
-    let ended = false;
-    let leased = false;
-    const release = () => {
-      if (leased)
-        leases
-          .release(connectionId)
-          .catch((error: unknown) => log.error({ err: error }, 'could not release the connection lease'));
-    };
-    client.once('close', () => {
-      ended = true;
-      registry.remove(connectionId);
-      release();
-    });
-    // Counted across instances in one transaction per user: of simultaneous sign-ins beyond the
-    // limit on any instance, none slips through between the count and the lease.
-    leased = await leases.acquire(user.userId, connectionId, this.options.maxConnectionsPerUser);
-    // What ConnectionOpened and ConnectionRefused both say of this connection.
-    const facts = {
+    const request: AdmissionRequest = {
       connectionId,
-      protocol: 'sftp' as const,
-      sessionId: auth.sessionId,
-      userId: user.userId,
-      remoteAddress: context.clientIp,
-      remotePort: context.clientPort ?? 0,
+      protocol: 'sftp',
+      applicationId: BuiltInApplication.sftp,
+      auth,
+      context,
       clientSoftware,
+      maxConnectionsPerUser: this.options.maxConnectionsPerUser,
+      limitReason: 'sftp-connections-per-user',
+      end: () => client.end(),
+      onClose: (listener) => client.once('close', listener),
     };
-    const refuse = (reason: string) =>
-      connections
-        .refused({ ...facts, reason }, actorContext)
-        .catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionRefused'));
-    if (!leased) {
-      log.info({ userId: user.userId }, 'connection limit per user reached: disconnecting');
-      this.refused('sftp-connections-per-user');
-      await refuse('connection limit per user reached');
-      client.end();
-      return undefined;
-    }
-    if (ended) {
-      release();
-      return undefined;
-    }
-    const registered = registry.add(
-      {
-        connectionId,
-        sessionId: auth.sessionId,
-        userId: user.userId,
-        disconnect: (reason) => {
-          closeReason = reason;
-          client.end();
-        },
-      },
-      auth.since,
+    const admitted = await admitSignedIn(
+      { registry, leases, connections, refused: this.refused, log },
+      request,
     );
-    if (!registered) {
-      log.info({ userId: user.userId, reason: closeReason }, 'changed during sign-in: disconnecting');
-      await refuse(`${closeReason} during sign-in`);
-      return undefined;
-    }
-    let connection: OpenConnection;
-    try {
-      connection = await connections.opened(
-        { ...facts, authMethod: auth.method, keyFingerprint: auth.fingerprint },
-        actorContext,
-      );
-    } catch (error) {
-      registry.remove(connectionId);
-      throw error;
-    }
+    if (!admitted) return undefined;
+    const { connection } = admitted;
     const sftpSessions: SftpProtocolSession[] = [];
     const serve = (channel: import('node:stream').Duplex) => {
-      const fileSession = files.session({
-        userId: user.userId,
-        userName: user.userName,
-        homeFolder: user.homeFolder,
-        permissions: user.permissions,
-        quotaBytes: user.quotaBytes,
-        maxFileBytes: user.maxFileBytes,
-        sessionId: auth.sessionId,
-        applicationId: BuiltInApplication.sftp,
-        userString: null,
-        clientIp: context.clientIp,
-        ...(context.clientPort === undefined ? {} : { clientPort: context.clientPort }),
-        protocol: 'sftp',
-        connectionId,
-      });
+      const fileSession = files.session(fileActorOf(request));
       sftpSessions.push(
         new SftpProtocolSession(channel, fileSession, {
           maxOpenHandles: this.options.maxHandlesPerConnection,
@@ -413,7 +335,7 @@ export class SftpServer {
         await Promise.all(sftpSessions.map((s) => s.closed));
         const bytesIn = sftpSessions.reduce((n, s) => n + s.bytesIn, 0);
         const bytesOut = sftpSessions.reduce((n, s) => n + s.bytesOut, 0);
-        await connection.closed({ reason: closeReason, bytesIn, bytesOut });
+        await connection.closed({ reason: admitted.closeReason(), bytesIn, bytesOut });
       })().catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionClosed'));
     });
     return serve;
