@@ -14,6 +14,8 @@ export interface Config {
   readonly bindAddress: string;
   readonly httpPort: number;
   readonly sftpPort: number;
+  /** FTPS listeners, passive data ports and certificate (docs/ftps.md). */
+  readonly ftps: FtpsConfig;
   /** Largest HTTP upload accepted, in bytes. */
   readonly maxUploadBytes: number;
   /** PEM certificate and key files: the HTTP API then speaks HTTPS only. */
@@ -65,6 +67,19 @@ export interface Config {
   readonly limits: Limits;
   /** Test only (MFT_TEST_CRASH_AT): the step of a file change at which the process kills itself. */
   readonly testCrashAt: CrashPoint | undefined;
+}
+
+export interface FtpsConfig {
+  /** Explicit FTPS (AUTH TLS, the port 21 style); null (MFT_FTPS_PORT=0): not served. */
+  readonly port: number | null;
+  /** Implicit FTPS (TLS from the first byte, the port 990 style); null: not served. */
+  readonly implicitPort: number | null;
+  /** Passive data ports, inclusive; null: any free port the system gives. */
+  readonly passivePorts: { readonly from: number; readonly to: number } | null;
+  /** The IPv4 address PASV announces (behind NAT); null: the address the client reached. */
+  readonly passiveAddress: string | null;
+  /** PEM certificate and key; null: a self-signed pair made on first start under MFT_DATA_DIR/ftps. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
 }
 
 export interface Limits {
@@ -173,19 +188,56 @@ function eventStoreUrl(env: Env, name: string): string | undefined {
   return raw;
 }
 
-function tlsFiles(env: Env): Config['tls'] {
-  const certFile = value(env, 'MFT_TLS_CERT');
-  const keyFile = value(env, 'MFT_TLS_KEY');
+function tlsFiles(env: Env, certName = 'MFT_TLS_CERT', keyName = 'MFT_TLS_KEY'): Config['tls'] {
+  const certFile = value(env, certName);
+  const keyFile = value(env, keyName);
   if (certFile === undefined && keyFile === undefined) return undefined;
-  if (certFile === undefined) throw new ConfigError('MFT_TLS_CERT', 'must be set together with MFT_TLS_KEY');
-  if (keyFile === undefined) throw new ConfigError('MFT_TLS_KEY', 'must be set together with MFT_TLS_CERT');
+  if (certFile === undefined) throw new ConfigError(certName, `must be set together with ${keyName}`);
+  if (keyFile === undefined) throw new ConfigError(keyName, `must be set together with ${certName}`);
   for (const [name, file] of [
-    ['MFT_TLS_CERT', certFile],
-    ['MFT_TLS_KEY', keyFile],
+    [certName, certFile],
+    [keyName, keyFile],
   ] as const) {
     if (!existsSync(file)) throw new ConfigError(name, `no such file: ${file}`);
   }
   return { certFile, keyFile };
+}
+
+/** A port, or null when the variable is 0 (the listener is off). */
+function optionalPort(env: Env, name: string, fallback: number): number | null {
+  return integer(env, name, fallback, 0, 65535) || null;
+}
+
+function portRange(env: Env, name: string): FtpsConfig['passivePorts'] {
+  const raw = value(env, name);
+  if (raw === undefined) return null;
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(raw);
+  const from = Number(match?.[1]);
+  const to = Number(match?.[2]);
+  if (!match || from < 1024 || to > 65535 || from > to)
+    throw new ConfigError(
+      name,
+      `expected a range of ports like 50000-50100 (from 1024 to 65535), got "${raw}"`,
+    );
+  return { from, to };
+}
+
+function ipv4(env: Env, name: string): string | null {
+  const raw = value(env, name);
+  if (raw === undefined) return null;
+  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(raw) || raw.split('.').some((part) => Number(part) > 255))
+    throw new ConfigError(name, `expected an IPv4 address (PASV can announce no other), got "${raw}"`);
+  return raw;
+}
+
+function loadFtps(env: Env): FtpsConfig {
+  return {
+    port: optionalPort(env, 'MFT_FTPS_PORT', 2121),
+    implicitPort: optionalPort(env, 'MFT_FTPS_IMPLICIT_PORT', 9990),
+    passivePorts: portRange(env, 'MFT_FTPS_PASSIVE_PORTS'),
+    passiveAddress: ipv4(env, 'MFT_FTPS_PASSIVE_ADDRESS'),
+    tls: tlsFiles(env, 'MFT_FTPS_CERT', 'MFT_FTPS_KEY') ?? null,
+  };
 }
 
 const IPV4_OR_CIDR = /^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$/;
@@ -258,6 +310,7 @@ export function loadConfig(env: Env = process.env): Config {
     bindAddress: value(env, 'MFT_BIND_ADDRESS') ?? '0.0.0.0',
     httpPort: port(env, 'MFT_HTTP_PORT', 8080),
     sftpPort: port(env, 'MFT_SFTP_PORT', 2222),
+    ftps: loadFtps(env),
     maxUploadBytes: integer(env, 'MFT_HTTP_MAX_UPLOAD_BYTES', maxFileBytes, 1, Number.MAX_SAFE_INTEGER),
     tls: tlsFiles(env),
     trustedProxies: addressList(env, 'MFT_TRUSTED_PROXIES'),
@@ -313,6 +366,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (config.httpPort === config.sftpPort) {
     throw new ConfigError('MFT_SFTP_PORT', `must differ from MFT_HTTP_PORT (${config.httpPort})`);
+  }
+  const taken: Array<[string, number | null]> = [
+    ['MFT_HTTP_PORT', config.httpPort],
+    ['MFT_SFTP_PORT', config.sftpPort],
+  ];
+  for (const [name, port] of [
+    ['MFT_FTPS_PORT', config.ftps.port],
+    ['MFT_FTPS_IMPLICIT_PORT', config.ftps.implicitPort],
+  ] as const) {
+    const clash = taken.find(([, other]) => port !== null && other === port);
+    if (clash) throw new ConfigError(name, `must differ from ${clash[0]} (${port})`);
+    taken.push([name, port]);
   }
   return config;
 }

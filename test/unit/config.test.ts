@@ -30,6 +30,7 @@ describe('configuration from the environment', () => {
       bindAddress: '127.0.0.1',
       httpPort: 9000,
       sftpPort: 2222,
+      ftps: { port: 2121, implicitPort: 9990, passivePorts: null, passiveAddress: null, tls: null },
       maxUploadBytes: 10 * 1024 ** 3,
       tls: undefined,
       trustedProxies: [],
@@ -146,6 +147,22 @@ describe('configuration from the environment', () => {
     assert.equal(config.limits.httpMaxRequestsPerSocket, 0);
   });
 
+  it('reads the FTPS ports, the passive range and address, and 0 turns a listener off', () => {
+    const ftps = loadConfig({
+      MFT_FTPS_PORT: '0',
+      MFT_FTPS_IMPLICIT_PORT: '990',
+      MFT_FTPS_PASSIVE_PORTS: '50000-50100',
+      MFT_FTPS_PASSIVE_ADDRESS: '203.0.113.7',
+    }).ftps;
+    assert.deepEqual(ftps, {
+      port: null,
+      implicitPort: 990,
+      passivePorts: { from: 50000, to: 50100 },
+      passiveAddress: '203.0.113.7',
+      tls: null,
+    });
+  });
+
   it('reads the test-only crash point', () => {
     assert.equal(loadConfig({ MFT_TEST_CRASH_AT: 'rename.after-effect' }).testCrashAt, 'rename.after-effect');
   });
@@ -176,6 +193,15 @@ describe('configuration from the environment', () => {
     [{ MFT_TRUSTED_PROXIES: '10.0.0.1, example.com' }, 'MFT_TRUSTED_PROXIES'],
     [{ MFT_ADMIN_PASSWORD: 'short' }, 'MFT_ADMIN_PASSWORD'],
     [{ MFT_TICKET_MAX_AGE_SECONDS: '0' }, 'MFT_TICKET_MAX_AGE_SECONDS'],
+    [{ MFT_FTPS_PORT: '2222' }, 'MFT_FTPS_PORT'],
+    [{ MFT_FTPS_IMPLICIT_PORT: '2121' }, 'MFT_FTPS_IMPLICIT_PORT'],
+    [{ MFT_FTPS_PORT: '70000' }, 'MFT_FTPS_PORT'],
+    [{ MFT_FTPS_PASSIVE_PORTS: '50100-50000' }, 'MFT_FTPS_PASSIVE_PORTS'],
+    [{ MFT_FTPS_PASSIVE_PORTS: '80-90' }, 'MFT_FTPS_PASSIVE_PORTS'],
+    [{ MFT_FTPS_PASSIVE_PORTS: '50000' }, 'MFT_FTPS_PASSIVE_PORTS'],
+    [{ MFT_FTPS_PASSIVE_ADDRESS: 'ftp.example.com' }, 'MFT_FTPS_PASSIVE_ADDRESS'],
+    [{ MFT_FTPS_PASSIVE_ADDRESS: '300.1.2.3' }, 'MFT_FTPS_PASSIVE_ADDRESS'],
+    [{ MFT_FTPS_CERT: '/no/such/cert.pem' }, 'MFT_FTPS_KEY'],
   ];
   it('accepts the KurrentDB connection string schemes, gossip seeds included', () => {
     for (const url of [
