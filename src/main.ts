@@ -17,6 +17,8 @@ import {
 } from './adapters/credentials/postgres-session-tokens.js';
 import { checkReachable, kyselyOn } from './adapters/database/connect.js';
 import { PostgresDefenderStore } from './adapters/defender/postgres-defender-store.js';
+import { loadOrCreateCertificate } from './adapters/ftps/certificate.js';
+import { FtpsServer } from './adapters/ftps/ftps-server.js';
 import { loadOrCreateLogKey, signatureCheck } from './adapters/log-key/log-key.js';
 import { createMetrics } from './adapters/metrics/metrics.js';
 import { openStorage } from './adapters/open-storage.js';
@@ -80,6 +82,8 @@ export interface RunningSluice {
   readonly connections: Connections;
   /** The SFTP port actually listened on. */
   readonly sftpPort: number;
+  /** Where FTPS listens (null: not served). */
+  readonly ftpsPorts: { readonly port: number | null; readonly implicitPort: number | null };
   /** Stops accepting, records ServerStopped, then stops everything it started. */
   stop(reason: string): Promise<void>;
 }
@@ -396,6 +400,13 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       onError: (error) => logger.error({ err: error }, 'summary of connection attempts failed'),
       onceMoreAtStop: true,
     });
+    // The same bounds for SSH and FTPS connections before sign-in (each protocol counted apart).
+    const preAuth = {
+      authTimeoutMs: config.limits.sshAuthTimeoutMs,
+      maxTotal: config.limits.sshMaxUnauthenticated,
+      maxPerAddress: config.limits.sshMaxUnauthenticatedPerAddress,
+    };
+    const protocolDeps = { signIn, files, registry, connections, leases, ids, refused };
     const sftp = new SftpServer(
       {
         host: config.bindAddress,
@@ -403,22 +414,9 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         hostKeys,
         maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
         maxHandlesPerConnection: config.sftpMaxHandlesPerConnection,
-        preAuth: {
-          authTimeoutMs: config.limits.sshAuthTimeoutMs,
-          maxTotal: config.limits.sshMaxUnauthenticated,
-          maxPerAddress: config.limits.sshMaxUnauthenticatedPerAddress,
-        },
+        preAuth,
       },
-      {
-        signIn,
-        files,
-        registry,
-        connections,
-        leases,
-        ids,
-        logger: logger.child({ component: 'sftp' }),
-        refused,
-      },
+      { ...protocolDeps, logger: logger.child({ component: 'sftp' }) },
     );
     const sftpAddress = await sftp.listen();
     cleanups.push(() => sftp.close());
@@ -429,6 +427,38 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       },
       `SFTP listening on ${sftpAddress.host}:${sftpAddress.port}; host keys ${hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}; ssh2 native crypto ${nativeCryptoLoaded() ? 'loaded' : 'NOT loaded (slower ciphers)'}`,
     );
+    let ftpsPorts: RunningSluice['ftpsPorts'] = { port: null, implicitPort: null };
+    if (config.ftps.port !== null || config.ftps.implicitPort !== null) {
+      const certificate = await loadOrCreateCertificate(config.dataDir, config.ftps.tls);
+      const ftps = new FtpsServer(
+        {
+          host: config.bindAddress,
+          port: config.ftps.port,
+          implicitPort: config.ftps.implicitPort,
+          passivePorts: config.ftps.passivePorts,
+          passiveAddress: config.ftps.passiveAddress,
+          certificate,
+          maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
+          preAuth,
+        },
+        {
+          ...protocolDeps,
+          logger: logger.child({ component: 'ftps' }),
+          onDataConnection: (resumed) => metrics.ftpsDataConnections.inc({ tls_resumed: String(resumed) }),
+        },
+      );
+      ftpsPorts = await ftps.listen();
+      cleanups.push(() => ftps.close());
+      const passive = config.ftps.passivePorts
+        ? `${config.ftps.passivePorts.from}-${config.ftps.passivePorts.to}`
+        : 'any free port';
+      logger.info(
+        { certificate: certificate.certFile, fingerprint: certificate.fingerprint },
+        `FTPS listening on ${config.bindAddress}: explicit (AUTH TLS) ${ftpsPorts.port ?? 'off'}, implicit ${ftpsPorts.implicitPort ?? 'off'}; passive ports ${passive}, announced as ${config.ftps.passiveAddress ?? 'the address the client reached'}; certificate ${certificate.certFile}${certificate.generated ? ' (self-signed, made now)' : ''} SHA-256 ${certificate.fingerprint}`,
+      );
+    } else {
+      logger.info('FTPS is off (MFT_FTPS_PORT=0 and MFT_FTPS_IMPLICIT_PORT=0)');
+    }
     logger.info(
       `data: ${config.dataDir} (files in ${config.filesDir}, staged uploads in ${path.join(config.dataDir, 'uploads')})`,
     );
@@ -456,6 +486,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       defender,
       connections,
       sftpPort: sftpAddress.port,
+      ftpsPorts,
       stop,
     };
   } catch (error) {

@@ -46,6 +46,8 @@ export async function spawnServer(
     MFT_BIND_ADDRESS: '127.0.0.1',
     MFT_PG_PORT: String(await freePort()),
     MFT_SFTP_PORT: String(await freePort()),
+    MFT_FTPS_PORT: String(await freePort()),
+    MFT_FTPS_IMPLICIT_PORT: String(await freePort()),
     ...options.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {

@@ -22,7 +22,7 @@ export interface ClientResult {
 /** The longest any client run may take before it is killed (its result then says so). */
 export const CLIENT_TIMEOUT_MS = 120_000;
 
-function collect(
+export function collect(
   command: string,
   args: string[],
   input?: string,

@@ -47,6 +47,8 @@ export async function startTestSluice(
     MFT_ADMIN_PASSWORD: ADMIN_PASSWORD,
     MFT_TICKET_SECRET: TICKET_SECRET,
     MFT_SFTP_PORT: String(await freePort()),
+    MFT_FTPS_PORT: String(await freePort()),
+    MFT_FTPS_IMPLICIT_PORT: String(await freePort()),
     MFT_DATA_DIR: dataDir,
     // Tests sign in wrongly on purpose from loopback; the defender's own tests set their list.
     MFT_DEFENDER_ALLOW: '127.0.0.1',

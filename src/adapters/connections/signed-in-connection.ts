@@ -6,9 +6,10 @@
  */
 import type { Logger } from 'pino';
 import type { Connections, OpenConnection } from '../../application/connections.js';
-import type { FileActor } from '../../application/files/file-operations.js';
-import type { ConnectionLeases, RequestContext } from '../../application/ports.js';
+import type { FileActor, FileOperations } from '../../application/files/file-operations.js';
+import type { ConnectionLeases, IdGenerator, RequestContext } from '../../application/ports.js';
 import type { RefusalCounter, RefusalReason } from '../../application/refusals.js';
+import type { SignInService } from '../../application/sign-in.js';
 import type { ActiveUser } from '../../application/users.js';
 import type { ConnectionRegistry } from '../sftp/connection-registry.js';
 
@@ -20,6 +21,20 @@ export interface SignedIn {
   readonly user: ActiveUser;
   readonly method: 'password' | 'public-key';
   readonly fingerprint: string | null;
+}
+
+/** What a connection-oriented front end (SFTP, FTPS) is built from. */
+export interface ProtocolServerDeps {
+  readonly signIn: SignInService;
+  readonly files: FileOperations;
+  readonly registry: ConnectionRegistry;
+  readonly connections: Connections;
+  /** Each user's connections counted across instances (MFT_SFTP_MAX_CONNECTIONS_PER_USER). */
+  readonly leases: ConnectionLeases;
+  readonly ids: IdGenerator;
+  readonly logger: Logger;
+  /** Counts connections refused by a limit (sluice_refusals_total). */
+  readonly refused?: RefusalCounter;
 }
 
 export interface AdmissionDeps {

@@ -20,6 +20,8 @@ export interface Metrics {
   readonly refusals: Counter<'reason'>;
   /** Bytes read back at CLOSE to hash uploads written out of order or resumed. */
   readonly uploadReadBackBytes: Counter<never>;
+  /** FTPS data connections, by whether they resumed the control connection's TLS session. */
+  readonly ftpsDataConnections: Counter<'tls_resumed'>;
 }
 
 export function createMetrics(): Metrics {
@@ -32,6 +34,12 @@ export function createMetrics(): Metrics {
       help: 'HTTP requests by method, route template and status code',
       labelNames: ['method', 'route', 'status'] as const,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
+    }),
+    ftpsDataConnections: new Counter({
+      name: 'sluice_ftps_data_connections_total',
+      help: 'FTPS data connections; tls_resumed="true" when the client resumed the control connection TLS session',
+      labelNames: ['tls_resumed'] as const,
       registers: [registry],
     }),
     signInBans: new Counter({

@@ -10,21 +10,19 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import ssh2, { type AuthContext, type Connection } from 'ssh2';
-import type { Connections } from '../../application/connections.js';
-import type { FileOperations } from '../../application/files/file-operations.js';
-import type { ConnectionLeases, IdGenerator, RequestContext } from '../../application/ports.js';
+import type { RequestContext } from '../../application/ports.js';
 import { type RefusalCounter, uncounted } from '../../application/refusals.js';
-import { SignInRefused, type SignInService } from '../../application/sign-in.js';
+import { SignInRefused } from '../../application/sign-in.js';
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
 import { escapeText } from '../../domain/text.js';
 import {
   type AdmissionRequest,
   admitSignedIn,
   fileActorOf,
+  type ProtocolServerDeps,
   type SignedIn,
 } from '../connections/signed-in-connection.js';
 import { fingerprintOf } from '../ssh/public-keys.js';
-import type { ConnectionRegistry } from './connection-registry.js';
 import type { HostKey } from './host-keys.js';
 import { PreAuthGate, type PreAuthLimits } from './pre-auth-gate.js';
 import { SftpProtocolSession } from './protocol/server.js';
@@ -42,18 +40,7 @@ export interface SftpServerOptions {
   readonly preAuth?: PreAuthLimits;
 }
 
-export interface SftpServerDeps {
-  readonly signIn: SignInService;
-  readonly files: FileOperations;
-  readonly registry: ConnectionRegistry;
-  readonly connections: Connections;
-  /** Each user's connections counted across instances (MFT_SFTP_MAX_CONNECTIONS_PER_USER). */
-  readonly leases: ConnectionLeases;
-  readonly ids: IdGenerator;
-  readonly logger: Logger;
-  /** Counts connections refused by a limit (sluice_refusals_total). */
-  readonly refused?: RefusalCounter;
-}
+export type SftpServerDeps = ProtocolServerDeps;
 
 const DEFAULT_PRE_AUTH: PreAuthLimits = { authTimeoutMs: 30_000, maxTotal: 200, maxPerAddress: 20 };
 

@@ -9,7 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FileOperations } from '../../application/files/file-operations.js';
-import type { CoreSession, FileHandle } from '../../application/files/file-session.js';
+import { type CoreSession, type FileHandle, READ_ONLY } from '../../application/files/file-session.js';
 import { principalOf } from '../auth.js';
 import { decodeCursor, encodeCursor, PageQuery } from '../paging.js';
 import { Problem, problemResponses } from '../problems.js';
@@ -198,14 +198,7 @@ export const fileRoutes: FastifyPluginAsyncTypebox<FileRoutesOptions> = async (
     if (((attrs.mode ?? 0) & S_IFMT) === S_IFDIR)
       throw new Problem(409, 'is-a-directory', `${path} is a folder: use /api/v1/folders`);
     const size = attrs.size ?? 0;
-    const handle = await session.open(path, {
-      read: true,
-      write: false,
-      append: false,
-      create: false,
-      truncate: false,
-      exclusive: false,
-    });
+    const handle = await session.open(path, READ_ONLY);
     let streaming = false;
     try {
       // ETag = sha256, when the files view knows this file at this size.

@@ -58,6 +58,16 @@ export interface OpenFlags {
   readonly exclusive: boolean;
 }
 
+/** Opening a file to read it whole or from an offset (a download). */
+export const READ_ONLY: OpenFlags = {
+  read: true,
+  write: false,
+  append: false,
+  create: false,
+  truncate: false,
+  exclusive: false,
+};
+
 /** What a finished transfer amounted to. */
 export interface ClosedFile {
   /** Bytes stored (upload) or sent (download). */
