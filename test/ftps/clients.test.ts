@@ -114,9 +114,19 @@ describe('FTPS with real clients', () => {
       ]),
     );
     assert.equal(sha256(await readFile(path.join(work, 'curl.part'))), sha256(big));
-    // An upload resumed with -C - (SIZE, then APPE), over --ftp-ssl.
+    // An upload resumed with -C - (SIZE, then APPE); its start over --ftp-ssl and TLS 1.2 (alerts in clear).
     await writeFile(path.join(work, 'start.bin'), big.subarray(0, 2_000_000));
-    ok(await curlFtp(['--ftp-ssl', '--ssl-reqd', '-T', path.join(work, 'start.bin'), url('resumed.bin')]));
+    ok(
+      await curlFtp([
+        '--ftp-ssl',
+        '--ssl-reqd',
+        '--tls-max',
+        '1.2',
+        '-T',
+        path.join(work, 'start.bin'),
+        url('resumed.bin'),
+      ]),
+    );
     ok(await curlFtp(['--ssl-reqd', '-C', '-', '-T', path.join(work, 'big.bin'), url('resumed.bin')]));
     assert.equal(sha256(await readFile(path.join(home, 'resumed.bin'))), sha256(big));
     const listing = await curlFtp(['--ssl-reqd', url()]);
@@ -250,6 +260,35 @@ for cmd in ['RETR ../../etc/passwd', 'STOR ../escaped.txt', 'CWD ../..', 'MKD /.
     const denied = (await events('AccessDenied')).filter((e) => e.data.protocol === 'ftps');
     assert.ok(denied.length >= 6);
     assert.ok(denied.some((e) => e.data.path === '/../../etc/passwd'));
+  });
+
+  it('an upload whose data connection ends without TLS close_notify leaves no file and is recorded as aborted', async () => {
+    const result = await ftplib(
+      explicit,
+      'ft',
+      PASSWORD,
+      `
+import os, socket
+f = signed_in()
+conn = f.transfercmd('STOR cut.bin')
+conn.sendall(b'x' * 300000)
+# The process dies here: its kernel closes the TCP connection, TLS never says goodbye.
+raw = socket.socket(fileno=os.dup(conn.fileno()))
+raw.shutdown(socket.SHUT_RDWR)
+raw.close()
+try:
+    print('reply', f.voidresp())
+except ftplib.all_errors as e:
+    print('reply', e)
+`,
+    );
+    ok(result);
+    assert.match(result.stdout, /^reply 426 /m);
+    assert.equal(existsSync(path.join(home, 'cut.bin')), false);
+    const aborted = (await events('UploadAborted')).filter((e) => e.data.path === '/cut.bin');
+    assert.equal(aborted.length, 1);
+    assert.match(String(aborted[0]?.data.reason), /close_notify/);
+    assert.equal((await events('FileUploaded')).filter((e) => e.data.path === '/cut.bin').length, 0);
   });
 
   it('a wrong password is refused and recorded on application 4; connections of one user share one session', async () => {

@@ -308,13 +308,14 @@ export class FileCommands {
     what: string,
     move: (data: DataConnection) => Promise<void>,
     ends: { done(): Promise<unknown>; failed(reason: string): Promise<void> },
+    upload = false,
   ): Promise<void> {
     const passive = this.passive!;
     this.passive = undefined;
     this.link.send(reply(150, what));
     let data: DataConnection;
     try {
-      data = await passive.secured();
+      data = await passive.secured({ watchEnd: upload });
     } catch {
       passive.close();
       await ends.failed('the data connection could not be opened');
@@ -358,8 +359,12 @@ export class FileCommands {
         `Receiving ${argument}`,
         async (data) => {
           this.bytesIn += await receiveFile(handle, data.socket, rest);
+          // A FIN without close_notify: the client died, or the FIN was not the client's.
+          if (!data.endedWithAlert())
+            throw new Error('the data connection ended without TLS close_notify: the upload is incomplete');
         },
         FileCommands.endsOf(handle),
+        true,
       );
     });
   }

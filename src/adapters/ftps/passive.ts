@@ -3,10 +3,13 @@
  * range (or any free port) that takes exactly one connection, from the control connection's
  * own address only (no other host can steal or inject a transfer), and secures it with TLS
  * in the control connection's context, so the client can resume the control connection's
- * TLS session (FileZilla and others insist). Whether it did is reported with the socket.
+ * TLS session (FileZilla and others insist). Whether it did is reported with the socket. The
+ * connection is held, paused, until the transfer command: an upload's TLS then runs over a
+ * TlsEndWatch, so a cut-short upload is told from a whole one.
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { TlsEndWatch } from './tls-end-watch.js';
 
 export interface PassiveOptions {
   readonly host: string;
@@ -22,6 +25,8 @@ export interface DataConnection {
   readonly socket: tls.TLSSocket;
   /** The client resumed a TLS session (the control connection's) instead of a full handshake. */
   readonly resumed: boolean;
+  /** Of an upload's connection: whether the client ended it with close_notify (tls-end-watch.ts). */
+  endedWithAlert(): boolean;
 }
 
 function listenOn(server: net.Server, host: string, port: number): Promise<boolean> {
@@ -42,48 +47,36 @@ function listenOn(server: net.Server, host: string, port: number): Promise<boole
 }
 
 export class PassiveListener {
-  private readonly connection: Promise<DataConnection>;
-  private accepted: tls.TLSSocket | undefined;
+  /** The client's TCP connection, held paused until the transfer command says how to secure it. */
+  private readonly accepted: Promise<net.Socket>;
+  private socket: net.Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private secure: tls.TLSSocket | undefined;
 
   private constructor(
     private readonly server: net.Server,
     readonly port: number,
-    options: PassiveOptions,
+    private readonly options: PassiveOptions,
   ) {
-    this.connection = new Promise<DataConnection>((resolve, reject) => {
+    this.accepted = new Promise<net.Socket>((resolve, reject) => {
       this.timer = setTimeout(() => {
         reject(new Error('no data connection came in time'));
         this.close();
       }, options.timeoutMs);
       server.on('connection', (socket) => {
-        if (
-          this.accepted ||
-          plainAddress(socket.remoteAddress ?? '') !== plainAddress(options.clientAddress)
-        ) {
+        const from = plainAddress(socket.remoteAddress ?? '');
+        if (this.socket || from !== plainAddress(options.clientAddress)) {
           socket.destroy();
           return;
         }
         server.close();
-        const secure = new tls.TLSSocket(socket, {
-          isServer: true,
-          secureContext: options.secureContext,
-          requestCert: false,
-        });
-        this.accepted = secure;
-        secure.once('secure', () => {
-          clearTimeout(this.timer);
-          resolve({ socket: secure, resumed: secure.isSessionReused() });
-        });
-        secure.once('error', (error) => {
-          clearTimeout(this.timer);
-          reject(error);
-        });
-        secure.once('close', () => reject(new Error('the data connection closed before TLS was set up')));
+        socket.pause();
+        this.socket = socket;
+        resolve(socket);
       });
     });
     // Nobody may be waiting yet; a failure surfaces when the transfer asks.
-    this.connection.catch(() => {});
+    this.accepted.catch(() => {});
   }
 
   /** Listens on a free port of the range, starting at a random one; none free is an error. */
@@ -106,15 +99,39 @@ export class PassiveListener {
     return new PassiveListener(server, port, options);
   }
 
-  /** The data connection, once it came from the client's address and TLS is up. */
-  secured(): Promise<DataConnection> {
-    return this.connection;
+  /**
+   * The data connection, once it came from the client's address and TLS is up. With
+   * `watchEnd` (uploads), TLS runs over a TlsEndWatch, which tells a whole upload from one cut
+   * short; otherwise over the socket itself (the faster path).
+   */
+  async secured(options: { watchEnd: boolean }): Promise<DataConnection> {
+    const raw = await this.accepted;
+    const watch = options.watchEnd ? new TlsEndWatch(raw) : undefined;
+    const secure = new tls.TLSSocket(watch ?? raw, {
+      isServer: true,
+      secureContext: this.options.secureContext,
+      requestCert: false,
+    });
+    this.secure = secure;
+    if (!watch) raw.resume();
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secure', () => resolve());
+      secure.once('error', reject);
+      secure.once('close', () => reject(new Error('the data connection closed before TLS was set up')));
+    });
+    clearTimeout(this.timer);
+    return {
+      socket: secure,
+      resumed: secure.isSessionReused(),
+      endedWithAlert: () => watch?.endedWithAlert() ?? false,
+    };
   }
 
   close(): void {
     clearTimeout(this.timer);
     this.server.close();
-    this.accepted?.destroy();
+    this.secure?.destroy();
+    this.socket?.destroy();
   }
 }
 
