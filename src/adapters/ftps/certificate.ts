@@ -53,8 +53,9 @@ const ECDSA_WITH_SHA256 = sequence(oid('1.2.840.10045.4.3.2'));
 /** A self-signed certificate for `commonName`, valid for localhost and 127.0.0.1 as well. */
 export function selfSigned(commonName: string, now = new Date()): { cert: string; key: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  // Positive and minimally encoded (DER): the first byte neither 0 nor above 0x7f.
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f;
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40;
   const name = sequence(tlv(0x31, sequence(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName)))));
   const notAfter = new Date(now.getTime() + 10 * 365 * 86_400_000);
   const altNames = sequence(tlv(0x82, Buffer.from('localhost')), tlv(0x87, Buffer.from([127, 0, 0, 1])));
