@@ -317,6 +317,67 @@ except ftplib.error_perm as e:
     assert.equal(new Set(opened.map((e) => e.data.sessionId)).size, 1);
   });
 
+  it('answers a control line past 4,096 bytes with 500, drops it whole, and goes on', async () => {
+    const result = await ftplib(
+      explicit,
+      'ft',
+      PASSWORD,
+      `
+f = signed_in()
+f.sock.sendall(b'NOOP ' + b'A' * 5000 + b'\\r\\n')
+print('long', f.getline())
+print('next', f.sendcmd('NOOP'))
+`,
+    );
+    ok(result);
+    assert.match(result.stdout, /^long 500 Line too long$/m);
+    assert.match(result.stdout, /^next 200 OK$/m);
+  });
+
+  it('cuts an open FTPS connection when its user’s password changes, and records why', async () => {
+    const cutId = await createUser(t.base, admin, {
+      userName: 'cutme',
+      emailAddress: 'cutme@example.com',
+      password: PASSWORD,
+    });
+    const before = (await events('ConnectionOpened')).length;
+    const client = ftplib(
+      explicit,
+      'cutme',
+      PASSWORD,
+      `
+import time
+f = signed_in()
+print('connected', flush=True)
+try:
+    for _ in range(300):
+        f.voidcmd('NOOP')
+        time.sleep(0.1)
+    print('never cut')
+except ftplib.all_errors:
+    print('cut')
+`,
+    );
+    for (let i = 0; (await events('ConnectionOpened')).length === before; i++) {
+      assert.ok(i < 200, 'the connection is recorded');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const res = await call(t.base, 'PATCH', `/api/v1/users/${cutId}`, {
+      token: admin,
+      body: { password: 'a new password 2' },
+    });
+    assert.equal(res.status, 200);
+    const result = await client;
+    assert.match(result.stdout, /connected\ncut/, result.stderr);
+    const closed = (await events('ConnectionClosed')).filter(
+      (e) => e.data.protocol === 'ftps' && e.data.userId === cutId,
+    );
+    assert.deepEqual(
+      closed.map((e) => e.data.reason),
+      ['password changed'],
+    );
+  });
+
   it('shows every file event of the user with protocol ftps in the audit API', async () => {
     const { pool } = t.database.open({ max: 1 });
     const head = Number((await pool.query('SELECT max(global_position) AS head FROM events')).rows[0].head);

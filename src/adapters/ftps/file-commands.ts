@@ -358,10 +358,15 @@ export class FileCommands {
       await this.transfer(
         `Receiving ${argument}`,
         async (data) => {
-          this.bytesIn += await receiveFile(handle, data.socket, rest);
           // A FIN without close_notify: the client died, or the FIN was not the client's.
-          if (!data.endedWithAlert())
-            throw new Error('the data connection ended without TLS close_notify: the upload is incomplete');
+          const cutShort = () =>
+            new Error('the data connection ended without TLS close_notify: the upload is incomplete');
+          try {
+            this.bytesIn += await receiveFile(handle, data.socket, rest);
+          } catch (error) {
+            throw data.endedWithAlert() ? error : cutShort();
+          }
+          if (!data.endedWithAlert()) throw cutShort();
         },
         FileCommands.endsOf(handle),
         true,

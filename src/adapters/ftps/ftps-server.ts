@@ -93,6 +93,8 @@ export class FtpsServer {
 
   private async listenOn(port: number, implicit: boolean): Promise<number> {
     const server = net.createServer((socket) => {
+      // Replies are small and each waits for the last: no Nagle delay before they go.
+      socket.setNoDelay(true);
       if (this.gate.admit(socket)) this.onConnection(socket, implicit);
     });
     await new Promise<void>((resolve, reject) => {

@@ -70,6 +70,7 @@ export class PassiveListener {
           return;
         }
         server.close();
+        socket.setNoDelay(true);
         socket.pause();
         this.socket = socket;
         resolve(socket);
