@@ -291,6 +291,30 @@ except ftplib.all_errors as e:
     assert.equal((await events('FileUploaded')).filter((e) => e.data.path === '/cut.bin').length, 0);
   });
 
+  it('ABOR cuts a running download; the connection goes on, and the download is recorded', async () => {
+    const before = (await events('FileDownloaded')).filter((e) => e.data.path === '/renamed.bin').length;
+    const result = await ftplib(
+      explicit,
+      'ft',
+      PASSWORD,
+      `
+f = signed_in()
+conn = f.transfercmd('RETR renamed.bin')
+conn.recv(1000)
+print('abort', f.abort()[:3])
+print('abor', f.getline())
+conn.close()
+print('noop', f.sendcmd('NOOP'))
+`,
+    );
+    ok(result);
+    assert.match(result.stdout, /^abort (426|226)$/m);
+    assert.match(result.stdout, /^abor 226 ABOR done$/m);
+    assert.match(result.stdout, /^noop 200 OK$/m);
+    const after = (await events('FileDownloaded')).filter((e) => e.data.path === '/renamed.bin').length;
+    assert.equal(after, before + 1);
+  });
+
   it('a wrong password is refused and recorded on application 4; connections of one user share one session', async () => {
     const wrong = await ftplib(
       explicit,

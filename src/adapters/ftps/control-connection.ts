@@ -76,6 +76,8 @@ export class ControlConnection implements ControlLink {
   private files: FileCommands | undefined;
   private readonly queue: string[] = [];
   private working = false;
+  /** The command loop's current run (resolved when idle). */
+  private worked: Promise<void> = Promise.resolve();
   private tokens = COMMAND_BURST;
   private refilled = Date.now();
   private ended = false;
@@ -124,6 +126,11 @@ export class ControlConnection implements ControlLink {
     });
   }
 
+  /** Resolves once the command running now (a transfer, say) has finished and recorded its end. */
+  settled(): Promise<void> {
+    return this.worked;
+  }
+
   send(text: string): void {
     if (!this.socket.destroyed) this.socket.write(text);
   }
@@ -164,7 +171,7 @@ export class ControlConnection implements ControlLink {
     if (verb === 'ABOR') this.files?.abort();
     this.queue.push(line);
     if (this.queue.length > MAX_QUEUED) this.socket.pause();
-    if (!this.working) void this.work();
+    if (!this.working) this.worked = this.work();
   }
 
   private async work(): Promise<void> {
@@ -262,7 +269,7 @@ export class ControlConnection implements ControlLink {
         else this.send(reply(501, 'Option not understood'));
         return true;
       case 'ABOR':
-        this.send(reply(this.files ? 226 : 225, 'No transfer running'));
+        this.send(reply(226, 'ABOR done'));
         return true;
       case 'QUIT':
         this.send(reply(221, 'Goodbye'));

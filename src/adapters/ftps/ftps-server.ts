@@ -182,7 +182,11 @@ export class FtpsServer {
     socket.once('close', () => {
       this.controls.delete(control);
       control.end();
-      onClosed?.().catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionClosed'));
+      // After the transfer that was running has recorded how it ended.
+      void control
+        .settled()
+        .then(() => onClosed?.())
+        .catch((error: unknown) => log.error({ err: error }, 'could not record ConnectionClosed'));
     });
   }
 }

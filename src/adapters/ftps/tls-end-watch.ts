@@ -26,6 +26,7 @@ export class TlsEndWatch extends Duplex {
   private remaining = 0;
   private lastType = 0;
   private lastLength = 0;
+  private rawEnded = false;
 
   constructor(private readonly raw: net.Socket) {
     super();
@@ -33,9 +34,16 @@ export class TlsEndWatch extends Duplex {
       this.scan(chunk);
       if (!this.push(chunk)) raw.pause();
     });
-    raw.on('end', () => this.push(null));
+    raw.on('end', () => {
+      this.rawEnded = true;
+      this.push(null);
+    });
     raw.on('error', (error) => this.destroy(error));
-    raw.on('close', () => this.destroy());
+    // After a clean end, TLS still has to hand over what it decrypted: closing now would cut
+    // the upload's last bytes off (a premature close).
+    raw.on('close', () => {
+      if (!this.rawEnded) this.destroy();
+    });
   }
 
   /** Whether the stream so far ends with the client's close_notify. */
@@ -74,11 +82,14 @@ export class TlsEndWatch extends Duplex {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.raw.write(chunk, callback);
+    // The client may be gone once it ended cleanly (TLS answers its close_notify): nothing to send to.
+    if (this.raw.destroyed) callback();
+    else this.raw.write(chunk, () => callback());
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    this.raw.end(callback);
+    if (this.raw.destroyed) callback();
+    else this.raw.end(() => callback());
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
