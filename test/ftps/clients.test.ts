@@ -40,6 +40,8 @@ async function events(
 }
 
 const url = (name = '') => `ftp://ft:${PASSWORD}@127.0.0.1:${explicit}/${name}`;
+/** An ftplib script signed in as `ft` (see test/support/ftps-clients.ts). */
+const asFt = (body: string) => ftplib(explicit, 'ft', PASSWORD, body);
 const ok = (result: { code: number | null; stdout: string; stderr: string }) =>
   assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
 
@@ -152,11 +154,7 @@ describe('FTPS with real clients', () => {
 
   it('ftplib.FTP_TLS: STOR, REST + RETR, APPE, REST + STOR, MLSD, MLST, SIZE, MDTM; its data connections resume the TLS session', async () => {
     const before = await metricSamples(t.base, 'sluice_ftps_data_connections_total');
-    const result = await ftplib(
-      explicit,
-      'ft',
-      PASSWORD,
-      `
+    const result = await asFt(`
 f = signed_in()
 f.storbinary('STOR py.bin', io.BytesIO(b'0123456789'))
 buf = io.BytesIO(); f.retrbinary('RETR py.bin', buf.write, rest=4); print('rest', buf.getvalue().decode())
@@ -171,8 +169,7 @@ for name, facts in f.mlsd():
     print('mlsd', name, facts['type'], facts.get('size', '-'))
 f.rmd('pydir')
 f.quit()
-`,
-    );
+`);
     ok(result);
     const lines = result.stdout.split('\n');
     assert.ok(lines.includes('rest 456789'));
@@ -197,11 +194,7 @@ f.quit()
 
   it('refuses USER and PASS before AUTH TLS, and transfers before PROT P, recording no sign-in', async () => {
     const opened = (await events('SessionOpened')).length;
-    const result = await ftplib(
-      explicit,
-      'ft',
-      PASSWORD,
-      `
+    const result = await asFt(`
 plain = ftplib.FTP(timeout=30)
 plain.connect(host, port)
 try:
@@ -218,8 +211,7 @@ try:
     f.sendcmd('PROT C')
 except ftplib.error_perm as e:
     print('prot c', e)
-`,
-    );
+`);
     ok(result);
     assert.match(result.stdout, /^plain 530 Plain-text sign-in is refused: send AUTH TLS first$/m);
     assert.match(result.stdout, /^unprotected 521 /m);
@@ -234,11 +226,7 @@ except ftplib.error_perm as e:
 
   it('refuses traversal through the core, which records each refusal; nothing outside the home is touched', async () => {
     const outside = path.join(t.dataDir, 'files', 'escaped.txt');
-    const result = await ftplib(
-      explicit,
-      'ft',
-      PASSWORD,
-      `
+    const result = await asFt(`
 f = signed_in()
 for cmd in ['RETR ../../etc/passwd', 'STOR ../escaped.txt', 'CWD ../..', 'MKD /../escaped', 'DELE ../../x', 'RNFR /../ft/py.bin']:
     try:
@@ -251,8 +239,7 @@ for cmd in ['RETR ../../etc/passwd', 'STOR ../escaped.txt', 'CWD ../..', 'MKD /.
         print('allowed', cmd)
     except ftplib.error_perm as e:
         print('refused', cmd, str(e)[:3])
-`,
-    );
+`);
     ok(result);
     assert.doesNotMatch(result.stdout, /allowed/);
     assert.equal(result.stdout.match(/^refused .* 553$/gm)?.length, 6, result.stdout);
@@ -263,11 +250,7 @@ for cmd in ['RETR ../../etc/passwd', 'STOR ../escaped.txt', 'CWD ../..', 'MKD /.
   });
 
   it('an upload whose data connection ends without TLS close_notify leaves no file and is recorded as aborted', async () => {
-    const result = await ftplib(
-      explicit,
-      'ft',
-      PASSWORD,
-      `
+    const result = await asFt(`
 import os, socket
 f = signed_in()
 conn = f.transfercmd('STOR cut.bin')
@@ -280,8 +263,7 @@ try:
     print('reply', f.voidresp())
 except ftplib.all_errors as e:
     print('reply', e)
-`,
-    );
+`);
     ok(result);
     assert.match(result.stdout, /^reply 426 /m);
     assert.equal(existsSync(path.join(home, 'cut.bin')), false);
@@ -293,11 +275,7 @@ except ftplib.all_errors as e:
 
   it('ABOR cuts a running download; the connection goes on, and the download is recorded', async () => {
     const before = (await events('FileDownloaded')).filter((e) => e.data.path === '/renamed.bin').length;
-    const result = await ftplib(
-      explicit,
-      'ft',
-      PASSWORD,
-      `
+    const result = await asFt(`
 f = signed_in()
 conn = f.transfercmd('RETR renamed.bin')
 conn.recv(1000)
@@ -305,8 +283,7 @@ print('abort', f.abort()[:3])
 print('abor', f.getline())
 conn.close()
 print('noop', f.sendcmd('NOOP'))
-`,
-    );
+`);
     ok(result);
     assert.match(result.stdout, /^abort (426|226)$/m);
     assert.match(result.stdout, /^abor 226 ABOR done$/m);
@@ -342,17 +319,12 @@ except ftplib.error_perm as e:
   });
 
   it('answers a control line past 4,096 bytes with 500, drops it whole, and goes on', async () => {
-    const result = await ftplib(
-      explicit,
-      'ft',
-      PASSWORD,
-      `
+    const result = await asFt(`
 f = signed_in()
 f.sock.sendall(b'NOOP ' + b'A' * 5000 + b'\\r\\n')
 print('long', f.getline())
 print('next', f.sendcmd('NOOP'))
-`,
-    );
+`);
     ok(result);
     assert.match(result.stdout, /^long 500 Line too long$/m);
     assert.match(result.stdout, /^next 200 OK$/m);
