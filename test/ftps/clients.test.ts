@@ -158,6 +158,9 @@ describe('FTPS with real clients', () => {
 f = signed_in()
 f.storbinary('STOR py.bin', io.BytesIO(b'0123456789'))
 buf = io.BytesIO(); f.retrbinary('RETR py.bin', buf.write, rest=4); print('rest', buf.getvalue().decode())
+f.sendcmd('REST 7')
+conn = f.transfercmd('RETR py.bin')  # PASV between REST and RETR
+print('rest-pasv', conn.recv(100).decode()); conn.unwrap(); conn.close(); f.voidresp()
 f.storbinary('APPE py.bin', io.BytesIO(b'abc'))
 f.storbinary('STOR py.bin', io.BytesIO(b'XYZ'), rest=13)
 buf = io.BytesIO(); f.retrbinary('RETR py.bin', buf.write); print('whole', buf.getvalue().decode())
@@ -173,6 +176,7 @@ f.quit()
     ok(result);
     const lines = result.stdout.split('\n');
     assert.ok(lines.includes('rest 456789'));
+    assert.ok(lines.includes('rest-pasv 789'));
     assert.ok(lines.includes('whole 0123456789abcXYZ'));
     assert.ok(lines.includes('size 16'));
     assert.ok(lines.includes('mdtm 213 '));
@@ -188,7 +192,7 @@ f.quit()
     const full =
       (afterwards['sluice_ftps_data_connections_total{tls_resumed="false"}'] ?? 0) -
       (before['sluice_ftps_data_connections_total{tls_resumed="false"}'] ?? 0);
-    assert.equal(resumed, 6, 'six data connections (four transfers, MLSD, the listing) resumed the session');
+    assert.equal(resumed, 7, 'seven data connections (six transfers and MLSD) resumed the session');
     assert.equal(full, 0);
   });
 

@@ -41,6 +41,9 @@ export interface ControlLink {
   readonly secureContext: import('node:tls').SecureContext;
 }
 
+/** Commands a client may send between REST and its transfer. */
+const KEEP_REST = new Set(['PASV', 'EPSV', 'TYPE']);
+
 export class FileCommands {
   private cwd = '/';
   private restAt = 0;
@@ -67,10 +70,11 @@ export class FileCommands {
   async handle(verb: string, argument: string): Promise<boolean> {
     const handler = this.handlers[verb];
     if (!handler) return false;
-    // REST applies to the next transfer only; RNFR to the next command only.
+    // REST applies to the next transfer only (a PASV, EPSV or TYPE between them keeps it);
+    // RNFR to the next command only.
     const rest = this.restAt;
     const from = this.renameFrom;
-    this.restAt = 0;
+    if (!KEEP_REST.has(verb)) this.restAt = 0;
     this.renameFrom = undefined;
     try {
       await handler.call(this, argument, { rest, from });
