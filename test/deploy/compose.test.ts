@@ -206,13 +206,18 @@ describe('Dockerfile', () => {
     assert.ok(!['root', '0', '0:0'].includes(user), `USER ${user}`);
   });
 
-  it('checks health on /readyz and exposes 8080 and 2222', () => {
+  it('checks health on /readyz and exposes the ports compose publishes (HTTP, SFTP, FTPS and its passive range)', () => {
     const healthcheck = finalStage.find((l) => l.startsWith('HEALTHCHECK '));
     assert.ok(healthcheck?.includes('/readyz'), healthcheck);
     const exposed = finalStage
       .filter((l) => l.startsWith('EXPOSE '))
       .flatMap((l) => l.slice(7).trim().split(/\s+/));
-    assert.deepEqual(exposed.sort(), ['2222', '8080']);
+    const published = (compose.services.sluice?.ports ?? []).map((p) => p.split(':')[1]!);
+    assert.deepEqual(exposed.sort(), published.sort());
+    assert.ok(
+      ['8080', '2222', '2121', '9990', '50000-50019'].every((p) => exposed.includes(p)),
+      exposed.join(' '),
+    );
   });
 
   it('.dockerignore keeps the host node_modules and data out of the build context', () => {
