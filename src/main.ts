@@ -15,14 +15,15 @@ import {
   PostgresSessionTokens,
   type SessionTokenTables,
 } from './adapters/credentials/postgres-session-tokens.js';
-import { checkReachable, kyselyOn } from './adapters/database/connect.js';
+import { checkReachable, type DatabaseHandle, kyselyOn } from './adapters/database/connect.js';
 import { PostgresDefenderStore } from './adapters/defender/postgres-defender-store.js';
 import { loadOrCreateCertificate } from './adapters/ftps/certificate.js';
 import { FtpsServer } from './adapters/ftps/ftps-server.js';
 import { loadOrCreateLogKey, signatureCheck } from './adapters/log-key/log-key.js';
-import { createMetrics } from './adapters/metrics/metrics.js';
+import { createMetrics, type Metrics } from './adapters/metrics/metrics.js';
 import { openStorage } from './adapters/open-storage.js';
 import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
+import type { ReadModel } from './adapters/readmodel/schema.js';
 import { ConnectionRegistry } from './adapters/sftp/connection-registry.js';
 import { loadOrCreateHostKeys } from './adapters/sftp/host-keys.js';
 import { nativeCryptoLoaded, SftpServer } from './adapters/sftp/ssh-server.js';
@@ -30,7 +31,7 @@ import { DiskIntentJournal } from './adapters/storage/intent-journal.js';
 import { LocalDisk } from './adapters/storage/local-disk.js';
 import { TicketCodec } from './adapters/tickets/ticket-codec.js';
 import { readinessCheck } from './api/health/readiness.js';
-import { buildServer } from './api/server.js';
+import { buildServer, type ServerOptions } from './api/server.js';
 import { ApplicationService } from './application/applications.js';
 import { AuditReads } from './application/audit-reads.js';
 import { ensureAdmin } from './application/bootstrap.js';
@@ -47,14 +48,9 @@ import { SignInService } from './application/sign-in.js';
 import { TreeHeads } from './application/tree-heads.js';
 import { UserService } from './application/users.js';
 import { type Config, ConfigError, describeConfiguration, loadConfig } from './config.js';
-import { listApplications } from './projections/applications-view.js';
-import { auditProjection } from './projections/audit/write.js';
-import { fileDigest, filesProjection, storedBytes } from './projections/files-view.js';
-import { consistencyProof, currentTree, inclusionProof, storedLeaves } from './projections/merkle-proofs.js';
-import { merkleProjection } from './projections/merkle-tree.js';
+import type { EventStore } from './domain/event-store.js';
+import { type ReadViews, readViews, viewNames } from './projections/read-views.js';
 import { ProjectionRunner } from './projections/runner.js';
-import { sessionsDueToExpire } from './projections/sessions-view.js';
-import { listUsers } from './projections/users-view.js';
 import { allProjections } from './projections/views.js';
 
 const version = (
@@ -120,6 +116,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     });
   };
 
+  const start: StartContext = { config, logger, onStop: (stop) => cleanups.push(stop), every };
+
   try {
     const metrics = createMetrics();
     const storage = await openStorage(config, {
@@ -171,14 +169,15 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         configuration: describeConfiguration(config),
       },
     );
+    const views = readViews(database.db, runner, store);
     const waitForTree = (position: number, timeoutMs: number) =>
-      runner.waitForPosition(position, timeoutMs, merkleProjection.name);
+      views.waitForPosition(position, timeoutMs, viewNames.merkle);
     const treeHeads = new TreeHeads({
       store,
       clock,
       ids,
       signer: logKey.signer,
-      tree: () => currentTree(database.db),
+      tree: views.currentTree,
       waitForTree,
     });
     if (config.treeHeadIntervalMs !== null) {
@@ -186,128 +185,16 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         onError: (error) => logger.error({ err: error }, 'could not sign a tree head'),
       });
     }
-    const users = new UserService({
+    const { users, applications, defender, signIn, expiry } = await startSignIn(start, {
       store,
-      passwords: new Argon2Hasher(),
-      credentials: new PostgresCredentialStore(kyselyOn<CredentialTables>(database.pool)),
-      clock,
-    });
-    const applications = new ApplicationService(store);
-    const defender = new SignInDefender({
-      store,
-      counters: new PostgresDefenderStore(kyselyOn<unknown>(database.pool)),
+      database,
       clock,
       ids,
-      policy: config.defender,
-      onBan: (ban) => {
-        metrics.signInBans.inc({ scope: ban.scope });
-        logger.warn({ scope: ban.scope, key: ban.key, until: ban.until }, 'sign-in ban started');
-      },
-      onRefused: (scope) => metrics.signInRefusedWhileBanned.inc({ scope }),
-      onDelay: (kind, ms) => metrics.signInDelaySeconds.observe({ kind }, ms / 1000),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      views,
+      metrics,
     });
-    every(config.defenderSummaryIntervalMs, () => defender.summarize(), {
-      onError: (error) => logger.error({ err: error }, 'ban summary failed'),
-      onceMoreAtStop: true,
-    });
-    const tokens = new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool));
-    const signIn = new SignInService({
-      store,
-      users,
-      applications,
-      clock,
-      ids,
-      replaceableLifetimeMs: config.sessionLifetimeMs,
-      replaceableIdleMs: config.sessionIdleMs,
-      defender,
-      tokens,
-      tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
-      ticketPolicy: {
-        maxAgeMs: config.ticketMaxAgeMs,
-        clockSkewMs: config.ticketClockSkewMs,
-        siteName: config.siteName ?? null,
-      },
-    });
-    const admin = await ensureAdmin(users, config.adminPassword, config.adminEmail, ids);
-    if (admin.created) {
-      logger.info({ userId: admin.userId }, 'created the "admin" user');
-      if (admin.generatedPassword !== null) {
-        // Printed once, on the console only: it is in no event and no log line.
-        process.stderr.write(
-          `\n  First start: the "admin" user's password is ${admin.generatedPassword}\n  (set MFT_ADMIN_PASSWORD to choose it; change it with PATCH /api/v1/users/${admin.userId})\n\n`,
-        );
-      }
-    }
-    if (config.ticketSecret === undefined)
-      logger.warn('MFT_TICKET_SECRET is not set: ticket sign-ins are refused');
-    const expiry = new SessionExpiry({
-      store,
-      clock,
-      ids,
-      tokens,
-      dueSessions: (now, limit) => sessionsDueToExpire(database.db, now, limit),
-      onError: (error) => logger.error({ err: error }, 'session expiry failed'),
-    });
-    expiry.start(config.sessionExpiryIntervalMs);
-    cleanups.push(() => expiry.stop());
 
-    const intentsDir = path.join(config.dataDir, 'intents');
-    const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'), intentsDir);
-    await disk.prepare();
-    cleanups.push(() => disk.flush());
-    const crashAt = config.testCrashAt;
-    if (crashAt !== undefined)
-      logger.warn(`MFT_TEST_CRASH_AT=${crashAt}: this process kills itself there (tests only)`);
-    const files = new FileOperations({
-      storage: disk,
-      journal: new DiskIntentJournal(intentsDir),
-      // Test only: stops the process as abruptly as kill -9 at one step of a file change.
-      crashAt:
-        crashAt === undefined
-          ? undefined
-          : (point) => {
-              if (point === crashAt) process.kill(process.pid, 'SIGKILL');
-            },
-      store,
-      clock,
-      ids,
-      limits: {
-        maxFileBytes: config.limits.maxFileBytes,
-        maxWriteGapBytes: config.limits.maxWriteGapBytes,
-        quotaBytes: config.limits.userQuotaBytes,
-        // What the user stores, once the files view has caught up with the log.
-        storedBytes: async (userId) => {
-          await runner.waitForPosition(await store.headPosition(), 5000, filesProjection.name);
-          return storedBytes(database.db, userId);
-        },
-      },
-      refused,
-      readBack: (bytes) => metrics.uploadReadBackBytes.inc(bytes),
-      knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
-    });
-    const logSettled = (cause: string) => (note: IntentNote, settled: Settled) =>
-      logger.warn(
-        { intentId: note.intentId, change: note.change, ...settled },
-        `a ${note.change.kind} ${cause} was ${settled.outcome}`,
-      );
-    const changes = await files.recoverChanges(logSettled('cut short by the last stop'));
-    if (changes.finished + changes.undone > 0)
-      logger.warn(
-        changes,
-        'file changes cut short by the last stop: recorded ones finished, the rest undone',
-      );
-    // Changes whose event could not be appended (the database away) are settled once it answers.
-    every(5000, () => files.retryUnsettledChanges(logSettled('whose event could not be appended')), {
-      onError: (error) => logger.warn({ err: error }, 'file changes still unsettled'),
-    });
-    const recovered = await files.recoverUploads();
-    if (recovered.finished + recovered.discarded > 0) {
-      logger.warn(
-        recovered,
-        'uploads cut short by the last stop: recorded ones finished, the rest discarded',
-      );
-    }
+    const files = await startFileCore(start, { store, clock, ids, views, metrics, refused });
 
     const app = await buildServer(
       {
@@ -327,53 +214,38 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
           defender,
           users,
           applications,
-          userDirectory: { list: (filters, after, limit) => listUsers(database.db, filters, after, limit) },
-          applicationDirectory: { list: (after, limit) => listApplications(database.db, after, limit) },
-          waitForPosition: (position, timeoutMs) => runner.waitForPosition(position, timeoutMs),
+          userDirectory: { list: views.listUsers },
+          applicationDirectory: { list: views.listApplications },
+          waitForPosition: (position, timeoutMs) => views.waitForPosition(position, timeoutMs),
           files,
           maxUploadBytes: config.maxUploadBytes,
           auditStreamsPerUser: config.limits.auditStreamsPerUser,
           auditStreams: config.limits.auditStreams,
-          knownDigest: (userId, filePath) => fileDigest(database.db, userId, filePath),
+          knownDigest: views.fileDigest,
           log: {
             treeHeads,
             logKey: logKey.signer,
-            inclusionProof: (position, treeSize) => inclusionProof(database.db, position, treeSize),
-            consistencyProof: (first, second) => consistencyProof(database.db, first, second),
+            inclusionProof: views.inclusionProof,
+            consistencyProof: views.consistencyProof,
             verify: () =>
               verifyLog({
                 store,
-                viewLeaves: (from, limit) => storedLeaves(database.db, from, limit),
-                viewPosition: async () => runner.positions()[merkleProjection.name] ?? 0,
+                viewLeaves: views.storedLeaves,
+                viewPosition: async () => views.position(viewNames.merkle),
                 checkSignature: signatureCheck([logKey.signer.publicKeyPem]),
               }),
             waitForTree,
           },
           views: {
-            db: database.db,
+            db: views.db,
             auditReads: new AuditReads(store),
-            auditPosition: () => runner.positions()[auditProjection.name] ?? 0,
+            auditPosition: () => views.position(viewNames.audit),
             waitForAudit: (position, timeoutMs) =>
-              runner.waitForPosition(position, timeoutMs, auditProjection.name),
+              views.waitForPosition(position, timeoutMs, viewNames.audit),
           },
         },
       },
-      {
-        logger: logger.child({ component: 'http' }),
-        trustedProxies: config.trustedProxies,
-        limits: {
-          headersTimeoutMs: config.limits.httpHeadersTimeoutMs,
-          requestTimeoutMs: config.limits.httpRequestTimeoutMs,
-          idleTimeoutMs: config.limits.httpIdleTimeoutMs,
-          keepAliveTimeoutMs: config.limits.httpKeepAliveTimeoutMs,
-          maxConnections: config.limits.httpMaxConnections,
-          maxConnectionsPerAddress: config.limits.httpMaxConnectionsPerAddress,
-          maxRequestsPerSocket: config.limits.httpMaxRequestsPerSocket,
-        },
-        ...(config.tls
-          ? { tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
-          : {}),
-      },
+      httpServerOptions(config, logger),
     );
     const closeApp = () => app.close();
     cleanups.push(closeApp);
@@ -382,83 +254,17 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       { address },
       `HTTP API listening on ${address} (OpenAPI at ${address}/openapi.json, docs at ${address}/docs, metrics at ${address}/metrics)`,
     );
-    const leases = new PostgresConnectionLeases(
-      kyselyOn<unknown>(database.pool),
+    const { connections, sftpPort, ftpsPorts } = await startFileProtocols(start, {
       instanceId,
-      { renewMs: config.instanceLeaseMs / 3, ttlMs: config.instanceLeaseMs },
-      (error) => logger.error({ err: error }, 'could not renew the instance lease'),
-    );
-    await leases.start();
-    cleanups.push(() => leases.stop());
-    const registry = new ConnectionRegistry();
-    await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
-    cleanups.push(() => registry.stop());
-    const hostKeys = await loadOrCreateHostKeys(config.dataDir);
-    const connections = new Connections({ store, clock, ids });
-    // Its stop comes after the SFTP server's (cleanups run in reverse): the last counts are kept.
-    every(config.defenderSummaryIntervalMs, () => connections.summarize(), {
-      onError: (error) => logger.error({ err: error }, 'summary of connection attempts failed'),
-      onceMoreAtStop: true,
+      database,
+      store,
+      clock,
+      ids,
+      signIn,
+      files,
+      refused,
+      metrics,
     });
-    // The same bounds for SSH and FTPS connections before sign-in (each protocol counted apart).
-    const preAuth = {
-      authTimeoutMs: config.limits.sshAuthTimeoutMs,
-      maxTotal: config.limits.sshMaxUnauthenticated,
-      maxPerAddress: config.limits.sshMaxUnauthenticatedPerAddress,
-    };
-    const protocolDeps = { signIn, files, registry, connections, leases, ids, refused };
-    const sftp = new SftpServer(
-      {
-        host: config.bindAddress,
-        port: config.sftpPort,
-        hostKeys,
-        maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
-        maxHandlesPerConnection: config.sftpMaxHandlesPerConnection,
-        preAuth,
-      },
-      { ...protocolDeps, logger: logger.child({ component: 'sftp' }) },
-    );
-    const sftpAddress = await sftp.listen();
-    cleanups.push(() => sftp.close());
-    logger.info(
-      {
-        hostKeys: hostKeys.map((k) => ({ type: k.type, fingerprint: k.fingerprint })),
-        nativeCrypto: nativeCryptoLoaded(),
-      },
-      `SFTP listening on ${sftpAddress.host}:${sftpAddress.port}; host keys ${hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}; ssh2 native crypto ${nativeCryptoLoaded() ? 'loaded' : 'NOT loaded (slower ciphers)'}`,
-    );
-    let ftpsPorts: RunningSluice['ftpsPorts'] = { port: null, implicitPort: null };
-    if (config.ftps.port !== null || config.ftps.implicitPort !== null) {
-      const certificate = await loadOrCreateCertificate(config.dataDir, config.ftps.tls);
-      const ftps = new FtpsServer(
-        {
-          host: config.bindAddress,
-          port: config.ftps.port,
-          implicitPort: config.ftps.implicitPort,
-          passivePorts: config.ftps.passivePorts,
-          passiveAddress: config.ftps.passiveAddress,
-          certificate,
-          maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
-          preAuth,
-        },
-        {
-          ...protocolDeps,
-          logger: logger.child({ component: 'ftps' }),
-          onDataConnection: (resumed) => metrics.ftpsDataConnections.inc({ tls_resumed: String(resumed) }),
-        },
-      );
-      ftpsPorts = await ftps.listen();
-      cleanups.push(() => ftps.close());
-      const passive = config.ftps.passivePorts
-        ? `${config.ftps.passivePorts.from}-${config.ftps.passivePorts.to}`
-        : 'any free port';
-      logger.info(
-        { certificate: certificate.certFile, fingerprint: certificate.fingerprint },
-        `FTPS listening on ${config.bindAddress}: explicit (AUTH TLS) ${ftpsPorts.port ?? 'off'}, implicit ${ftpsPorts.implicitPort ?? 'off'}; passive ports ${passive}, announced as ${config.ftps.passiveAddress ?? 'the address the client reached'}; certificate ${certificate.certFile}${certificate.generated ? ' (self-signed, made now)' : ''} SHA-256 ${certificate.fingerprint}`,
-      );
-    } else {
-      logger.info('FTPS is off (MFT_FTPS_PORT=0 and MFT_FTPS_IMPLICIT_PORT=0)');
-    }
     logger.info(
       `data: ${config.dataDir} (files in ${config.filesDir}, staged uploads in ${path.join(config.dataDir, 'uploads')})`,
     );
@@ -485,7 +291,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       expiry,
       defender,
       connections,
-      sftpPort: sftpAddress.port,
+      sftpPort,
       ftpsPorts,
       stop,
     };
@@ -493,6 +299,294 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await cleanUp();
     throw error;
   }
+}
+
+/** The HTTP server's options: its logger, trusted proxies, connection and time limits, TLS. */
+function httpServerOptions(config: Config, logger: Logger): ServerOptions {
+  return {
+    logger: logger.child({ component: 'http' }),
+    trustedProxies: config.trustedProxies,
+    limits: {
+      headersTimeoutMs: config.limits.httpHeadersTimeoutMs,
+      requestTimeoutMs: config.limits.httpRequestTimeoutMs,
+      idleTimeoutMs: config.limits.httpIdleTimeoutMs,
+      keepAliveTimeoutMs: config.limits.httpKeepAliveTimeoutMs,
+      maxConnections: config.limits.httpMaxConnections,
+      maxConnectionsPerAddress: config.limits.httpMaxConnectionsPerAddress,
+      maxRequestsPerSocket: config.limits.httpMaxRequestsPerSocket,
+    },
+    ...(config.tls
+      ? { tls: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) } }
+      : {}),
+  };
+}
+
+/** What every start step shares: the configuration, the logger, and where it leaves its stops. */
+interface StartContext {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Runs `stop` at stop (in the reverse order of registration), or when the start fails. */
+  onStop(stop: () => Promise<void>): void;
+  /** Runs `task` every `ms` until stop; at stop, once more if asked (what is counted gets recorded). */
+  every(
+    ms: number,
+    task: () => Promise<unknown>,
+    options: { onError: (error: unknown) => void; onceMoreAtStop?: boolean },
+  ): void;
+}
+
+/**
+ * Start step: users, applications, the sign-in defender, session tokens and the sign-in
+ * service every front end uses; the "admin" user on first start; session expiry.
+ */
+async function startSignIn(
+  start: StartContext,
+  deps: {
+    store: EventStore;
+    database: DatabaseHandle<ReadModel>;
+    clock: Clock;
+    ids: IdGenerator;
+    views: ReadViews;
+    metrics: Metrics;
+  },
+) {
+  const { config, logger } = start;
+  const { store, database, clock, ids, views, metrics } = deps;
+  const users = new UserService({
+    store,
+    passwords: new Argon2Hasher(),
+    credentials: new PostgresCredentialStore(kyselyOn<CredentialTables>(database.pool)),
+    clock,
+  });
+  const applications = new ApplicationService(store);
+  const defender = new SignInDefender({
+    store,
+    counters: new PostgresDefenderStore(kyselyOn<unknown>(database.pool)),
+    clock,
+    ids,
+    policy: config.defender,
+    onBan: (ban) => {
+      metrics.signInBans.inc({ scope: ban.scope });
+      logger.warn({ scope: ban.scope, key: ban.key, until: ban.until }, 'sign-in ban started');
+    },
+    onRefused: (scope) => metrics.signInRefusedWhileBanned.inc({ scope }),
+    onDelay: (kind, ms) => metrics.signInDelaySeconds.observe({ kind }, ms / 1000),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+  start.every(config.defenderSummaryIntervalMs, () => defender.summarize(), {
+    onError: (error) => logger.error({ err: error }, 'ban summary failed'),
+    onceMoreAtStop: true,
+  });
+  const tokens = new PostgresSessionTokens(kyselyOn<SessionTokenTables>(database.pool));
+  const signIn = new SignInService({
+    store,
+    users,
+    applications,
+    clock,
+    ids,
+    replaceableLifetimeMs: config.sessionLifetimeMs,
+    replaceableIdleMs: config.sessionIdleMs,
+    defender,
+    tokens,
+    tickets: config.ticketSecret === undefined ? undefined : new TicketCodec(config.ticketSecret),
+    ticketPolicy: {
+      maxAgeMs: config.ticketMaxAgeMs,
+      clockSkewMs: config.ticketClockSkewMs,
+      siteName: config.siteName ?? null,
+    },
+  });
+  const admin = await ensureAdmin(users, config.adminPassword, config.adminEmail, ids);
+  if (admin.created) {
+    logger.info({ userId: admin.userId }, 'created the "admin" user');
+    if (admin.generatedPassword !== null) {
+      // Printed once, on the console only: it is in no event and no log line.
+      process.stderr.write(
+        `\n  First start: the "admin" user's password is ${admin.generatedPassword}\n  (set MFT_ADMIN_PASSWORD to choose it; change it with PATCH /api/v1/users/${admin.userId})\n\n`,
+      );
+    }
+  }
+  if (config.ticketSecret === undefined)
+    logger.warn('MFT_TICKET_SECRET is not set: ticket sign-ins are refused');
+  const expiry = new SessionExpiry({
+    store,
+    clock,
+    ids,
+    tokens,
+    dueSessions: views.sessionsDueToExpire,
+    onError: (error) => logger.error({ err: error }, 'session expiry failed'),
+  });
+  expiry.start(config.sessionExpiryIntervalMs);
+  start.onStop(() => expiry.stop());
+  return { users, applications, defender, signIn, expiry };
+}
+
+/**
+ * Start step: the file-operations core on local disk (MFT_DATA_DIR/files, staged uploads,
+ * change intents), after settling what the last stop cut short: recorded changes finished,
+ * the rest undone; recorded uploads moved into place, the rest discarded.
+ */
+async function startFileCore(
+  start: StartContext,
+  deps: {
+    store: EventStore;
+    clock: Clock;
+    ids: IdGenerator;
+    views: ReadViews;
+    metrics: Metrics;
+    refused: RefusalCounter;
+  },
+): Promise<FileOperations> {
+  const { config, logger } = start;
+  const { store, clock, ids, views, metrics, refused } = deps;
+  const intentsDir = path.join(config.dataDir, 'intents');
+  const disk = new LocalDisk(config.filesDir, path.join(config.dataDir, 'uploads'), intentsDir);
+  await disk.prepare();
+  start.onStop(() => disk.flush());
+  const crashAt = config.testCrashAt;
+  if (crashAt !== undefined)
+    logger.warn(`MFT_TEST_CRASH_AT=${crashAt}: this process kills itself there (tests only)`);
+  const files = new FileOperations({
+    storage: disk,
+    journal: new DiskIntentJournal(intentsDir),
+    // Test only: stops the process as abruptly as kill -9 at one step of a file change.
+    crashAt:
+      crashAt === undefined
+        ? undefined
+        : (point) => {
+            if (point === crashAt) process.kill(process.pid, 'SIGKILL');
+          },
+    store,
+    clock,
+    ids,
+    limits: {
+      maxFileBytes: config.limits.maxFileBytes,
+      maxWriteGapBytes: config.limits.maxWriteGapBytes,
+      quotaBytes: config.limits.userQuotaBytes,
+      storedBytes: views.storedBytes,
+    },
+    refused,
+    readBack: (bytes) => metrics.uploadReadBackBytes.inc(bytes),
+    knownDigest: views.fileDigest,
+  });
+  const logSettled = (cause: string) => (note: IntentNote, settled: Settled) =>
+    logger.warn(
+      { intentId: note.intentId, change: note.change, ...settled },
+      `a ${note.change.kind} ${cause} was ${settled.outcome}`,
+    );
+  const changes = await files.recoverChanges(logSettled('cut short by the last stop'));
+  if (changes.finished + changes.undone > 0)
+    logger.warn(changes, 'file changes cut short by the last stop: recorded ones finished, the rest undone');
+  // Changes whose event could not be appended (the database away) are settled once it answers.
+  start.every(5000, () => files.retryUnsettledChanges(logSettled('whose event could not be appended')), {
+    onError: (error) => logger.warn({ err: error }, 'file changes still unsettled'),
+  });
+  const recovered = await files.recoverUploads();
+  if (recovered.finished + recovered.discarded > 0) {
+    logger.warn(recovered, 'uploads cut short by the last stop: recorded ones finished, the rest discarded');
+  }
+
+  return files;
+}
+
+/**
+ * Start step: the SFTP and FTPS listeners, with what they share: the instance's connection
+ * leases, the registry that cuts connections whose session or user ends, the records of
+ * connections and their attempts, and the same bounds before sign-in.
+ */
+async function startFileProtocols(
+  start: StartContext,
+  deps: {
+    instanceId: string;
+    database: DatabaseHandle<ReadModel>;
+    store: EventStore;
+    clock: Clock;
+    ids: IdGenerator;
+    signIn: SignInService;
+    files: FileOperations;
+    refused: RefusalCounter;
+    metrics: Metrics;
+  },
+): Promise<{ connections: Connections; sftpPort: number; ftpsPorts: RunningSluice['ftpsPorts'] }> {
+  const { config, logger } = start;
+  const { instanceId, database, store, clock, ids, signIn, files, refused, metrics } = deps;
+  const leases = new PostgresConnectionLeases(
+    kyselyOn<unknown>(database.pool),
+    instanceId,
+    { renewMs: config.instanceLeaseMs / 3, ttlMs: config.instanceLeaseMs },
+    (error) => logger.error({ err: error }, 'could not renew the instance lease'),
+  );
+  await leases.start();
+  start.onStop(() => leases.stop());
+  const registry = new ConnectionRegistry();
+  await registry.follow(store, (error) => logger.error({ err: error }, 'session-end follower failed'));
+  start.onStop(() => registry.stop());
+  const hostKeys = await loadOrCreateHostKeys(config.dataDir);
+  const connections = new Connections({ store, clock, ids });
+  // Its stop comes after the SFTP server's (cleanups run in reverse): the last counts are kept.
+  start.every(config.defenderSummaryIntervalMs, () => connections.summarize(), {
+    onError: (error) => logger.error({ err: error }, 'summary of connection attempts failed'),
+    onceMoreAtStop: true,
+  });
+  // The same bounds for SSH and FTPS connections before sign-in (each protocol counted apart).
+  const preAuth = {
+    authTimeoutMs: config.limits.sshAuthTimeoutMs,
+    maxTotal: config.limits.sshMaxUnauthenticated,
+    maxPerAddress: config.limits.sshMaxUnauthenticatedPerAddress,
+  };
+  const protocolDeps = { signIn, files, registry, connections, leases, ids, refused };
+  const sftp = new SftpServer(
+    {
+      host: config.bindAddress,
+      port: config.sftpPort,
+      hostKeys,
+      maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
+      maxHandlesPerConnection: config.sftpMaxHandlesPerConnection,
+      preAuth,
+    },
+    { ...protocolDeps, logger: logger.child({ component: 'sftp' }) },
+  );
+  const sftpAddress = await sftp.listen();
+  start.onStop(() => sftp.close());
+  logger.info(
+    {
+      hostKeys: hostKeys.map((k) => ({ type: k.type, fingerprint: k.fingerprint })),
+      nativeCrypto: nativeCryptoLoaded(),
+    },
+    `SFTP listening on ${sftpAddress.host}:${sftpAddress.port}; host keys ${hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}; ssh2 native crypto ${nativeCryptoLoaded() ? 'loaded' : 'NOT loaded (slower ciphers)'}`,
+  );
+  let ftpsPorts: RunningSluice['ftpsPorts'] = { port: null, implicitPort: null };
+  if (config.ftps.port !== null || config.ftps.implicitPort !== null) {
+    const certificate = await loadOrCreateCertificate(config.dataDir, config.ftps.tls);
+    const ftps = new FtpsServer(
+      {
+        host: config.bindAddress,
+        port: config.ftps.port,
+        implicitPort: config.ftps.implicitPort,
+        passivePorts: config.ftps.passivePorts,
+        passiveAddress: config.ftps.passiveAddress,
+        certificate,
+        maxConnectionsPerUser: config.sftpMaxConnectionsPerUser,
+        preAuth,
+      },
+      {
+        ...protocolDeps,
+        logger: logger.child({ component: 'ftps' }),
+        onDataConnection: (resumed) => metrics.ftpsDataConnections.inc({ tls_resumed: String(resumed) }),
+      },
+    );
+    ftpsPorts = await ftps.listen();
+    start.onStop(() => ftps.close());
+    const passive = config.ftps.passivePorts
+      ? `${config.ftps.passivePorts.from}-${config.ftps.passivePorts.to}`
+      : 'any free port';
+    logger.info(
+      { certificate: certificate.certFile, fingerprint: certificate.fingerprint },
+      `FTPS listening on ${config.bindAddress}: explicit (AUTH TLS) ${ftpsPorts.port ?? 'off'}, implicit ${ftpsPorts.implicitPort ?? 'off'}; passive ports ${passive}, announced as ${config.ftps.passiveAddress ?? 'the address the client reached'}; certificate ${certificate.certFile}${certificate.generated ? ' (self-signed, made now)' : ''} SHA-256 ${certificate.fingerprint}`,
+    );
+  } else {
+    logger.info('FTPS is off (MFT_FTPS_PORT=0 and MFT_FTPS_IMPLICIT_PORT=0)');
+  }
+  return { connections, sftpPort: sftpAddress.port, ftpsPorts };
 }
 
 async function main(): Promise<void> {
