@@ -31,6 +31,8 @@ import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postg
 import type { EventStore, ExpectedRevision, NewEvent } from '../../src/domain/event-store.js';
 import type { EventMetadata } from '../../src/domain/events/envelope.js';
 import { freePort } from '../../test/support/free-port.js';
+import { UsageError } from '../support/common.js';
+import { argValue, positiveInt } from '../support/options.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -39,28 +41,6 @@ interface Options {
   readonly events: number;
   readonly total: number;
   readonly diagnose: boolean;
-}
-
-/** A bad command line: reported in one line, without a stack. */
-class UsageError extends Error {}
-
-function argValue(name: string): string | undefined {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === `--${name}`) return args[i + 1] ?? '';
-    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
-  }
-  return undefined;
-}
-
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
-  }
-  return value;
 }
 
 function parseOptions(): Options {
