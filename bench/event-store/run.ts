@@ -31,8 +31,8 @@ import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postg
 import type { EventStore, ExpectedRevision, NewEvent } from '../../src/domain/event-store.js';
 import type { EventMetadata } from '../../src/domain/events/envelope.js';
 import { freePort } from '../../test/support/free-port.js';
-import { UsageError } from '../support/common.js';
-import { argValue, positiveInt } from '../support/options.js';
+import { positiveInt, UsageError } from '../support/common.js';
+import { argValue } from '../support/options.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options

@@ -27,9 +27,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
-import { columns, figure, log, median, UsageError } from '../support/common.js';
+import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
 import { writeRandomFile } from '../support/files.js';
-import { argValue, checkArguments, cpuProfDir, list, positiveInt } from '../support/options.js';
+import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
 import {
   alive,
   cpuOf,

@@ -20,14 +20,20 @@ import { freePort } from '../../test/support/free-port.js';
 /** A wrong argument: the benchmark prints it alone and exits 2. */
 export class UsageError extends Error {}
 
+/** A positive integer (`_` and `,` may group digits); `fallback` when `text` is absent or empty. */
+export function positiveInt(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
+  }
+  return value;
+}
+
 /** `--name=N` (or the environment variable `env`), a positive integer; `fallback` when absent. */
 export function option(name: string, env: string, fallback: number): number {
   const arg = process.argv.slice(2).find((a) => a.startsWith(`--${name}=`));
-  const text = arg?.slice(name.length + 3) ?? process.env[env];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isSafeInteger(value) || value < 1) throw new UsageError(`--${name} must be a positive integer`);
-  return value;
+  return positiveInt(`--${name}`, arg?.slice(name.length + 3) ?? process.env[env], fallback);
 }
 
 /** Progress, on stderr. */

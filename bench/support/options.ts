@@ -16,15 +16,6 @@ export function argValue(name: string): string | undefined {
   return undefined;
 }
 
-export function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text.replaceAll('_', '').replaceAll(',', ''));
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new UsageError(`${name} must be a positive integer, got "${text}"`);
-  }
-  return value;
-}
-
 /** A comma-separated choice among `allowed` (all of them when absent), in `allowed`'s order. */
 export function list<T extends string>(name: string, text: string | undefined, allowed: readonly T[]): T[] {
   if (text === undefined || text === '') return [...allowed];

@@ -54,7 +54,7 @@ export interface PostgresEventStoreOptions {
   readonly onAppended?: (streamId: string, count: number, seconds: number) => void;
   /**
    * At the head of the log, a subscription reads at most once per this many milliseconds
-   * (default 10): the first append after a quiet spell is read at once, and the appends that
+   * (default 50): the first append after a quiet spell is read at once, and the appends that
    * follow it within the interval are read together, in one query and one batch for every
    * projection, instead of one read and one read-model transaction per append.
    */
@@ -112,8 +112,8 @@ export class PostgresEventStore implements EventStore {
   /** Subscription reads in flight, by the position they read after. */
   private readonly reads = new Map<number, SharedRead[]>();
   /**
-   * The last read after a wake-up: when (performance.now()) and at which notifier version.
-   * Subscriptions woken by the same appends read at once, to share it.
+   * The last subscription read that followed new appends: when (performance.now()) and at
+   * which notifier version. Subscriptions woken by the same appends read at once, to share it.
    */
   private headRead = { at: Number.NEGATIVE_INFINITY, version: -1 };
   /** The next poll (see pollTick). */
@@ -259,8 +259,12 @@ export class PostgresEventStore implements EventStore {
    */
   private sharedRead(after: number, limit: number, seen: number): Promise<RecordedEvent[]> {
     const inFlight = this.reads.get(after);
-    const joined = inFlight?.find((r) => r.limit >= limit && r.version >= seen);
-    if (joined) return joined.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
+    const read = inFlight?.find((r) => r.limit >= limit && r.version >= seen) ?? this.startRead(after, limit);
+    return read.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
+  }
+
+  /** A new shared read after `after`, listed until it settles. */
+  private startRead(after: number, limit: number): SharedRead {
     // At least SHARED_READ_ROWS, so subscriptions asking for fewer rows than others can serve
     // those that come after them.
     const rowsToRead = Math.max(limit, SHARED_READ_ROWS);
@@ -268,14 +272,13 @@ export class PostgresEventStore implements EventStore {
       limit: rowsToRead,
       version: this.options.notifier.version,
       rows: this.readAll({ after, limit: rowsToRead }).finally(() => {
-        const list = this.reads.get(after);
-        const rest = list?.filter((r) => r !== read) ?? [];
+        const rest = this.reads.get(after)?.filter((r) => r !== read) ?? [];
         if (rest.length > 0) this.reads.set(after, rest);
         else this.reads.delete(after);
       }),
     };
-    this.reads.set(after, [...(inFlight ?? []), read]);
-    return read.rows.then((rows) => (rows.length > limit ? rows.slice(0, limit) : rows));
+    this.reads.set(after, [...(this.reads.get(after) ?? []), read]);
+    return read;
   }
 
   /** Aborts at the next poll, shared by every subscription waiting now (every POLL_INTERVAL_MS). */
