@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { NotificationError } from '../../src/adapters/notify/notification-error.js';
 import { postWebhook } from '../../src/adapters/notify/webhook.js';
 import { signWebhook, verifySignature } from '../../src/adapters/notify/webhook-signature.js';
 import { freePort } from '../support/free-port.js';
+import { expectFailure } from '../support/notification-failure.js';
 import { startWebhookPeer, type WebhookPeer } from '../support/webhook-peer.js';
 
 const SECRET = 'whsec-test-0123456789';
 const body = { type: 'FileUploaded', path: '/inbox/report é 📄.csv', bytes: 42 };
-
-async function failure(promise: Promise<unknown>): Promise<NotificationError> {
-  const error = await promise.then(
-    () => assert.fail('expected a NotificationError'),
-    (e: unknown) => e,
-  );
-  assert.ok(error instanceof NotificationError, String(error));
-  return error;
-}
 
 describe('webhook sender against a Python receiver', () => {
   let peer: WebhookPeer;
@@ -61,30 +52,22 @@ describe('webhook sender against a Python receiver', () => {
     assert.equal(second!.deliveryId, deliveryId);
   });
 
+  const send = (path: string, overrides: Parameters<typeof target>[1] = {}, now?: () => Date) =>
+    postWebhook(target(path, overrides), { deliveryId: randomUUID(), eventType: 'E', body }, now);
+  const lastSignatureAfter = async (before: number) => (await peer.waitFor(before + 1)).at(-1)!.signature;
+
   it('the receiver detects a wrong secret, and its 401 is not retryable', async () => {
     const before = peer.received().length;
-    const error = await failure(
-      postWebhook(target('/hook', { secret: 'not-the-secret' }), {
-        deliveryId: randomUUID(),
-        eventType: 'FileUploaded',
-        body,
-      }),
-    );
-    assert.equal((await peer.waitFor(before + 1)).at(-1)!.signature, 'mismatch');
-    assert.equal(error.code, 'http-status');
-    assert.equal(error.status, 401);
-    assert.equal(error.retryable, false);
+    const failed = send('/hook', { secret: 'not-the-secret' });
+    await expectFailure(failed, { code: 'http-status', retryable: false, status: 401 });
+    assert.equal(await lastSignatureAfter(before), 'mismatch');
   });
 
   it('the receiver refuses a request signed more than 5 minutes ago (a replay)', async () => {
     const before = peer.received().length;
-    const tenMinutesAgo = () => new Date(Date.now() - 600_000);
-    const error = await failure(
-      postWebhook(target(), { deliveryId: randomUUID(), eventType: 'E', body }, tenMinutesAgo),
-    );
-    assert.equal((await peer.waitFor(before + 1)).at(-1)!.signature, 'too-old');
-    assert.equal(error.status, 401);
-    assert.equal(error.retryable, false);
+    const failed = send('/hook', {}, () => new Date(Date.now() - 600_000));
+    await expectFailure(failed, { code: 'http-status', retryable: false, status: 401 });
+    assert.equal(await lastSignatureAfter(before), 'too-old');
   });
 
   for (const [status, retryable] of [
@@ -97,74 +80,40 @@ describe('webhook sender against a Python receiver', () => {
     [410, false],
   ] as const) {
     it(`answers ${status}: ${retryable ? 'retryable' : 'not retryable'}`, async () => {
-      const error = await failure(
-        postWebhook(target(`/status/${status}`), { deliveryId: randomUUID(), eventType: 'E', body }),
-      );
-      assert.equal(error.code, 'http-status');
-      assert.equal(error.status, status);
-      assert.equal(error.retryable, retryable);
+      await expectFailure(send(`/status/${status}`), { code: 'http-status', retryable, status });
     });
   }
 
   it('a receiver slower than the timeout: retryable timeout', async () => {
-    const error = await failure(
-      postWebhook(target('/slow/120000', { timeoutMs: 300 }), {
-        deliveryId: randomUUID(),
-        eventType: 'E',
-        body,
-      }),
-    );
-    assert.equal(error.code, 'timeout');
-    assert.equal(error.retryable, true);
+    await expectFailure(send('/slow/120000', { timeoutMs: 300 }), { code: 'timeout', retryable: true });
   });
 
   it('does not follow a redirect, and says so without retrying', async () => {
     const before = peer.received().length;
-    const error = await failure(
-      postWebhook(target('/redirect'), { deliveryId: randomUUID(), eventType: 'E', body }),
-    );
-    assert.equal(error.code, 'redirect');
-    assert.equal(error.status, 302);
-    assert.equal(error.retryable, false);
+    await expectFailure(send('/redirect'), { code: 'redirect', retryable: false, status: 302 });
     // Give the receiver a request it must see next: had the redirect been followed, it would come first.
-    await postWebhook(target('/after-redirect'), { deliveryId: randomUUID(), eventType: 'E', body });
+    await send('/after-redirect');
     const paths = (await peer.waitFor(before + 2)).slice(before).map((r) => r.path);
     assert.deepEqual(paths, ['/redirect', '/after-redirect']);
   });
 
   it('refuses bad configuration and bad ids before sending anything', async () => {
     const before = peer.received().length;
-    const cases = [
-      {
-        t: { ...target(), url: 'not a url' },
-        d: { deliveryId: randomUUID(), eventType: 'E' },
-        code: 'bad-config',
-      },
-      {
-        t: { ...target(), url: 'ftp://127.0.0.1/x' },
-        d: { deliveryId: randomUUID(), eventType: 'E' },
-        code: 'bad-config',
-      },
-      { t: { ...target(), secret: '' }, d: { deliveryId: randomUUID(), eventType: 'E' }, code: 'bad-config' },
-      {
-        t: { ...target(), timeoutMs: 0 },
-        d: { deliveryId: randomUUID(), eventType: 'E' },
-        code: 'bad-config',
-      },
-      { t: target(), d: { deliveryId: 'not-a-uuid', eventType: 'E' }, code: 'bad-message' },
-      { t: target(), d: { deliveryId: randomUUID(), eventType: 'Bad\r\nHeader: x' }, code: 'bad-message' },
+    const id = randomUUID();
+    const cases: Array<[Parameters<typeof postWebhook>[0], Parameters<typeof postWebhook>[1], string]> = [
+      [{ ...target(), url: 'not a url' }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
+      [{ ...target(), url: 'ftp://127.0.0.1/x' }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
+      [{ ...target(), secret: '' }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
+      [{ ...target(), timeoutMs: 0 }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
+      [target(), { deliveryId: 'not-a-uuid', eventType: 'E', body }, 'bad-message'],
+      [target(), { deliveryId: id, eventType: 'Bad\r\nHeader: x', body }, 'bad-message'],
+      [target(), { deliveryId: id, eventType: 'E', body: undefined }, 'bad-message'],
     ];
-    for (const c of cases) {
-      const error = await failure(postWebhook(c.t, { ...c.d, body }));
-      assert.equal(error.code, c.code, JSON.stringify(c));
-      assert.equal(error.retryable, false);
+    for (const [t, d, code] of cases) {
+      await expectFailure(postWebhook(t, d), { code, retryable: false }, JSON.stringify([t, d]));
     }
-    const unserialisable = await failure(
-      postWebhook(target(), { deliveryId: randomUUID(), eventType: 'E', body: undefined }),
-    );
-    assert.equal(unserialisable.code, 'bad-message');
     // A marker request proves nothing arrived in between.
-    await postWebhook(target('/marker'), { deliveryId: randomUUID(), eventType: 'E', body });
+    await send('/marker');
     assert.deepEqual(
       (await peer.waitFor(before + 1)).slice(before).map((r) => r.path),
       ['/marker'],
@@ -175,14 +124,11 @@ describe('webhook sender against a Python receiver', () => {
 describe('webhook sender without a receiver', () => {
   it('a refused connection is retryable', async () => {
     const port = await freePort();
-    const error = await failure(
-      postWebhook(
-        { url: `http://127.0.0.1:${port}/hook`, secret: SECRET, timeoutMs: 10_000 },
-        { deliveryId: randomUUID(), eventType: 'E', body },
-      ),
+    const failed = postWebhook(
+      { url: `http://127.0.0.1:${port}/hook`, secret: SECRET, timeoutMs: 10_000 },
+      { deliveryId: randomUUID(), eventType: 'E', body },
     );
-    assert.equal(error.code, 'network');
-    assert.equal(error.retryable, true);
+    await expectFailure(failed, { code: 'network', retryable: true });
   });
 });
 

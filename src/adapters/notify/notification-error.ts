@@ -35,6 +35,19 @@ export class NotificationError extends Error {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The delivery id, checked before anything is sent: it goes on the wire verbatim. */
+export function checkDeliveryId(deliveryId: string): void {
+  if (!UUID.test(deliveryId)) {
+    throw new NotificationError(
+      'bad-message',
+      false,
+      `delivery id ${JSON.stringify(deliveryId)} is not a UUID`,
+    );
+  }
+}
+
 /** The `code` of an error or of the errors in its cause chain (fetch wraps the socket's). */
 export function errorCodes(error: unknown): string[] {
   const codes: string[] = [];

@@ -6,7 +6,7 @@
  * for the configured URL only, and a 3xx says the configuration is out of date. The timeout
  * covers the whole exchange, the response body included (which is read and dropped).
  */
-import { NotificationError, transportError } from './notification-error.js';
+import { checkDeliveryId, NotificationError, transportError } from './notification-error.js';
 import { SIGNATURE_HEADER, signWebhook } from './webhook-signature.js';
 
 export interface WebhookTarget {
@@ -21,7 +21,6 @@ export interface WebhookDelivery {
   readonly body: unknown;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Printable ASCII without spaces, as the header values are sent verbatim. */
 const TOKEN = /^[\x21-\x7e]{1,128}$/;
 
@@ -62,13 +61,7 @@ export async function postWebhook(
   now: () => Date = () => new Date(),
 ): Promise<{ status: number }> {
   const url = checkTarget(target);
-  if (!UUID.test(delivery.deliveryId)) {
-    throw new NotificationError(
-      'bad-message',
-      false,
-      `delivery id ${JSON.stringify(delivery.deliveryId)} is not a UUID`,
-    );
-  }
+  checkDeliveryId(delivery.deliveryId);
   if (!TOKEN.test(delivery.eventType)) {
     throw new NotificationError(
       'bad-message',
