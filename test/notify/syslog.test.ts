@@ -152,6 +152,51 @@ describe('syslog sender against rsyslogd', () => {
   });
 });
 
+describe('syslog sender, one connection', () => {
+  it('concurrent sends share one connection and all arrive', async () => {
+    const peer = await startSyslogPeer();
+    let disconnects = 0;
+    try {
+      const sender = createSyslogSender(config(peer.port, { onDisconnect: () => disconnects++ }));
+      const deliveries = Array.from({ length: 50 }, (_, i) => delivery({ message: `n${i}` }));
+      await Promise.all(deliveries.map((d) => sender.send(d)));
+      await sender.close();
+      assert.equal(disconnects, 1);
+      const got = await peer.waitFor(50);
+      assert.deepEqual(
+        new Set(got.map((m) => m.sd['sluice@32473']!.deliveryId)),
+        new Set(deliveries.map((d) => d.deliveryId)),
+      );
+    } finally {
+      await peer.stop();
+    }
+  });
+
+  it('a collector that stops reading: the send that cannot flush times out, retryably', async () => {
+    const peer = await startSyslogPeer();
+    const sender = createSyslogSender(config(peer.port, { timeoutMs: 500 }));
+    try {
+      await sender.send(delivery());
+      peer.signal('SIGSTOP');
+      // Until the kernel's buffers are full every write flushes; then one cannot.
+      let error: unknown;
+      for (let i = 0; error === undefined && i < 100_000; i++) {
+        error = await sender.send(delivery({ message: 'x'.repeat(8000) })).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      }
+      assert.ok(error instanceof NotificationError, String(error));
+      assert.equal(error.code, 'timeout');
+      assert.equal(error.retryable, true);
+    } finally {
+      peer.signal('SIGCONT');
+      await sender.close();
+      await peer.stop();
+    }
+  });
+});
+
 describe('syslog sender when the collector goes away', () => {
   it('fails retryably while it is down, and reconnects when it is back', async () => {
     const port = await freePort();

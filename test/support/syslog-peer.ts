@@ -37,6 +37,8 @@ export interface ReceivedSyslog {
 
 export interface SyslogPeer {
   readonly port: number;
+  /** Sends rsyslogd a signal (SIGSTOP makes it stop reading, SIGCONT resumes it). */
+  signal(signal: NodeJS.Signals): void;
   /** The TLS listener's port, when started with a certificate. */
   readonly tlsPort?: number;
   /** What rsyslogd has written so far. */
@@ -156,6 +158,9 @@ export async function startSyslogPeer(
     port,
     tlsPort,
     received: read,
+    signal: (signal) => {
+      peer.child.kill(signal);
+    },
     waitFor: (count) =>
       poll(`${seen.length} of ${count} messages; ${peer.stderr()}`, isExited, async () => {
         const all = await read();
