@@ -4,7 +4,8 @@
  * type (`Sluice-Event`) and an HMAC signature over the timestamp and raw body
  * (`Sluice-Signature`, webhook-signature.ts). Redirects are not followed: a signed request is
  * for the configured URL only, and a 3xx says the configuration is out of date. The timeout
- * covers the whole exchange, the response body included (which is read and dropped).
+ * covers connecting, sending and the answer's status line and headers; the answer's body is
+ * never read.
  */
 import { checkDeliveryId, NotificationError, transportError } from './notification-error.js';
 import { SIGNATURE_HEADER, signWebhook } from './webhook-signature.js';
@@ -54,7 +55,10 @@ function checkTarget(target: WebhookTarget): URL {
   return url;
 }
 
-/** POSTs `delivery` to `target`; resolves on 2xx, throws NotificationError otherwise. */
+/**
+ * POSTs `delivery` to `target`; resolves on 2xx, throws NotificationError otherwise. `now` is
+ * the clock the signature's timestamp is taken from.
+ */
 export async function postWebhook(
   target: WebhookTarget,
   delivery: WebhookDelivery,
@@ -89,8 +93,9 @@ export async function postWebhook(
       body: rawBody,
     });
     status = response.status;
-    // Drained within the same timeout, so the connection can be reused; its content is unused.
-    await response.arrayBuffer();
+    // The answer's body is never used: cancelled rather than read, so a receiver cannot make
+    // Sluice hold a large one in memory (the connection is then not reused).
+    await response.body?.cancel();
   } catch (error) {
     if (signal.aborted) {
       throw new NotificationError('timeout', true, `${where}: no answer within ${target.timeoutMs} ms`, {
