@@ -104,6 +104,11 @@ describe('webhook sender against a Python receiver', () => {
       [{ ...target(), url: 'not a url' }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
       [{ ...target(), url: 'ftp://127.0.0.1/x' }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
       [{ ...target(), secret: '' }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
+      [
+        { ...target(), url: target().url.replace('//', '//u:p@') },
+        { deliveryId: id, eventType: 'E', body },
+        'bad-config',
+      ],
       [{ ...target(), timeoutMs: 0 }, { deliveryId: id, eventType: 'E', body }, 'bad-config'],
       [target(), { deliveryId: 'not-a-uuid', eventType: 'E', body }, 'bad-message'],
       [target(), { deliveryId: id, eventType: 'Bad\r\nHeader: x', body }, 'bad-message'],

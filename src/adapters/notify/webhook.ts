@@ -44,6 +44,13 @@ function checkTarget(target: WebhookTarget): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new NotificationError('bad-config', false, `webhook URL must be http(s), not ${url.protocol}`);
   }
+  if (url.username !== '' || url.password !== '') {
+    throw new NotificationError(
+      'bad-config',
+      false,
+      'webhook URL must not hold credentials (the signature authenticates)',
+    );
+  }
   if (target.secret.length === 0) throw new NotificationError('bad-config', false, 'webhook secret is empty');
   if (!Number.isSafeInteger(target.timeoutMs) || target.timeoutMs <= 0) {
     throw new NotificationError(

@@ -31,12 +31,12 @@ function list<T extends ReturnType<typeof Text>>(item: T, description: string) {
 
 const Entry = () => Text(NOTIFICATION_FILTER_MAX_LENGTH, 1);
 
-export const Outcome = Type.Union([Type.Literal('success'), Type.Literal('failure')]);
+export const FilterOutcome = Type.Union([Type.Literal('success'), Type.Literal('failure')]);
 
 export const NotificationFilterSchema = Type.Object(
   {
     operations: list(Entry(), 'Operations to match (upload, download, delete, …); absent: any.'),
-    outcomes: Type.Optional(Type.Array(Outcome, { minItems: 1, maxItems: 2, uniqueItems: true })),
+    outcomes: Type.Optional(Type.Array(FilterOutcome, { minItems: 1, maxItems: 2, uniqueItems: true })),
     users: list(Entry(), 'User names to match, case-insensitively; absent: any.'),
     paths: list(
       Entry(),
@@ -47,7 +47,7 @@ export const NotificationFilterSchema = Type.Object(
 );
 
 export type NotificationFilter = Static<typeof NotificationFilterSchema>;
-export type NotificationOutcome = Static<typeof Outcome>;
+export type NotificationOutcome = Static<typeof FilterOutcome>;
 
 export interface FilterSubject {
   readonly operation: string;
