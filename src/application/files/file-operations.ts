@@ -52,7 +52,7 @@ import {
 import { QuotaLedger } from './quota.js';
 import { StreamingDigest } from './streaming-digest.js';
 
-export type Protocol = 'sftp' | 'http' | 'ftps';
+export type Protocol = 'sftp' | 'http' | 'ftps' | 'flow';
 type FileOperation = Extract<DomainEvent, { type: 'AccessDenied' }>['data']['operation'];
 
 /** Who works with files, and how they reached Sluice. */

@@ -8,6 +8,7 @@ export const BuiltInApplication = {
   httpFiles: 2,
   sftp: 3,
   ftps: 4,
+  flows: 5,
 } as const;
 
 export const builtInApplications: ReadonlyArray<{
@@ -23,6 +24,7 @@ export const builtInApplications: ReadonlyArray<{
   { applicationId: 2, name: 'Sluice HTTP file API', description: 'File transfer over HTTPS' },
   { applicationId: 3, name: 'Sluice SFTP', description: 'File transfer over SFTP' },
   { applicationId: 4, name: 'Sluice FTPS', description: 'File transfer over FTPS' },
+  { applicationId: 5, name: 'Sluice flows', description: 'Files moved by flows and the upload scan' },
 ];
 
 export function isReservedApplicationId(applicationId: number): boolean {

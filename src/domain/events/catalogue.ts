@@ -17,6 +17,15 @@ import {
   SignInFailuresSummarized,
 } from './defender-events.js';
 import {
+  DeliveryAttempted,
+  DeliveryAttemptFailed,
+  DeliveryDeadLettered,
+  DeliveryRequeued,
+  DeliveryScheduled,
+  DeliverySucceeded,
+  UploadScanned,
+} from './delivery-events.js';
+import {
   AccessDenied,
   ConnectionAttemptsSummarized,
   ConnectionClosed,
@@ -33,7 +42,9 @@ import {
   FileUploaded,
   UploadAborted,
 } from './file-events.js';
+import { FlowDefined, FlowRemoved } from './flow-events.js';
 import { TreeHeadSigned } from './log-events.js';
+import { NotifierDefined, NotifierRemoved } from './notifier-events.js';
 import { ServerStarted, ServerStopped } from './server-events.js';
 import {
   SessionClosed,
@@ -104,6 +115,17 @@ const schemas = {
   AccessDenied,
   AuditQueried,
   TreeHeadSigned,
+  FlowDefined,
+  FlowRemoved,
+  NotifierDefined,
+  NotifierRemoved,
+  DeliveryScheduled,
+  DeliveryAttempted,
+  DeliveryAttemptFailed,
+  DeliverySucceeded,
+  DeliveryDeadLettered,
+  DeliveryRequeued,
+  UploadScanned,
 } as const;
 
 type Schemas = typeof schemas;

@@ -6,7 +6,13 @@
 import { Type } from '@sinclair/typebox';
 import { eventSchema, IpAddress, Text, Timestamp, UserId, Uuid } from './schema-helpers.js';
 
-export const Protocol = Type.Union([Type.Literal('sftp'), Type.Literal('http'), Type.Literal('ftps')]);
+/** `flow`: Sluice itself, moving a file for a flow (docs/flows.md). */
+export const Protocol = Type.Union([
+  Type.Literal('sftp'),
+  Type.Literal('http'),
+  Type.Literal('ftps'),
+  Type.Literal('flow'),
+]);
 export const VirtualPath = Text(4096, 1);
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
 const Bytes = Type.Integer({ minimum: 0 });
