@@ -67,7 +67,36 @@ export interface Config {
   readonly limits: Limits;
   /** Test only (MFT_TEST_CRASH_AT): the step of a file change at which the process kills itself. */
   readonly testCrashAt: CrashPoint | undefined;
+  /** How flows, notifications and scans are attempted (docs/flows.md). */
+  readonly deliveries: DeliveriesConfig;
+  /** The post-processing hook every complete upload passes before a flow takes it; null: none. */
+  readonly uploadScan: UploadScanConfig | null;
+  /** The SMTP server e-mail notifiers send through (smtp:// or smtps://); null: no e-mail. */
+  readonly smtpUrl: string | null;
+  readonly smtpFrom: string;
+  /** PEM file of the CA that signs TLS syslog collectors' certificates; unset: the system's CAs. */
+  readonly syslogCaFile: string | undefined;
 }
+
+export interface DeliveriesConfig {
+  /** An attempt running longer than this counts as abandoned (its process died) and is retried. */
+  readonly leaseMs: number;
+  /** How often the worker asks what is due. */
+  readonly pollMs: number;
+  /** Attempts under way at once in one process. */
+  readonly concurrency: number;
+  readonly retry: { readonly maxAttempts: number; readonly initialMs: number; readonly maxMs: number };
+}
+
+/** A command (the file's path appended as its last argument) or an HTTP endpoint (src/adapters/hooks). */
+export type UploadScanConfig =
+  | {
+      readonly kind: 'command';
+      readonly command: string;
+      readonly args: readonly string[];
+      readonly timeoutMs: number;
+    }
+  | { readonly kind: 'http'; readonly url: string; readonly timeoutMs: number };
 
 export interface FtpsConfig {
   /** Explicit FTPS (AUTH TLS, the port 21 style); null (MFT_FTPS_PORT=0): not served. */
@@ -357,6 +386,20 @@ export function loadConfig(env: Env = process.env): Config {
     treeHeadIntervalMs: integer(env, 'MFT_TREE_HEAD_INTERVAL_SECONDS', 600, 0, 7 * 86_400) * 1000 || null,
     limits: loadLimits(env, maxFileBytes),
     testCrashAt: crashPoint(env, 'MFT_TEST_CRASH_AT'),
+    deliveries: {
+      leaseMs: integer(env, 'MFT_DELIVERY_LEASE_SECONDS', 600, 1, 86_400) * 1000,
+      pollMs: integer(env, 'MFT_DELIVERY_POLL_MS', 1000, 10, 60_000),
+      concurrency: integer(env, 'MFT_DELIVERY_CONCURRENCY', 4, 1, 256),
+      retry: {
+        maxAttempts: integer(env, 'MFT_DELIVERY_MAX_ATTEMPTS', 8, 1, 1000),
+        initialMs: integer(env, 'MFT_DELIVERY_RETRY_MS', 5000, 1, 86_400_000),
+        maxMs: integer(env, 'MFT_DELIVERY_RETRY_MAX_MS', 900_000, 1, 86_400_000),
+      },
+    },
+    uploadScan: uploadScan(env),
+    smtpUrl: value(env, 'MFT_SMTP_URL') ?? null,
+    smtpFrom: value(env, 'MFT_SMTP_FROM') ?? 'sluice@localhost',
+    syslogCaFile: value(env, 'MFT_SYSLOG_CA_FILE'),
   };
   if (config.limits.httpHeadersTimeoutMs > config.limits.httpRequestTimeoutMs) {
     throw new ConfigError(
@@ -387,7 +430,7 @@ export type SettingValue = string | number | boolean | null;
 /** Settings that are secrets: the summary says only whether each is set. */
 const SECRET_SETTINGS = new Set(['adminPassword', 'ticketSecret']);
 /** Settings holding URLs that may carry a password: the summary keeps them without it. */
-const URL_SETTINGS = new Set(['databaseUrl', 'eventStoreUrl']);
+const URL_SETTINGS = new Set(['databaseUrl', 'eventStoreUrl', 'smtpUrl', 'url']);
 
 /** A URL without its user name and password (or "(invalid URL)"): where, never how to get in. */
 export function withoutCredentials(url: string): string {
@@ -406,6 +449,41 @@ export function withoutCredentials(url: string): string {
  * log: nested settings as `limits.maxFileBytes`, secrets as whether they are set, URLs without
  * credentials. Nothing in it lets anyone sign in or decrypt a ticket.
  */
+/**
+ * MFT_UPLOAD_SCAN_COMMAND (a JSON array of program and arguments, or one program path) or
+ * MFT_UPLOAD_SCAN_URL, with MFT_UPLOAD_SCAN_TIMEOUT_SECONDS; neither: no scan.
+ */
+function uploadScan(env: Env): UploadScanConfig | null {
+  const command = value(env, 'MFT_UPLOAD_SCAN_COMMAND');
+  const url = value(env, 'MFT_UPLOAD_SCAN_URL');
+  const timeoutMs = integer(env, 'MFT_UPLOAD_SCAN_TIMEOUT_SECONDS', 300, 1, 86_400) * 1000;
+  if (command !== undefined && url !== undefined)
+    throw new ConfigError(
+      'MFT_UPLOAD_SCAN_URL',
+      'set MFT_UPLOAD_SCAN_COMMAND or MFT_UPLOAD_SCAN_URL, not both',
+    );
+  if (url !== undefined) {
+    if (!/^https?:\/\//.test(url))
+      throw new ConfigError('MFT_UPLOAD_SCAN_URL', 'must be an http:// or https:// URL');
+    return { kind: 'http', url, timeoutMs };
+  }
+  if (command === undefined) return null;
+  let argv: unknown = [command];
+  if (command.startsWith('[')) {
+    try {
+      argv = JSON.parse(command);
+    } catch {
+      throw new ConfigError('MFT_UPLOAD_SCAN_COMMAND', 'is not a JSON array of strings');
+    }
+  }
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string'))
+    throw new ConfigError('MFT_UPLOAD_SCAN_COMMAND', 'must be a program path or a JSON array of strings');
+  const [program, ...args] = argv as string[];
+  if (!path.isAbsolute(program!))
+    throw new ConfigError('MFT_UPLOAD_SCAN_COMMAND', 'the program must be an absolute path');
+  return { kind: 'command', command: program!, args, timeoutMs };
+}
+
 export function describeConfiguration(config: Config): Record<string, SettingValue> {
   const out: Record<string, SettingValue> = {};
   const visit = (prefix: string, value: unknown, name: string) => {

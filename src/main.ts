@@ -12,6 +12,10 @@ import { PostgresConnectionLeases } from './adapters/connections/postgres-connec
 import type { CredentialTables } from './adapters/credentials/postgres-credential-store.js';
 import { PostgresCredentialStore } from './adapters/credentials/postgres-credential-store.js';
 import {
+  PostgresReactionSecrets,
+  type ReactionSecretTables,
+} from './adapters/credentials/postgres-reaction-secrets.js';
+import {
   PostgresSessionTokens,
   type SessionTokenTables,
 } from './adapters/credentials/postgres-session-tokens.js';
@@ -19,9 +23,12 @@ import { checkReachable, type DatabaseHandle, kyselyOn } from './adapters/databa
 import { PostgresDefenderStore } from './adapters/defender/postgres-defender-store.js';
 import { loadOrCreateCertificate } from './adapters/ftps/certificate.js';
 import { FtpsServer } from './adapters/ftps/ftps-server.js';
+import { runHook } from './adapters/hooks/run-hook.js';
 import { loadOrCreateLogKey, signatureCheck } from './adapters/log-key/log-key.js';
 import { createMetrics, type Metrics } from './adapters/metrics/metrics.js';
+import { notificationChannels } from './adapters/notify/channels.js';
 import { openStorage } from './adapters/open-storage.js';
+import { sendFile } from './adapters/outbound-sftp/send-file.js';
 import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
 import type { ReadModel } from './adapters/readmodel/schema.js';
 import { ConnectionRegistry } from './adapters/sftp/connection-registry.js';
@@ -29,6 +36,7 @@ import { loadOrCreateHostKeys } from './adapters/sftp/host-keys.js';
 import { nativeCryptoLoaded, SftpServer } from './adapters/sftp/ssh-server.js';
 import { DiskIntentJournal } from './adapters/storage/intent-journal.js';
 import { LocalDisk } from './adapters/storage/local-disk.js';
+import { quarantineIn } from './adapters/storage/quarantine.js';
 import { TicketCodec } from './adapters/tickets/ticket-codec.js';
 import { readinessCheck } from './api/health/readiness.js';
 import { buildServer, type ServerOptions } from './api/server.js';
@@ -37,9 +45,16 @@ import { AuditReads } from './application/audit-reads.js';
 import { ensureAdmin } from './application/bootstrap.js';
 import { Connections } from './application/connections.js';
 import { SignInDefender } from './application/defender.js';
+import { deliveryScheduler } from './application/deliveries/scheduler.js';
+import { type DeliveryKind, DeliveryWorker, type Effect } from './application/deliveries/worker.js';
 import type { IntentNote, Settled } from './application/files/file-intents.js';
 import { FileOperations } from './application/files/file-operations.js';
+import { flowEffect } from './application/flows/flow-effect.js';
+import { FlowService } from './application/flows/flow-service.js';
+import { uploadScanEffect } from './application/flows/upload-scan.js';
 import { verifyLog } from './application/log-verification.js';
+import { notificationEffect } from './application/notifications/notification-effect.js';
+import { NotifierService } from './application/notifications/notifier-service.js';
 import type { Clock, IdGenerator } from './application/ports.js';
 import type { RefusalCounter } from './application/refusals.js';
 import { recordServerStarted } from './application/server-lifecycle.js';
@@ -142,10 +157,15 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
 
     const refused: RefusalCounter = (reason) => metrics.refusals.inc({ reason });
 
+    const clock = options.clock ?? { now: () => new Date() };
+    const ids: IdGenerator = { uuid: uuidv7 };
     const runner = new ProjectionRunner({
       store,
       db: database.db,
-      projections: allProjections,
+      projections: allProjections({
+        scheduler: deliveryScheduler(store, ids),
+        scanUploads: config.uploadScan !== null,
+      }),
       logger: logger.child({ component: 'projections' }),
       onBatch: ({ name, events, seconds, position }) => {
         metrics.projectionEvents.inc({ projection: name }, events);
@@ -156,8 +176,6 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await runner.start();
     cleanups.push(() => runner.stop());
 
-    const clock = options.clock ?? { now: () => new Date() };
-    const ids: IdGenerator = { uuid: uuidv7 };
     const serverRun = await recordServerStarted(
       { store, clock, ids },
       {
@@ -194,7 +212,17 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       metrics,
     });
 
-    const files = await startFileCore(start, { store, clock, ids, views, metrics, refused });
+    const { files, disk } = await startFileCore(start, { store, clock, ids, views, metrics, refused });
+    const { flows, notifiers } = startDeliveries(start, {
+      database,
+      store,
+      clock,
+      ids,
+      views,
+      users,
+      files,
+      disk,
+    });
 
     const app = await buildServer(
       {
@@ -236,6 +264,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
               }),
             waitForTree,
           },
+          flows: { flows, views },
+          notifiers: { notifiers, views },
           views: {
             db: views.db,
             auditReads: new AuditReads(store),
@@ -435,7 +465,7 @@ async function startFileCore(
     metrics: Metrics;
     refused: RefusalCounter;
   },
-): Promise<FileOperations> {
+): Promise<{ files: FileOperations; disk: LocalDisk }> {
   const { config, logger } = start;
   const { store, clock, ids, views, metrics, refused } = deps;
   const intentsDir = path.join(config.dataDir, 'intents');
@@ -485,7 +515,81 @@ async function startFileCore(
     logger.warn(recovered, 'uploads cut short by the last stop: recorded ones finished, the rest discarded');
   }
 
-  return files;
+  return { files, disk };
+}
+
+/**
+ * Start step: flows and their deliveries (docs/flows.md): the flow service for the API, and
+ * the worker that performs due deliveries (flow transfers, scans of uploads) until stop.
+ */
+function startDeliveries(
+  start: StartContext,
+  deps: {
+    database: DatabaseHandle<ReadModel>;
+    store: EventStore;
+    clock: Clock;
+    ids: IdGenerator;
+    views: ReadViews;
+    users: UserService;
+    files: FileOperations;
+    disk: LocalDisk;
+  },
+): { flows: FlowService; notifiers: NotifierService } {
+  const { config, logger } = start;
+  const { database, store, clock, ids, views, users, files, disk } = deps;
+  const secrets = new PostgresReactionSecrets(kyselyOn<ReactionSecretTables>(database.pool));
+  const effects: Partial<Record<DeliveryKind, Effect>> = {
+    flow: flowEffect({
+      files,
+      storage: disk,
+      users,
+      secrets,
+      flows: { definition: views.flowDefinition },
+      outbound: {
+        send: (target, source, remoteName, options) => sendFile(target, source, remoteName, options),
+      },
+    }),
+  };
+  const channels = notificationChannels({
+    smtpUrl: config.smtpUrl,
+    smtpFrom: config.smtpFrom,
+    ...(config.syslogCaFile === undefined ? {} : { syslogCa: readFileSync(config.syslogCaFile, 'utf8') }),
+    timeoutMs: 30_000,
+  });
+  start.onStop(() => channels.close());
+  effects.notification = notificationEffect({
+    store,
+    notifiers: { definition: views.notifierDefinition },
+    secrets,
+    channels,
+  });
+  if (config.uploadScan !== null)
+    effects.scan = uploadScanEffect({
+      files,
+      storage: disk,
+      users,
+      scan: config.uploadScan,
+      runHook,
+      quarantine: quarantineIn(path.join(config.dataDir, 'quarantine')),
+    });
+  const worker = new DeliveryWorker({
+    store,
+    db: database.db,
+    clock,
+    ids,
+    effects,
+    policy: config.deliveries.retry,
+    leaseMs: config.deliveries.leaseMs,
+    pollMs: config.deliveries.pollMs,
+    concurrency: config.deliveries.concurrency,
+    logger: logger.child({ component: 'deliveries' }),
+  });
+  worker.start();
+  start.onStop(() => worker.stop());
+  return {
+    flows: new FlowService({ store, ids, secrets, users }),
+    notifiers: new NotifierService({ store, ids, secrets }),
+  };
 }
 
 /**

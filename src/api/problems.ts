@@ -146,6 +146,11 @@ const domainProblems: Record<string, [number, string]> = {
   'session-ended': [409, 'session-ended'],
   'session-exists': [409, 'session-exists'],
   'close-forbidden': [403, 'forbidden'],
+  'invalid-flow': [400, 'invalid-flow'],
+  'flow-not-found': [404, 'flow-not-found'],
+  'notifier-not-found': [404, 'notifier-not-found'],
+  'delivery-not-found': [404, 'delivery-not-found'],
+  'delivery-not-dead': [409, 'delivery-not-dead'],
 };
 
 /** The file-operations core's errors, as HTTP sees them. */

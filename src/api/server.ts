@@ -19,6 +19,8 @@ import type { ViewDependencies } from './audit/access.js';
 import type { LogRoutesOptions } from './audit/log-routes.js';
 import { principalPlugin, requestId } from './auth.js';
 import { consoleRoutes } from './console/plugin.js';
+import type { NotifierRoutesOptions } from './flows/notifier-routes.js';
+import type { FlowRoutesOptions } from './flows/routes.js';
 import { healthRoutes } from './health/routes.js';
 import type { Readiness } from './health/schemas.js';
 import { metricsPlugin } from './plugins/metrics.js';
@@ -59,6 +61,10 @@ export interface ApiDependencies {
     readonly auditStreams?: number;
     /** Tamper evidence: the log key, tree heads, proofs, verification. */
     readonly log?: LogRoutesOptions;
+    /** Flows and their deliveries (docs/flows.md). */
+    readonly flows?: Omit<FlowRoutesOptions, 'waitForPosition'>;
+    /** Notifiers (webhooks, e-mail, syslog). */
+    readonly notifiers?: Omit<NotifierRoutesOptions, 'waitForPosition'>;
   };
 }
 

@@ -12,6 +12,8 @@ import { auditRoutes } from './audit/routes.js';
 import { authenticate } from './auth.js';
 import { banRoutes } from './defender/routes.js';
 import { fileRoutes } from './files/routes.js';
+import { notifierRoutes } from './flows/notifier-routes.js';
+import { flowRoutes } from './flows/routes.js';
 import type { ApiDependencies } from './server.js';
 import { ownSessionRoutes, sessionRoutes } from './sessions/routes.js';
 import { sessionViewRoutes } from './sessions/view-routes.js';
@@ -56,6 +58,8 @@ export const apiV1: FastifyPluginAsyncTypebox<ApiV1Options> = async (app, { core
         auditReads: core.views.auditReads,
       });
     }
+    if (core.flows) await authenticated.register(flowRoutes, { ...core.flows, waitForPosition });
+    if (core.notifiers) await authenticated.register(notifierRoutes, { ...core.notifiers, waitForPosition });
     await authenticated.register(userRoutes, {
       prefix: '/users',
       users: core.users,

@@ -27,6 +27,16 @@ export interface CredentialStore {
 }
 
 /**
+ * Secrets of flows and notifiers (an outside server's password or key, a webhook's signing
+ * secret), kept outside the event log and the views; the events say only which kind is kept.
+ */
+export interface ReactionSecrets {
+  /** Stores the secret of a flow or notifier (once: a second put for the same owner fails). */
+  put(ownerId: string, secret: Readonly<Record<string, string>>): Promise<void>;
+  get(ownerId: string): Promise<Readonly<Record<string, string>> | undefined>;
+}
+
+/**
  * Bearer tokens of sessions, kept apart from the public session id: a token is returned once,
  * by the call that opens the session, and only its hash is stored (never in an event, a view
  * or a log line). Whoever reads the log or the views can never act with what they read.

@@ -9,17 +9,24 @@
  */
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { v7 as uuidv7 } from 'uuid';
+import { deliveryScheduler } from '../application/deliveries/scheduler.js';
+import { loadConfig } from '../config.js';
+import type { EventStore } from '../domain/event-store.js';
 import type { Projection } from '../projections/projection.js';
 import { rebuildProjection } from '../projections/rebuild.js';
 import { allProjections } from '../projections/views.js';
 import { batchSizeOption, cliDatabaseUrl, cliMain, openCliStores, UsageError } from './connection.js';
 
-/** Every view that can be rebuilt, by its projection name. */
-export const rebuildableViews: ReadonlyMap<string, Projection> = new Map(
-  allProjections.map((p) => [p.name, p]),
-);
+/** Every view that can be rebuilt, by its projection name; reactions schedule through `store`. */
+function rebuildableViews(store: EventStore, scanUploads: boolean): ReadonlyMap<string, Projection> {
+  const scheduler = deliveryScheduler(store, { uuid: uuidv7 });
+  return new Map(allProjections({ scheduler, scanUploads }).map((p) => [p.name, p]));
+}
 
-const USAGE = `usage: npm run rebuild -- <view> [--batch-size=N]   (views: ${[...rebuildableViews.keys()].join(', ')})`;
+const VIEW_NAMES =
+  'server_instances, users, applications, sessions, audit, files, merkle, deliveries, flows, notifiers';
+const USAGE = `usage: npm run rebuild -- <view> [--batch-size=N]   (views: ${VIEW_NAMES})`;
 
 /** The connection string (kept under this name for the tests that use it). */
 export const rebuildDatabaseUrl = cliDatabaseUrl;
@@ -33,12 +40,13 @@ export async function runRebuild(argv: readonly string[], env: Readonly<Record<s
   });
   const [name, ...extra] = positionals;
   if (name === undefined || extra.length > 0) throw new UsageError(USAGE);
-  const projection = rebuildableViews.get(name);
-  if (!projection) throw new UsageError(`unknown view "${name}"; ${USAGE}`);
+  if (!VIEW_NAMES.split(', ').includes(name)) throw new UsageError(`unknown view "${name}"; ${USAGE}`);
   const batchSize = batchSizeOption(values['batch-size']);
 
   const { db, store, description, close } = await openCliStores(env, { max: 4 });
   try {
+    const projection = rebuildableViews(store, loadConfig(env).uploadScan !== null).get(name);
+    if (!projection) throw new UsageError(`unknown view "${name}"; ${USAGE}`);
     process.stderr.write(`rebuild: ${name} from position 0 on ${description}\n`);
     const log = (level: string) => (obj: object, msg: string) =>
       process.stderr.write(

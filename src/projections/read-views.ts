@@ -10,6 +10,13 @@ import type { EventStore } from '../domain/event-store.js';
 import { listApplications } from './applications-view.js';
 import { auditProjection } from './audit/write.js';
 import { fileDigest, filesProjection, storedBytes } from './files-view.js';
+import {
+  flowDefinition,
+  listDeliveries,
+  listFlows,
+  listNotifiers,
+  notifierDefinition,
+} from './flows-queries.js';
 import { consistencyProof, currentTree, inclusionProof, storedLeaves } from './merkle-proofs.js';
 import { merkleProjection } from './merkle-tree.js';
 import type { ProjectionRunner } from './runner.js';
@@ -30,6 +37,11 @@ export interface ReadViews {
   readonly inclusionProof: Bound<typeof inclusionProof>;
   readonly consistencyProof: Bound<typeof consistencyProof>;
   readonly storedLeaves: Bound<typeof storedLeaves>;
+  readonly flowDefinition: Bound<typeof flowDefinition>;
+  readonly listFlows: Bound<typeof listFlows>;
+  readonly listDeliveries: Bound<typeof listDeliveries>;
+  readonly notifierDefinition: Bound<typeof notifierDefinition>;
+  readonly listNotifiers: Bound<typeof listNotifiers>;
   /** Resolves true once every view (or the one named) has reached `position`, false after `timeoutMs`. */
   waitForPosition(position: number, timeoutMs: number, view?: string): Promise<boolean>;
   /** The last position the view named has taken in (0 before any). */
@@ -54,6 +66,11 @@ export function readViews(db: Kysely<ReadModel>, runner: ProjectionRunner, store
     inclusionProof: (...args) => inclusionProof(db, ...args),
     consistencyProof: (...args) => consistencyProof(db, ...args),
     storedLeaves: (...args) => storedLeaves(db, ...args),
+    flowDefinition: (...args) => flowDefinition(db, ...args),
+    listFlows: (...args) => listFlows(db, ...args),
+    listDeliveries: (...args) => listDeliveries(db, ...args),
+    notifierDefinition: (...args) => notifierDefinition(db, ...args),
+    listNotifiers: (...args) => listNotifiers(db, ...args),
     waitForPosition: (position, timeoutMs, view) => runner.waitForPosition(position, timeoutMs, view),
     position: (view) => runner.positions()[view] ?? 0,
   };

@@ -84,10 +84,30 @@ describe('configuration from the environment', () => {
         userQuotaBytes: 0,
       },
       testCrashAt: undefined,
+      deliveries: {
+        leaseMs: 600_000,
+        pollMs: 1000,
+        concurrency: 4,
+        retry: { maxAttempts: 8, initialMs: 5000, maxMs: 900_000 },
+      },
+      uploadScan: null,
+      smtpUrl: null,
+      smtpFrom: 'sluice@localhost',
+      syslogCaFile: undefined,
     });
   });
 
   it('reads where the log key lives and how often tree heads are signed, and refuses bad values', () => {
+    const scan = loadConfig({ MFT_UPLOAD_SCAN_COMMAND: '["/usr/bin/clamdscan","--no-summary"]' }).uploadScan;
+    assert.deepEqual(scan, {
+      kind: 'command',
+      command: '/usr/bin/clamdscan',
+      args: ['--no-summary'],
+      timeoutMs: 300_000,
+    });
+    assert.throws(() => loadConfig({ MFT_UPLOAD_SCAN_COMMAND: 'clamdscan' }), /absolute path/);
+    assert.throws(() => loadConfig({ MFT_UPLOAD_SCAN_COMMAND: '[1]' }), /JSON array of strings/);
+    assert.throws(() => loadConfig({ MFT_UPLOAD_SCAN_URL: 'ftp://x' }), /http/);
     const config = loadConfig({ MFT_LOG_KEY_FILE: 'keys/log.pem', MFT_TREE_HEAD_INTERVAL_SECONDS: '60' });
     assert.equal(config.logKeyFile, path.resolve('keys/log.pem'));
     assert.equal(config.treeHeadIntervalMs, 60_000);

@@ -170,7 +170,67 @@ export interface MerkleFrontierTable {
   hashes: Buffer[];
 }
 
+/** One row per flow, removed ones kept with `removed_at` (projection `flows`). */
+export interface FlowsTable {
+  flow_id: string;
+  name: string;
+  source_user_id: number;
+  source_folder: string;
+  /** The FlowDefined event's data. */
+  definition: ColumnType<unknown, string, string>;
+  defined_at: Timestamp;
+  defined_position: Bigint;
+  removed_at: Nullable<Date>;
+}
+
+/** Files held back until a trigger file releases them (projection `flows`). */
+export interface FlowWaitingFilesTable {
+  flow_id: string;
+  path: string;
+  user_id: number;
+  size: Bigint;
+  sha256: string;
+  uploaded_position: Bigint;
+}
+
+/** One row per notifier (projection `notifiers`). */
+export interface NotifiersTable {
+  notifier_id: string;
+  name: string;
+  filter: ColumnType<unknown, string, string>;
+  channel: ColumnType<unknown, string, string>;
+  defined_at: Timestamp;
+  defined_position: Bigint;
+  removed_at: Nullable<Date>;
+}
+
+/** One row per delivery, as its stream stands (projection `deliveries`). */
+export interface DeliveriesTable {
+  delivery_id: string;
+  kind: string;
+  owner_id: string;
+  /** scheduled, attempting, waiting, succeeded or dead. */
+  state: string;
+  attempts: number;
+  /** The stream's revision: a claim is appended there. */
+  revision: number;
+  /** When the worker should look at it next (null when finished). */
+  due_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  cause_position: Bigint;
+  cause_type: string;
+  file: ColumnType<unknown, string | null, string | null>;
+  last_error: Nullable<string>;
+  result: Nullable<string>;
+  scheduled_at: Timestamp;
+  updated_at: Timestamp;
+  updated_position: Bigint;
+}
+
 export interface ReadModel {
+  flows: FlowsTable;
+  flow_waiting_files: FlowWaitingFilesTable;
+  notifiers: NotifiersTable;
+  deliveries: DeliveriesTable;
   files: FilesTable;
   merkle_leaves: MerkleLeavesTable;
   merkle_nodes: MerkleNodesTable;

@@ -60,6 +60,15 @@ export const auditOperations = [
   'server.start',
   'server.stop',
   'log.tree-head',
+  'flow.define',
+  'flow.remove',
+  'notifier.define',
+  'notifier.remove',
+  'delivery.schedule',
+  'delivery.attempt',
+  'delivery.dead-letter',
+  'delivery.requeue',
+  'file.scan',
 ] as const;
 export type AuditOperation = (typeof auditOperations)[number];
 
@@ -470,6 +479,85 @@ export function auditRow(event: RecordedDomainEvent): Row | undefined {
       return fill(row, {
         operation: 'log.tree-head',
         detail: json({ treeSize, lastPosition, rootHash, timestamp, keyId, signature }),
+      });
+    }
+    case 'FlowDefined':
+      return fill(row, {
+        operation: 'flow.define',
+        target: `flow:${event.data.flowId}`,
+        path: event.data.sourceFolder,
+        detail: json({
+          name: event.data.name,
+          sourceUserId: event.data.sourceUserId,
+          target: event.data.target,
+        }),
+      });
+    case 'FlowRemoved':
+      return fill(row, { operation: 'flow.remove', target: `flow:${event.data.flowId}` });
+    case 'NotifierDefined':
+      return fill(row, {
+        operation: 'notifier.define',
+        target: `notifier:${event.data.notifierId}`,
+        detail: json({ name: event.data.name, channel: event.data.channel.kind, filter: event.data.filter }),
+      });
+    case 'NotifierRemoved':
+      return fill(row, { operation: 'notifier.remove', target: `notifier:${event.data.notifierId}` });
+    case 'DeliveryScheduled': {
+      const { file, kind, ownerId, cause } = event.data;
+      return fill(row, {
+        operation: 'delivery.schedule',
+        target: `delivery:${event.data.deliveryId}`,
+        ...(file ? { user_id: file.userId, path: file.path, size: file.size, sha256: file.sha256 } : {}),
+        detail: json({ kind, ownerId, causePosition: cause.position, causeType: cause.type }),
+      });
+    }
+    case 'DeliveryAttempted':
+      return fill(row, {
+        operation: 'delivery.attempt',
+        outcome: 'started',
+        target: `delivery:${event.data.deliveryId}`,
+        detail: json({ attempt: event.data.attempt, leaseUntil: event.data.leaseUntil }),
+      });
+    case 'DeliveryAttemptFailed':
+      return fill(row, {
+        operation: 'delivery.attempt',
+        outcome: 'failure',
+        target: `delivery:${event.data.deliveryId}`,
+        reason: event.data.error,
+        detail: json({
+          attempt: event.data.attempt,
+          retryable: event.data.retryable,
+          retryAt: event.data.retryAt,
+        }),
+      });
+    case 'DeliverySucceeded':
+      return fill(row, {
+        operation: 'delivery.attempt',
+        target: `delivery:${event.data.deliveryId}`,
+        detail: json({ attempt: event.data.attempt, result: event.data.result }),
+      });
+    case 'DeliveryDeadLettered':
+      return fill(row, {
+        operation: 'delivery.dead-letter',
+        outcome: 'failure',
+        target: `delivery:${event.data.deliveryId}`,
+        reason: event.data.reason,
+        detail: json({ attempts: event.data.attempts }),
+      });
+    case 'DeliveryRequeued':
+      return fill(row, { operation: 'delivery.requeue', target: `delivery:${event.data.deliveryId}` });
+    case 'UploadScanned': {
+      const { file, verdict, reason, quarantinedAs } = event.data;
+      return fill(row, {
+        operation: 'file.scan',
+        outcome: verdict === 'clean' ? 'success' : 'denied',
+        user_id: file.userId,
+        path: file.path,
+        size: file.size,
+        sha256: file.sha256,
+        reason: reason === '' ? null : reason,
+        target: `delivery:${event.data.deliveryId}`,
+        detail: quarantinedAs === null ? null : json({ quarantinedAs }),
       });
     }
     default:

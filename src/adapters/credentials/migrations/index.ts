@@ -7,6 +7,7 @@ import * as m0005 from './0005_signin_delays.js';
 import * as m0006 from './0006_connection_leases.js';
 import * as m0007 from './0007_signin_summaries_pending.js';
 import * as m0008 from './0008_signin_failure_budget.js';
+import * as m0009 from './0009_reaction_secrets.js';
 
 /** The credential store's migrations, applied in key order. Append new files; never edit applied ones. */
 export const credentialMigrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const credentialMigrations: Record<string, Migration> = {
   '0006_connection_leases': m0006,
   '0007_signin_summaries_pending': m0007,
   '0008_signin_failure_budget': m0008,
+  '0009_reaction_secrets': m0009,
 };

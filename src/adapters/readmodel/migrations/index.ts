@@ -10,6 +10,7 @@ import * as m0008 from './0008_audit_path_index.js';
 import * as m0009 from './0009_audit_time_search.js';
 import * as m0010 from './0010_user_storage_limits.js';
 import * as m0011 from './0011_merkle_tree.js';
+import * as m0012 from './0012_flows_and_deliveries.js';
 
 /**
  * The read model's migrations, applied in key order with
@@ -32,4 +33,5 @@ export const readModelMigrations: Record<string, Migration> = {
   '0009_audit_time_search': m0009,
   '0010_user_storage_limits': m0010,
   '0011_merkle_tree': m0011,
+  '0012_flows_and_deliveries': m0012,
 };

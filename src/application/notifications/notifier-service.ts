@@ -1,0 +1,54 @@
+/**
+ * Defining and removing notifiers (admin API). A webhook notifier gets a signing secret made
+ * here (256 random bits), stored before the definition is recorded and returned once, by the
+ * call that defines it: receivers check each message's `Sluice-Signature` with it.
+ */
+import { randomBytes } from 'node:crypto';
+import type { EventStore } from '../../domain/event-store.js';
+import type { EventMetadata } from '../../domain/events/envelope.js';
+import { notifierStream } from '../../domain/events/notifier-events.js';
+import { type NotifierDefinition, notifierDecider } from '../../domain/flows/notifier.js';
+import { handleCommand } from '../command-handler.js';
+import type { IdGenerator, ReactionSecrets } from '../ports.js';
+
+export interface NotifierServiceDeps {
+  readonly store: EventStore;
+  readonly ids: IdGenerator;
+  readonly secrets: ReactionSecrets;
+}
+
+export class NotifierService {
+  constructor(private readonly deps: NotifierServiceDeps) {}
+
+  async define(
+    input: Omit<NotifierDefinition, 'notifierId'>,
+    metadata: EventMetadata,
+  ): Promise<{ notifier: NotifierDefinition; signingSecret: string | null; position: number }> {
+    const notifierId = this.deps.ids.uuid();
+    let signingSecret: string | null = null;
+    if (input.channel.kind === 'webhook') {
+      signingSecret = `whsec_${randomBytes(32).toString('base64url')}`;
+      await this.deps.secrets.put(notifierId, { secret: signingSecret });
+    }
+    const notifier = { ...input, notifierId };
+    const { append } = await handleCommand(
+      this.deps.store,
+      notifierStream(notifierId),
+      notifierDecider,
+      { type: 'DefineNotifier', notifier },
+      metadata,
+    );
+    return { notifier, signingSecret, position: append?.lastPosition ?? 0 };
+  }
+
+  async remove(notifierId: string, metadata: EventMetadata): Promise<number> {
+    const { append } = await handleCommand(
+      this.deps.store,
+      notifierStream(notifierId),
+      notifierDecider,
+      { type: 'RemoveNotifier', notifierId },
+      metadata,
+    );
+    return append?.lastPosition ?? 0;
+  }
+}

@@ -1,0 +1,69 @@
+/** Helpers of the flow and notification tests: users, flows and waiting for deliveries over the API. */
+import { setTimeout as delay } from 'node:timers/promises';
+import { call } from '../support/sluice.js';
+
+export interface Delivery {
+  deliveryId: string;
+  kind: string;
+  ownerId: string;
+  state: string;
+  attempts: number;
+  causeType: string;
+  file: { userId: number; path: string; size: number; sha256: string } | null;
+  lastError: string | null;
+  result: string | null;
+}
+
+/** Settings that make deliveries quick to observe: polled every 50 ms, retried after 50 ms, 2 attempts. */
+export const QUICK_DELIVERIES = {
+  MFT_DELIVERY_POLL_MS: '50',
+  MFT_DELIVERY_RETRY_MS: '50',
+  MFT_DELIVERY_RETRY_MAX_MS: '200',
+  MFT_DELIVERY_MAX_ATTEMPTS: '2',
+};
+
+export async function deliveriesOf(base: string, token: string, query: string): Promise<Delivery[]> {
+  const items: Delivery[] = [];
+  let cursor: string | null = null;
+  do {
+    const res: { status: number; body: { items: Delivery[]; nextCursor: string | null } } = await call<{
+      items: Delivery[];
+      nextCursor: string | null;
+    }>(base, 'GET', `/api/v1/deliveries?limit=500&${query}${cursor ? `&cursor=${cursor}` : ''}`, { token });
+    if (res.status !== 200) throw new Error(`deliveries: ${res.status} ${JSON.stringify(res.body)}`);
+    items.push(...res.body.items);
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+/**
+ * Waits until `count` deliveries matching `query` are all finished (succeeded or dead);
+ * resolves with them. Throws with what it saw after `timeoutMs`.
+ */
+export async function settledDeliveries(
+  base: string,
+  token: string,
+  query: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<Delivery[]> {
+  const deadline = Date.now() + timeoutMs;
+  let seen: Delivery[] = [];
+  while (Date.now() < deadline) {
+    seen = await deliveriesOf(base, token, query).catch(() => seen);
+    if (seen.length >= count && seen.every((d) => d.state === 'succeeded' || d.state === 'dead')) return seen;
+    await delay(100);
+  }
+  throw new Error(`expected ${count} settled deliveries for ${query}, saw ${JSON.stringify(seen, null, 1)}`);
+}
+
+export async function defineFlow(
+  base: string,
+  token: string,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const res = await call<{ flowId: string }>(base, 'POST', '/api/v1/flows', { token, body });
+  if (res.status !== 201) throw new Error(`flow: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.flowId;
+}
