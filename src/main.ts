@@ -222,6 +222,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       users,
       files,
       disk,
+      metrics,
     });
 
     const app = await buildServer(
@@ -236,6 +237,9 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         }),
         beforeMetricsScrape: async () => {
           metrics.eventStoreHead.set(await store.headPosition());
+          const counts = await views.deliveryCounts();
+          for (const state of ['scheduled', 'attempting', 'waiting', 'succeeded', 'dead'])
+            metrics.deliveries.set({ state }, counts[state] ?? 0);
         },
         core: {
           signIn,
@@ -533,10 +537,11 @@ function startDeliveries(
     users: UserService;
     files: FileOperations;
     disk: LocalDisk;
+    metrics: Metrics;
   },
 ): { flows: FlowService; notifiers: NotifierService } {
   const { config, logger } = start;
-  const { database, store, clock, ids, views, users, files, disk } = deps;
+  const { database, store, clock, ids, views, users, files, disk, metrics } = deps;
   const secrets = new PostgresReactionSecrets(kyselyOn<ReactionSecretTables>(database.pool));
   const effects: Partial<Record<DeliveryKind, Effect>> = {
     flow: flowEffect({
@@ -583,6 +588,7 @@ function startDeliveries(
     pollMs: config.deliveries.pollMs,
     concurrency: config.deliveries.concurrency,
     logger: logger.child({ component: 'deliveries' }),
+    onAttempt: (kind, outcome) => metrics.deliveryAttempts.inc({ kind, outcome }),
   });
   worker.start();
   start.onStop(() => worker.stop());

@@ -166,3 +166,13 @@ export async function listNotifiers(
     .execute();
   return rows.map(notifierRecord);
 }
+
+/** How many deliveries are in each state. */
+export async function deliveryCounts(db: Kysely<ReadModel>): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['state', (eb) => eb.fn.countAll<string>().as('n')])
+    .groupBy('state')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}

@@ -11,6 +11,7 @@ import { listApplications } from './applications-view.js';
 import { auditProjection } from './audit/write.js';
 import { fileDigest, filesProjection, storedBytes } from './files-view.js';
 import {
+  deliveryCounts,
   flowDefinition,
   listDeliveries,
   listFlows,
@@ -42,6 +43,7 @@ export interface ReadViews {
   readonly listDeliveries: Bound<typeof listDeliveries>;
   readonly notifierDefinition: Bound<typeof notifierDefinition>;
   readonly listNotifiers: Bound<typeof listNotifiers>;
+  readonly deliveryCounts: Bound<typeof deliveryCounts>;
   /** Resolves true once every view (or the one named) has reached `position`, false after `timeoutMs`. */
   waitForPosition(position: number, timeoutMs: number, view?: string): Promise<boolean>;
   /** The last position the view named has taken in (0 before any). */
@@ -71,6 +73,7 @@ export function readViews(db: Kysely<ReadModel>, runner: ProjectionRunner, store
     listDeliveries: (...args) => listDeliveries(db, ...args),
     notifierDefinition: (...args) => notifierDefinition(db, ...args),
     listNotifiers: (...args) => listNotifiers(db, ...args),
+    deliveryCounts: () => deliveryCounts(db),
     waitForPosition: (position, timeoutMs, view) => runner.waitForPosition(position, timeoutMs, view),
     position: (view) => runner.positions()[view] ?? 0,
   };

@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { metricSamples } from '../support/metrics.js';
 import { type OpenSshServer, startOpenSshServer } from '../support/openssh-server.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import {
@@ -239,12 +240,27 @@ describe('flows', () => {
     assert.equal(existsSync(onDisk('partner', 'inbox/secret.pgp')), true, 'the source stays');
     const listed = await deliveriesOf(t.base, admin, 'state=dead');
     assert.ok(listed.some((d) => d.deliveryId === dead?.deliveryId));
+    // Prometheus sees the dead letter and the attempts.
+    const gauge = await metricSamples(t.base, 'sluice_deliveries');
+    assert.ok((gauge['sluice_deliveries{state="dead"}'] ?? 0) >= 1, JSON.stringify(gauge));
+    const attempts = await metricSamples(t.base, 'sluice_delivery_attempts_total');
+    assert.ok(
+      (attempts['sluice_delivery_attempts_total{kind="flow",outcome="failed"}'] ?? 0) >= 1,
+      JSON.stringify(attempts),
+    );
+    assert.ok((attempts['sluice_delivery_attempts_total{kind="flow",outcome="succeeded"}'] ?? 0) >= 2);
 
     const again = await call(t.base, 'POST', `/api/v1/deliveries/${dead?.deliveryId}/requeue`, {
       token: admin,
     });
     assert.equal(again.status, 200, JSON.stringify(again.body));
-    const retried = await settledDeliveries(t.base, admin, `ownerId=${flowId}&state=dead`, 1);
+    const retried = await settledDeliveries(
+      t.base,
+      admin,
+      `ownerId=${flowId}&minPosition=${again.body.position}`,
+      1,
+    );
+    assert.equal(retried[0]?.state, 'dead');
     assert.equal(retried[0]?.attempts, 2, 'tried once more');
     const unknown = await call(
       t.base,

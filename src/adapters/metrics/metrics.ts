@@ -22,6 +22,10 @@ export interface Metrics {
   readonly uploadReadBackBytes: Counter<never>;
   /** FTPS data connections, by whether they resumed the control connection's TLS session. */
   readonly ftpsDataConnections: Counter<'tls_resumed'>;
+  /** Delivery attempts this process finished (flows, notifications, scans), by kind and outcome. */
+  readonly deliveryAttempts: Counter<'kind' | 'outcome'>;
+  /** Deliveries by state, as the deliveries view holds them (set at each scrape). */
+  readonly deliveries: Gauge<'state'>;
 }
 
 export function createMetrics(): Metrics {
@@ -40,6 +44,18 @@ export function createMetrics(): Metrics {
       name: 'sluice_ftps_data_connections_total',
       help: 'FTPS data connections; tls_resumed="true" when the client resumed the control connection TLS session',
       labelNames: ['tls_resumed'] as const,
+      registers: [registry],
+    }),
+    deliveryAttempts: new Counter({
+      name: 'sluice_delivery_attempts_total',
+      help: 'Delivery attempts this process finished, by kind (flow, notification, scan) and outcome (succeeded, failed)',
+      labelNames: ['kind', 'outcome'] as const,
+      registers: [registry],
+    }),
+    deliveries: new Gauge({
+      name: 'sluice_deliveries',
+      help: 'Deliveries by state (scheduled, attempting, waiting, succeeded, dead: the dead letters)',
+      labelNames: ['state'] as const,
       registers: [registry],
     }),
     signInBans: new Counter({
