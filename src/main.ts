@@ -162,10 +162,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const runner = new ProjectionRunner({
       store,
       db: database.db,
-      projections: allProjections({
-        scheduler: deliveryScheduler(store, ids),
-        scanUploads: config.uploadScan !== null,
-      }),
+      projections: allProjections({ scheduler: deliveryScheduler(store, ids) }),
       logger: logger.child({ component: 'projections' }),
       onBatch: ({ name, events, seconds, position }) => {
         metrics.projectionEvents.inc({ projection: name }, events);

@@ -11,7 +11,6 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { v7 as uuidv7 } from 'uuid';
 import { deliveryScheduler } from '../application/deliveries/scheduler.js';
-import { loadConfig } from '../config.js';
 import type { EventStore } from '../domain/event-store.js';
 import type { Projection } from '../projections/projection.js';
 import { rebuildProjection } from '../projections/rebuild.js';
@@ -19,9 +18,9 @@ import { allProjections } from '../projections/views.js';
 import { batchSizeOption, cliDatabaseUrl, cliMain, openCliStores, UsageError } from './connection.js';
 
 /** Every view that can be rebuilt, by its projection name; reactions schedule through `store`. */
-function rebuildableViews(store: EventStore, scanUploads: boolean): ReadonlyMap<string, Projection> {
+function rebuildableViews(store: EventStore): ReadonlyMap<string, Projection> {
   const scheduler = deliveryScheduler(store, { uuid: uuidv7 });
-  return new Map(allProjections({ scheduler, scanUploads }).map((p) => [p.name, p]));
+  return new Map(allProjections({ scheduler }).map((p) => [p.name, p]));
 }
 
 const VIEW_NAMES =
@@ -45,7 +44,7 @@ export async function runRebuild(argv: readonly string[], env: Readonly<Record<s
 
   const { db, store, description, close } = await openCliStores(env, { max: 4 });
   try {
-    const projection = rebuildableViews(store, loadConfig(env).uploadScan !== null).get(name);
+    const projection = rebuildableViews(store).get(name);
     if (!projection) throw new UsageError(`unknown view "${name}"; ${USAGE}`);
     process.stderr.write(`rebuild: ${name} from position 0 on ${description}\n`);
     const log = (level: string) => (obj: object, msg: string) =>

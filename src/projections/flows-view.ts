@@ -8,7 +8,9 @@
  * id derives from the flow and the causing event, inside the batch's transaction: a batch
  * replayed after a crash (or by a rebuild) schedules nothing twice, since the stream exists.
  * Everything it decides is read from its own tables at the batch's position, so a replay
- * decides the same.
+ * decides the same: even whether uploads are scanned first, which it takes from the
+ * configuration each ServerStarted records (`uploadScan.kind`), not from the process that
+ * happens to replay.
  */
 import type { Kysely } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
@@ -28,9 +30,11 @@ export interface DeliveryScheduler {
 
 export interface FlowsViewOptions {
   readonly scheduler: DeliveryScheduler;
-  /** An upload scan is configured: flows take a file only once the scan found it clean. */
-  readonly scanUploads: boolean;
 }
+
+/** Whether a server started with an upload scan (flows then take a file once it is found clean). */
+const scansUploads = (configuration: Readonly<Record<string, unknown>> | undefined): boolean =>
+  typeof configuration?.['uploadScan.kind'] === 'string';
 
 /** The owner of scan deliveries (they belong to no flow). */
 export const SCAN_OWNER = 'upload-scan';
@@ -44,9 +48,20 @@ const causeOf = (event: RecordedDomainEvent): ScheduledDelivery['cause'] => ({
 export function flowsView(options: FlowsViewOptions): DomainProjection {
   return {
     name: 'flows',
-    handles: ['FlowDefined', 'FlowRemoved', 'FileUploaded', 'UploadScanned', 'FileDeleted', 'FileRenamed'],
-    tables: ['flows', 'flow_waiting_files'],
+    handles: [
+      'ServerStarted',
+      'FlowDefined',
+      'FlowRemoved',
+      'FileUploaded',
+      'UploadScanned',
+      'FileDeleted',
+      'FileRenamed',
+    ],
+    tables: ['flows', 'flow_waiting_files', 'flow_scan_setting'],
     async apply(trx: Kysely<ReadModel>, events) {
+      let scanning =
+        (await trx.selectFrom('flow_scan_setting').select('scanning').where('id', '=', 1).executeTakeFirst())
+          ?.scanning ?? false;
       const scheduled: ScheduledDelivery[] = [];
       const schedule = (event: RecordedDomainEvent, flowId: string, file: DeliveryFile, ...key: string[]) =>
         scheduled.push({
@@ -129,6 +144,17 @@ export function flowsView(options: FlowsViewOptions): DomainProjection {
 
       for (const event of events) {
         switch (event.type) {
+          case 'ServerStarted':
+            if (scansUploads(event.data.configuration) === scanning) break;
+            scanning = !scanning;
+            await trx
+              .insertInto('flow_scan_setting')
+              .values({ id: 1, scanning, since_position: event.globalPosition })
+              .onConflict((oc) =>
+                oc.column('id').doUpdateSet({ scanning, since_position: event.globalPosition }),
+              )
+              .execute();
+            break;
           case 'FlowDefined':
             await trx
               .insertInto('flows')
@@ -157,7 +183,7 @@ export function flowsView(options: FlowsViewOptions): DomainProjection {
             if (userId === undefined) break;
             const file = { userId, path: event.data.path, size: event.data.size, sha256: event.data.sha256 };
             // What a flow wrote was scanned where it came from.
-            if (options.scanUploads && event.data.protocol !== 'flow') {
+            if (scanning && event.data.protocol !== 'flow') {
               scheduled.push({
                 deliveryId: deliveryIdOf(SCAN_OWNER, event.eventId),
                 kind: 'scan',

@@ -5,12 +5,14 @@
  * every step is in the audit view; bad definitions change nothing.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { metricSamples } from '../support/metrics.js';
 import { type OpenSshServer, startOpenSshServer } from '../support/openssh-server.js';
 import { openSshBatch } from '../support/sftp-clients.js';
@@ -24,6 +26,7 @@ import {
 } from '../support/sluice.js';
 import { defineFlow, deliveriesOf, QUICK_DELIVERIES, settledDeliveries } from './flow-support.js';
 
+const run = promisify(execFile);
 const PASSWORD = 'flow-test-password';
 let t: TestSluice;
 let admin: string;
@@ -315,5 +318,31 @@ describe('flows', () => {
       token: admin,
     });
     assert.equal(unknown.status, 404);
+  });
+  it('rebuilds the flows, notifiers and deliveries views to the live rows, scheduling nothing new', async () => {
+    const { pool } = t.database.open({ max: 1 });
+    const snapshot = async () => {
+      const out: Record<string, unknown> = {};
+      const tables: Array<[string, string]> = [
+        ['flows', 'flow_id'],
+        ['flow_waiting_files', 'flow_id, path'],
+        ['flow_scan_setting', 'id'],
+        ['notifiers', 'notifier_id'],
+        ['deliveries', 'delivery_id'],
+      ];
+      for (const [table, key] of tables)
+        out[table] = (await pool.query(`SELECT * FROM ${table} ORDER BY ${key}`)).rows;
+      out.scheduled = (await pool.query(`SELECT count(*) FROM events WHERE type = 'DeliveryScheduled'`)).rows;
+      return out;
+    };
+    await viewsCaughtUp(t);
+    const live = await snapshot();
+    for (const view of ['flows', 'notifiers', 'deliveries']) {
+      const rebuilt = await run(process.execPath, ['--import', 'tsx', 'src/cli/rebuild.ts', view], {
+        env: { ...process.env, DATABASE_URL: t.database.url },
+      });
+      assert.match(rebuilt.stderr, new RegExp(`${view} rebuilt up to position`));
+    }
+    assert.deepEqual(await snapshot(), live);
   });
 });

@@ -193,6 +193,13 @@ export interface FlowWaitingFilesTable {
   uploaded_position: Bigint;
 }
 
+/** One row (id 1): whether uploads are scanned before flows take them (projection `flows`). */
+export interface FlowScanSettingTable {
+  id: number;
+  scanning: boolean;
+  since_position: Bigint;
+}
+
 /** One row per notifier (projection `notifiers`). */
 export interface NotifiersTable {
   notifier_id: string;
@@ -229,6 +236,7 @@ export interface DeliveriesTable {
 export interface ReadModel {
   flows: FlowsTable;
   flow_waiting_files: FlowWaitingFilesTable;
+  flow_scan_setting: FlowScanSettingTable;
   notifiers: NotifiersTable;
   deliveries: DeliveriesTable;
   files: FilesTable;

@@ -29,6 +29,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       uploaded_position bigint NOT NULL,
       CONSTRAINT flow_waiting_files_pkey PRIMARY KEY (flow_id, path)
     )`.execute(db);
+  // Whether uploads are scanned before flows take them, as the last ServerStarted said.
+  await sql`
+    CREATE TABLE flow_scan_setting (
+      id integer NOT NULL,
+      scanning boolean NOT NULL,
+      since_position bigint NOT NULL,
+      CONSTRAINT flow_scan_setting_pkey PRIMARY KEY (id)
+    )`.execute(db);
   await sql`
     CREATE TABLE notifiers (
       notifier_id uuid NOT NULL,
@@ -66,5 +74,5 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await sql`DROP TABLE deliveries, notifiers, flow_waiting_files, flows`.execute(db);
+  await sql`DROP TABLE deliveries, notifiers, flow_scan_setting, flow_waiting_files, flows`.execute(db);
 }
