@@ -15,7 +15,7 @@ import { sendFile } from '../../src/adapters/outbound-sftp/send-file.js';
 import type { OutboundSftpTarget } from '../../src/adapters/outbound-sftp/target.js';
 import { OutboundTransferError } from '../../src/adapters/outbound-sftp/transfer-error.js';
 import { freePort } from '../support/free-port.js';
-import { type OpenSshServer, startOpenSshServer } from '../support/openssh-server.js';
+import { type OpenSshServer, outboundTarget, startOpenSshServer } from '../support/openssh-server.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -28,14 +28,7 @@ describe('outbound SFTP transfer to OpenSSH', () => {
   before(async () => {
     server = await startOpenSshServer();
     local = await mkdtemp(path.join(os.tmpdir(), 'sluice-outbound-'));
-    target = {
-      host: '127.0.0.1',
-      port: server.port,
-      username: server.username,
-      privateKey: server.privateKey,
-      hostKeySha256: server.hostKeySha256,
-      directory: server.root,
-    };
+    target = outboundTarget(server);
   });
 
   after(async () => {

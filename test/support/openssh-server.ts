@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import type { OutboundSftpTarget } from '../../src/adapters/outbound-sftp/target.js';
 import { freePort } from './free-port.js';
 
 const SSHD = '/usr/sbin/sshd';
@@ -115,5 +116,17 @@ export async function startOpenSshServer(): Promise<OpenSshServer> {
       }
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A target for the outbound SFTP transfer: this server, its pinned key, the client key, `directory`. */
+export function outboundTarget(server: OpenSshServer, directory = server.root): OutboundSftpTarget {
+  return {
+    host: '127.0.0.1',
+    port: server.port,
+    username: server.username,
+    privateKey: server.privateKey,
+    hostKeySha256: server.hostKeySha256,
+    directory,
   };
 }
