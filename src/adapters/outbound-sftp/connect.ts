@@ -84,6 +84,9 @@ export function openSftp(target: OutboundSftpTarget, signal: AbortSignal, readyT
         ...(target.password === undefined ? {} : { password: target.password }),
         ...(target.privateKey === undefined ? {} : { privateKey: target.privateKey }),
         readyTimeout: readyTimeoutMs,
+        // A peer that vanishes without a reset is noticed within about 45 s, not at the deadline.
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 3,
         hostVerifier: (key: Buffer) => {
           hostKeyRefused = fingerprintOf(key) !== target.hostKeySha256;
           return !hostKeyRefused;
