@@ -212,6 +212,14 @@ describe('outbound SFTP transfer to OpenSSH', () => {
     assert.match(error.message, /does not exist/);
   });
 
+  it('refuses a name taken by a folder before sending anything', async () => {
+    const f = await fixture(1000);
+    await mkdir(path.join(f.directory, 'taken'));
+    const error = await refused(sendFile(f.to, f.source, 'taken'), 'remote-error', true);
+    assert.match(error.message, /is not a file/);
+    assert.deepEqual(await readdir(f.directory), ['taken']);
+  });
+
   it('refuses an invalid target or name before connecting', async () => {
     const f = await fixture(10);
     for (const [to, name] of [

@@ -25,6 +25,8 @@ export class RemoteFiles {
 
   constructor(private readonly sftp: ssh2.SFTPWrapper) {
     sftp.on('close', () => this.markClosed());
+    // ssh2 emits 'error' on a malformed reply: unheard, it would be thrown; its requests fail anyway.
+    sftp.on('error', () => this.markClosed());
   }
 
   markClosed(): void {

@@ -122,6 +122,9 @@ async function transfer(remote: RemoteFiles, source: SourceFile, paths: Paths): 
     throw new OutboundTransferError('remote-error', `remote directory ${paths.directory} does not exist`);
   }
   const existing = await remote.stat(paths.finalPath);
+  if (existing && !existing.isFile()) {
+    throw new OutboundTransferError('remote-error', `${paths.finalPath} exists and is not a file`);
+  }
   if (
     existing?.isFile() &&
     existing.size === source.size &&
