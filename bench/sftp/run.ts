@@ -27,6 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
+import { proftpdSftpBase } from '../../test/support/proftpd-server.js';
 import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
 import { writeRandomFile } from '../support/files.js';
 import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
@@ -212,33 +213,13 @@ class Bench {
     await writeFile(
       config,
       [
-        'ServerType standalone',
+        ...proftpdSftpBase(port, this.work),
         'ServerName "bench"',
-        'DefaultAddress 127.0.0.1',
-        `Port ${port}`,
-        'UseIPv6 off',
-        'User nobody',
-        'Group nogroup',
-        'RootLogin on',
-        // Otherwise /etc/ftpusers refuses root.
-        'UseFtpUsers off',
-        'UseReverseDNS off',
         `MaxInstances ${Math.max(100, this.options.sessions * 2)}`,
-        `PidFile ${this.proftpdPidFile}`,
-        `ScoreboardFile ${path.join(this.work, 'proftpd.scoreboard')}`,
-        'DelayTable none',
-        'WtmpLog off',
-        'TransferLog none',
-        'ModulePath /usr/lib/proftpd',
-        'LoadModule mod_sftp.c',
-        '<IfModule mod_sftp.c>',
-        'SFTPEngine on',
-        `SFTPLog ${path.join(this.work, 'proftpd-sftp.log')}`,
         `SFTPHostKey ${this.proftpdHostKey}`,
         'SFTPAuthMethods publickey',
         `SFTPAuthorizedUserKeys file:${path.join(this.work, 'authorized_rfc4716')}`,
         'SFTPCompression off',
-        '</IfModule>',
         '<Directory />',
         '  AllowOverwrite on',
         '</Directory>',

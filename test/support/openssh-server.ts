@@ -35,9 +35,12 @@ export interface OpenSshServer {
 
 const run = promisify(execFile);
 
-/** Makes an Ed25519 key pair with ssh-keygen at `file` (private) and `file.pub`. */
-export async function makeKeyPair(file: string): Promise<{ privateKey: string; fingerprint: string }> {
-  await run(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', '', '-C', 'sluice-test', '-f', file]);
+/** Makes a key pair (Ed25519 unless `kind` says otherwise) with ssh-keygen at `file` and `file.pub`. */
+export async function makeKeyPair(
+  file: string,
+  kind: readonly string[] = ['-t', 'ed25519'],
+): Promise<{ privateKey: string; fingerprint: string }> {
+  await run(SSH_KEYGEN, ['-q', ...kind, '-N', '', '-C', 'sluice-test', '-f', file]);
   const { stdout } = await run(SSH_KEYGEN, ['-l', '-E', 'sha256', '-f', `${file}.pub`]);
   const fingerprint = stdout.split(' ')[1] ?? '';
   if (!fingerprint.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -l output: ${stdout}`);
