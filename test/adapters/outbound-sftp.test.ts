@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -163,6 +163,16 @@ describe('outbound SFTP transfer to OpenSSH', () => {
     assert.deepEqual(await readdir(f.directory), ['big.bin']);
   });
 
+  // The part file's name is a link to /dev/null on the server: every write "succeeds" and the
+  // read-back finds nothing, as with a peer that loses what it was sent.
+  it('refuses to rename what does not read back as sent, and removes the part file', async () => {
+    const f = await fixture(200_000);
+    await symlink('/dev/null', path.join(f.directory, '.v.bin.sluice-part'));
+    const error = await refused(sendFile(f.to, f.source, 'v.bin'), 'verify-failed', true);
+    assert.match(error.message, /read back as 0 bytes/);
+    assert.deepEqual(await readdir(f.directory), []);
+  });
+
   it('refuses a server whose host key is not the pinned one, writing nothing', async () => {
     const f = await fixture(1000);
     const pin = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`;
@@ -232,6 +242,7 @@ describe('outbound SFTP transfer to OpenSSH', () => {
       await refused(sendFile(to, f.source, name), 'invalid-target', false);
     }
     await refused(sendFile(f.to, { ...f.source, sha256: 'ABC' }, 'x'), 'invalid-target', false);
+    await refused(sendFile(f.to, f.source, 'x', { timeoutMs: 0 }), 'invalid-target', false);
     assert.deepEqual(await readdir(f.directory), []);
     assert.deepEqual(await readdir(path.dirname(f.directory)).then((d) => d.includes('escape')), false);
   });

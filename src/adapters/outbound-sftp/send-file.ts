@@ -155,6 +155,12 @@ export async function sendFile(
 ): Promise<SendResult> {
   const paths = { directory: target.directory, ...checkTransfer(target, source, remoteName) };
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new OutboundTransferError(
+      'invalid-target',
+      `timeoutMs ${timeoutMs} is not a positive whole number`,
+    );
+  }
   const stop = new AbortController();
   const timer = setTimeout(
     () => stop.abort(new OutboundTransferError('timeout', `the transfer took longer than ${timeoutMs} ms`)),
