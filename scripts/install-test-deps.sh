@@ -3,11 +3,12 @@
 # OpenSSH (sftp client, sshd), paramiko, asyncssh, curl, sshpass, rclone (Go pkg/sftp), lftp and
 # openssl (s_client for the TLS tests), and chromium, the browser the console tests drive
 # (test/console, through playwright-core, which downloads no browser of its own), and the peers
-# the flow and notification tests deliver to: aiosmtpd (SMTP) and rsyslog (syslog over TCP/TLS).
+# the flow and notification tests deliver to: aiosmtpd (SMTP), rsyslog (syslog over TCP/TLS) and
+# ProFTPD mod_sftp (outbound SFTP to a server without posix-rename, with a password).
 # Skips apt when all are present.
 set -euo pipefail
 packages=(openssh-client openssh-server python3-paramiko python3-cryptography python3-asyncssh curl sshpass
-  rclone lftp openssl chromium python3-aiosmtpd rsyslog rsyslog-gnutls)
+  rclone lftp openssl chromium python3-aiosmtpd rsyslog rsyslog-gnutls proftpd-core proftpd-mod-crypto)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
