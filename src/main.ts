@@ -38,8 +38,9 @@ import { DiskIntentJournal } from './adapters/storage/intent-journal.js';
 import { LocalDisk } from './adapters/storage/local-disk.js';
 import { quarantineIn } from './adapters/storage/quarantine.js';
 import { TicketCodec } from './adapters/tickets/ticket-codec.js';
+import type { LogRoutesOptions } from './api/audit/log-routes.js';
 import { readinessCheck } from './api/health/readiness.js';
-import { buildServer, type ServerOptions } from './api/server.js';
+import { type ApiDependencies, buildServer, type ServerOptions } from './api/server.js';
 import { ApplicationService } from './application/applications.js';
 import { AuditReads } from './application/audit-reads.js';
 import { ensureAdmin } from './application/bootstrap.js';
@@ -55,7 +56,7 @@ import { uploadScanEffect } from './application/flows/upload-scan.js';
 import { verifyLog } from './application/log-verification.js';
 import { notificationEffect } from './application/notifications/notification-effect.js';
 import { NotifierService } from './application/notifications/notifier-service.js';
-import type { Clock, IdGenerator } from './application/ports.js';
+import type { Clock, IdGenerator, LogSigner } from './application/ports.js';
 import type { RefusalCounter } from './application/refusals.js';
 import { recordServerStarted } from './application/server-lifecycle.js';
 import { SessionExpiry } from './application/session-expiry.js';
@@ -159,19 +160,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
 
     const clock = options.clock ?? { now: () => new Date() };
     const ids: IdGenerator = { uuid: uuidv7 };
-    const runner = new ProjectionRunner({
-      store,
-      db: database.db,
-      projections: allProjections({ scheduler: deliveryScheduler(store, ids) }),
-      logger: logger.child({ component: 'projections' }),
-      onBatch: ({ name, events, seconds, position }) => {
-        metrics.projectionEvents.inc({ projection: name }, events);
-        metrics.projectionBatchSeconds.observe({ projection: name }, seconds);
-        metrics.projectionPosition.set({ projection: name }, position);
-      },
-    });
-    await runner.start();
-    cleanups.push(() => runner.stop());
+    const { runner, views } = await startViews(start, { store, database, ids, metrics });
 
     const serverRun = await recordServerStarted(
       { store, clock, ids },
@@ -184,22 +173,7 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
         configuration: describeConfiguration(config),
       },
     );
-    const views = readViews(database.db, runner, store);
-    const waitForTree = (position: number, timeoutMs: number) =>
-      views.waitForPosition(position, timeoutMs, viewNames.merkle);
-    const treeHeads = new TreeHeads({
-      store,
-      clock,
-      ids,
-      signer: logKey.signer,
-      tree: views.currentTree,
-      waitForTree,
-    });
-    if (config.treeHeadIntervalMs !== null) {
-      every(config.treeHeadIntervalMs, () => treeHeads.signIfChanged(), {
-        onError: (error) => logger.error({ err: error }, 'could not sign a tree head'),
-      });
-    }
+    const log = startTreeHeads(start, { store, clock, ids, views, signer: logKey.signer });
     const { users, applications, defender, signIn, expiry } = await startSignIn(start, {
       store,
       database,
@@ -222,69 +196,37 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
       metrics,
     });
 
-    const app = await buildServer(
-      {
-        version,
-        metrics,
-        readiness: readinessCheck({
-          maxLag: config.readyMaxLag,
-          pingDatabase: () => checkReachable(database),
-          headPosition: () => store.headPosition(),
-          projections: () => runner.status(),
-        }),
-        beforeMetricsScrape: async () => {
-          metrics.eventStoreHead.set(await store.headPosition());
-          const counts = await views.deliveryCounts();
-          for (const state of ['scheduled', 'attempting', 'waiting', 'succeeded', 'dead'])
-            metrics.deliveries.set({ state }, counts[state] ?? 0);
-        },
-        core: {
-          signIn,
-          defender,
-          users,
-          applications,
-          userDirectory: { list: views.listUsers },
-          applicationDirectory: { list: views.listApplications },
-          waitForPosition: (position, timeoutMs) => views.waitForPosition(position, timeoutMs),
-          files,
-          maxUploadBytes: config.maxUploadBytes,
-          auditStreamsPerUser: config.limits.auditStreamsPerUser,
-          auditStreams: config.limits.auditStreams,
-          knownDigest: views.fileDigest,
-          log: {
-            treeHeads,
-            logKey: logKey.signer,
-            inclusionProof: views.inclusionProof,
-            consistencyProof: views.consistencyProof,
-            verify: () =>
-              verifyLog({
-                store,
-                viewLeaves: views.storedLeaves,
-                viewPosition: async () => views.position(viewNames.merkle),
-                checkSignature: signatureCheck([logKey.signer.publicKeyPem]),
-              }),
-            waitForTree,
-          },
-          flows: { flows, views },
-          notifiers: { notifiers, views },
-          views: {
-            db: views.db,
-            auditReads: new AuditReads(store),
-            auditPosition: () => views.position(viewNames.audit),
-            waitForAudit: (position, timeoutMs) =>
-              views.waitForPosition(position, timeoutMs, viewNames.audit),
-          },
+    const { closeApi, address } = await startHttp(start, {
+      database,
+      store,
+      metrics,
+      runner,
+      views,
+      core: {
+        signIn,
+        defender,
+        users,
+        applications,
+        userDirectory: { list: views.listUsers },
+        applicationDirectory: { list: views.listApplications },
+        waitForPosition: (position: number, timeoutMs: number) => views.waitForPosition(position, timeoutMs),
+        files,
+        maxUploadBytes: config.maxUploadBytes,
+        auditStreamsPerUser: config.limits.auditStreamsPerUser,
+        auditStreams: config.limits.auditStreams,
+        knownDigest: views.fileDigest,
+        log,
+        flows: { flows, views },
+        notifiers: { notifiers, views },
+        views: {
+          db: views.db,
+          auditReads: new AuditReads(store),
+          auditPosition: () => views.position(viewNames.audit),
+          waitForAudit: (position: number, timeoutMs: number) =>
+            views.waitForPosition(position, timeoutMs, viewNames.audit),
         },
       },
-      httpServerOptions(config, logger),
-    );
-    const closeApp = () => app.close();
-    cleanups.push(closeApp);
-    const address = await app.listen({ host: config.bindAddress, port: config.httpPort });
-    logger.info(
-      { address },
-      `HTTP API listening on ${address} (OpenAPI at ${address}/openapi.json, docs at ${address}/docs, metrics at ${address}/metrics)`,
-    );
+    });
     const { connections, sftpPort, ftpsPorts } = await startFileProtocols(start, {
       instanceId,
       database,
@@ -304,8 +246,8 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     const stop = (reason: string) => {
       stopped ??= (async () => {
         logger.info(`${reason}: shutting down`);
-        await app.close();
-        cleanups.splice(cleanups.indexOf(closeApp), 1);
+        // The API first, so nothing new starts while ServerStopped is recorded.
+        await closeApi();
         await serverRun
           .stopped(reason)
           .catch((error: unknown) => logger.error({ err: error }, 'could not record ServerStopped'));
@@ -330,6 +272,117 @@ export async function startSluice(config: Config, options: StartOptions = {}): P
     await cleanUp();
     throw error;
   }
+}
+
+/**
+ * Start step: the projection runner over every view (the reactions among them schedule
+ * deliveries through the event store), started so the views catch up in the background, and
+ * the views' read port.
+ */
+async function startViews(
+  start: StartContext,
+  deps: { store: EventStore; database: DatabaseHandle<ReadModel>; ids: IdGenerator; metrics: Metrics },
+): Promise<{ runner: ProjectionRunner; views: ReadViews }> {
+  const { store, database, ids, metrics } = deps;
+  const runner = new ProjectionRunner({
+    store,
+    db: database.db,
+    projections: allProjections({ scheduler: deliveryScheduler(store, ids) }),
+    logger: start.logger.child({ component: 'projections' }),
+    onBatch: ({ name, events, seconds, position }) => {
+      metrics.projectionEvents.inc({ projection: name }, events);
+      metrics.projectionBatchSeconds.observe({ projection: name }, seconds);
+      metrics.projectionPosition.set({ projection: name }, position);
+    },
+  });
+  await runner.start();
+  start.onStop(() => runner.stop());
+  return { runner, views: readViews(database.db, runner, store) };
+}
+
+/**
+ * Start step: tamper evidence: signed tree heads (every MFT_TREE_HEAD_INTERVAL_SECONDS when
+ * something was recorded, and on demand), proofs and verification, as the API serves them.
+ */
+function startTreeHeads(
+  start: StartContext,
+  deps: { store: EventStore; clock: Clock; ids: IdGenerator; views: ReadViews; signer: LogSigner },
+): LogRoutesOptions {
+  const { config, logger } = start;
+  const { store, clock, ids, views, signer } = deps;
+  const waitForTree = (position: number, timeoutMs: number) =>
+    views.waitForPosition(position, timeoutMs, viewNames.merkle);
+  const treeHeads = new TreeHeads({ store, clock, ids, signer, tree: views.currentTree, waitForTree });
+  if (config.treeHeadIntervalMs !== null) {
+    start.every(config.treeHeadIntervalMs, () => treeHeads.signIfChanged(), {
+      onError: (error) => logger.error({ err: error }, 'could not sign a tree head'),
+    });
+  }
+  return {
+    treeHeads,
+    logKey: signer,
+    inclusionProof: views.inclusionProof,
+    consistencyProof: views.consistencyProof,
+    verify: () =>
+      verifyLog({
+        store,
+        viewLeaves: views.storedLeaves,
+        viewPosition: async () => views.position(viewNames.merkle),
+        checkSignature: signatureCheck([signer.publicKeyPem]),
+      }),
+    waitForTree,
+  };
+}
+
+/**
+ * Start step: the HTTP API (health, readiness, metrics, /api/v1, the console), listening;
+ * closed at stop.
+ */
+async function startHttp(
+  start: StartContext,
+  deps: {
+    database: DatabaseHandle<ReadModel>;
+    store: EventStore;
+    metrics: Metrics;
+    runner: ProjectionRunner;
+    views: ReadViews;
+    core: NonNullable<ApiDependencies['core']>;
+  },
+): Promise<{ closeApi: () => Promise<void>; address: string }> {
+  const { config, logger } = start;
+  const { database, store, metrics, runner, views, core } = deps;
+  const app = await buildServer(
+    {
+      version,
+      metrics,
+      readiness: readinessCheck({
+        maxLag: config.readyMaxLag,
+        pingDatabase: () => checkReachable(database),
+        headPosition: () => store.headPosition(),
+        projections: () => runner.status(),
+      }),
+      beforeMetricsScrape: async () => {
+        metrics.eventStoreHead.set(await store.headPosition());
+        const counts = await views.deliveryCounts();
+        for (const state of ['scheduled', 'attempting', 'waiting', 'succeeded', 'dead'])
+          metrics.deliveries.set({ state }, counts[state] ?? 0);
+      },
+      core,
+    },
+    httpServerOptions(config, logger),
+  );
+  let closing: Promise<void> | undefined;
+  const closeApi = () => {
+    closing ??= app.close();
+    return closing;
+  };
+  start.onStop(closeApi);
+  const address = await app.listen({ host: config.bindAddress, port: config.httpPort });
+  logger.info(
+    { address },
+    `HTTP API listening on ${address} (OpenAPI at ${address}/openapi.json, docs at ${address}/docs, metrics at ${address}/metrics)`,
+  );
+  return { closeApi, address };
 }
 
 /** The HTTP server's options: its logger, trusted proxies, connection and time limits, TLS. */
