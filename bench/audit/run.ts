@@ -35,31 +35,15 @@ import { applicationsProjection } from '../../src/projections/applications-view.
 import { auditProjection } from '../../src/projections/audit/write.js';
 import { merkleProjection } from '../../src/projections/merkle-tree.js';
 import type { Projection } from '../../src/projections/projection.js';
-import { DEFAULT_BATCH_SIZE, ProjectionRunner } from '../../src/projections/runner.js';
+import { ProjectionRunner } from '../../src/projections/runner.js';
 import { serverInstancesProjection } from '../../src/projections/server-instances.js';
 import { sessionsProjection } from '../../src/projections/sessions-view.js';
 import { usersProjection } from '../../src/projections/users-view.js';
 import { freePort } from '../../test/support/free-port.js';
-import {
-  fmt,
-  log,
-  machine,
-  parseOptions,
-  percentile,
-  runBench,
-  table,
-  withBenchDatabase,
-} from '../support/common.js';
+import { fmt, log, percentile, runLogBench, table } from '../support/common.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-const parseArguments = () =>
-  parseOptions('bench:audit', {
-    events: { env: 'BENCH_EVENTS', fallback: 10_000_000 },
-    batch: { env: 'BENCH_BATCH', fallback: DEFAULT_BATCH_SIZE },
-    runs: { env: 'BENCH_RUNS', fallback: 20 },
-  });
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic workload
@@ -437,16 +421,15 @@ async function runExport(base: string, token: string, format: 'csv' | 'ndjson') 
   ];
 }
 
-async function main(): Promise<void> {
-  const options = parseArguments();
-  await withBenchDatabase('audit', async ({ dir, url, db, store, onCleanup }) => {
-    const out: string[] = [
-      `Sluice audit benchmark, ${new Date().toISOString()}`,
-      machine(),
-      `events: ${fmt(options.events)}; runner batch: ${options.batch}; query rounds: ${options.runs}`,
-    ];
-    log(out.join('\n'));
-
+runLogBench(
+  'bench:audit',
+  'Sluice audit benchmark',
+  {
+    events: 10_000_000,
+    own: { runs: { env: 'BENCH_RUNS', fallback: 20 } },
+    describe: (o) => `query rounds: ${o.runs}`,
+  },
+  async (options, { dir, url, db, store, onCleanup }) => {
     log(`loading ${fmt(options.events)} events (4 writers, 1,000 events per append)`);
     const loaded = await load(store, options.events);
     const head = await store.headPosition();
@@ -541,7 +524,7 @@ async function main(): Promise<void> {
     log('exports');
     const exportRows = [await runExport(base, token, 'csv'), await runExport(base, token, 'ndjson')];
 
-    out.push(
+    return [
       table(
         `Load: ${fmt(loaded.events)} events in ${fmt(loaded.seconds, 1)} s (${fmt(loaded.events / loaded.seconds)} events/s appended)`,
         ['projection (alone, from 0)', 'events', 'seconds', 'events/s'],
@@ -562,9 +545,6 @@ async function main(): Promise<void> {
         ['format', 'rows', 'MiB', 'seconds', 'rows/s', 'RSS start MiB', 'RSS peak MiB', 'RSS end MiB'],
         exportRows,
       ),
-    );
-    process.stdout.write(`${out.join('\n')}\n`);
-  });
-}
-
-runBench('bench:audit', main);
+    ];
+  },
+);

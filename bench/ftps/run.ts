@@ -12,12 +12,13 @@
  * Prints a table of medians and FTPS/SFTP ratios; figures are for reading, never for assertions.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { curlFtp, lftpFtps } from '../../test/support/ftps-clients.js';
-import { spawnServer } from '../../test/support/server-process.js';
 import { type ClientResult, lftp, openSshBatch } from '../../test/support/sftp-clients.js';
+import { cpuOf } from '../support/processes.js';
+import { SluiceProcess } from '../support/sluice.js';
 
 const MiB = 1024 * 1024;
 const SMALL_BYTES = 4096;
@@ -52,43 +53,17 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** CPU seconds the Sluice process has used (user + system, from /proc). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-ftps-'));
   const password = randomBytes(12).toString('hex');
-  const adminPassword = randomBytes(12).toString('hex');
-  const server = await spawnServer({
-    env: { MFT_ADMIN_PASSWORD: adminPassword },
-    timeoutMs: 120_000,
-  });
+  await chmod(work, 0o755); // Sluice's data is in it, and its PostgreSQL runs as user postgres
+  const server = await SluiceProcess.start({ work });
   try {
-    const api = async (route: string, body: unknown, token?: string) => {
-      const res = await fetch(`${server.baseUrl}${route}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-        },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${route}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { token: string };
-    };
-    const admin = await api('/api/v1/sessions/open-immutable', {
-      userName: 'admin',
-      password: adminPassword,
-      applicationId: 1,
-      clientVersion: 'bench',
-    });
-    await api(
+    await server.api(
+      'POST',
       '/api/v1/users',
       { userName: 'bench', emailAddress: 'bench@example.com', password },
-      admin.token,
+      await server.adminToken(),
     );
     const big = randomBytes(bigMib * MiB);
     await writeFile(path.join(work, 'big.bin'), big);
@@ -99,7 +74,7 @@ async function main(): Promise<void> {
         randomBytes(SMALL_BYTES),
       );
     const home = path.join(server.dataDir, 'files', 'bench');
-    const sftpPort = Number(server.env.MFT_SFTP_PORT);
+    const sftpPort = server.sftpPort;
     const ftpsPort = Number(server.env.MFT_FTPS_PORT);
     const smallNames = (await readdir(path.join(work, 'small'))).sort();
     const url = (name: string) => `ftp://bench:${password}@127.0.0.1:${ftpsPort}/${name}`;
@@ -147,13 +122,13 @@ async function main(): Promise<void> {
       const order = round % 2 ? PROTOCOLS : [...PROTOCOLS].reverse();
       for (const [clientName, name] of CASES) {
         for (const p of order) {
-          const cpuBefore = await cpuSeconds(pid);
+          const cpuBefore = await cpuOf(pid);
           const started = process.hrtime.bigint();
           const result = await runs[clientName][name](p, round);
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           if (result.code !== 0)
             throw new Error(`${clientName} ${p} ${name}: ${result.stderr || result.stdout}`);
-          const cpu = (await cpuSeconds(pid)) - cpuBefore;
+          const cpu = (await cpuOf(pid)) - cpuBefore;
           const key = `${clientName}/${name}/${p}`;
           samples.set(key, [...(samples.get(key) ?? []), { seconds, cpu }]);
           log(`round ${round} ${key}: ${seconds.toFixed(2)} s, Sluice CPU ${cpu.toFixed(2)} s`);
@@ -190,9 +165,8 @@ async function main(): Promise<void> {
     for (const row of rows)
       console.log(row.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
   } finally {
-    await server.stop('SIGINT');
+    await server.stop();
     await rm(work, { recursive: true, force: true });
-    await rm(server.dataDir, { recursive: true, force: true });
   }
 }
 

@@ -14,31 +14,18 @@
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
  */
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { freePort } from '../../test/support/free-port.js';
 import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
 import { sha256File, writeRandomFile } from '../support/files.js';
+import { makeKey, sftpSession } from '../support/openssh.js';
 import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
-import {
-  alive,
-  cpuOf,
-  cpuOfLiveChildren,
-  cpuWithReaped,
-  run,
-  runClient,
-  sleep,
-  waitForExit,
-} from '../support/processes.js';
+import { cpuWithReaped, runClient, sleep } from '../support/processes.js';
+import { SluiceProcess } from '../support/sluice.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
 const SMALL_BYTES = 4096;
 
@@ -109,11 +96,9 @@ interface UploadedRecord {
   readonly size: number;
 }
 
+/** The running Sluice, the bench user's key and session, and the work directory. */
 class Sluice {
-  private child: ChildProcess | undefined;
-  readonly dataDir: string;
-  base = '';
-  sftpPort = 0;
+  private running: SluiceProcess | undefined;
   /** The bench user's session (OpenImmutable, application 2: the HTTP file API). */
   bearer = '';
   private cleaned: Promise<void> | undefined;
@@ -121,74 +106,24 @@ class Sluice {
   constructor(
     readonly work: string,
     readonly options: Options,
-  ) {
-    this.dataDir = path.join(work, 'sluice');
+  ) {}
+
+  get process(): SluiceProcess {
+    if (!this.running) throw new Error('Sluice is not started');
+    return this.running;
   }
 
   get key(): string {
     return path.join(this.work, 'user_ed25519');
   }
 
-  get logFile(): string {
-    return path.join(this.work, 'sluice.log');
-  }
-
   /** Where a file of the bench user's home folder is on this machine's disk. */
   local(file: string): string {
-    return path.join(this.dataDir, 'files', 'bench', file);
+    return this.process.local('bench', file);
   }
 
   async start(): Promise<void> {
-    await mkdir(this.dataDir);
-    await chmod(this.dataDir, 0o755); // the embedded PostgreSQL runs as user postgres
-    const [httpPort, sftpPort, pgPort] = [await freePort(), await freePort(), await freePort()];
-    const adminPassword = randomBytes(12).toString('hex');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MFT_')) env[k] = v;
-    Object.assign(env, {
-      MFT_DATA_DIR: this.dataDir,
-      MFT_HTTP_PORT: String(httpPort),
-      MFT_SFTP_PORT: String(sftpPort),
-      MFT_PG_PORT: String(pgPort),
-      MFT_BIND_ADDRESS: '127.0.0.1',
-      MFT_ADMIN_PASSWORD: adminPassword,
-      MFT_LOG_LEVEL: process.env.BENCH_SLUICE_LOG_LEVEL || 'warn',
-    });
-    const nodeArgs = ['--import', 'tsx'];
-    if (this.options.cpuProf) {
-      await mkdir(this.options.cpuProf, { recursive: true });
-      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProf}`);
-    }
-    const out = createWriteStream(this.logFile);
-    await once(out, 'open');
-    this.child = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', out, out],
-    });
-    this.base = `http://127.0.0.1:${httpPort}`;
-    this.sftpPort = sftpPort;
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      if (this.child.exitCode !== null) {
-        throw new Error(
-          `Sluice exited with ${this.child.exitCode}:\n${await readFile(this.logFile, 'utf8')}`,
-        );
-      }
-      const ready = await fetch(`${this.base}/readyz`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > deadline)
-        throw new Error(`Sluice not ready after 120 s:\n${await readFile(this.logFile, 'utf8')}`);
-      await sleep(250);
-    }
-    const admin = await this.api<{ token: string }>('POST', '/api/v1/sessions/open-immutable', {
-      userName: 'admin',
-      password: adminPassword,
-      applicationId: 1,
-    });
+    this.running = await SluiceProcess.start({ work: this.work, cpuProf: this.options.cpuProf });
     const password = randomBytes(12).toString('hex');
     await this.api(
       'POST',
@@ -199,75 +134,22 @@ class Sluice {
         password,
         sshPublicKeys: [(await readFile(`${this.key}.pub`, 'utf8')).trim()],
       },
-      admin.token,
+      await this.running.adminToken(),
     );
-    const session = await this.api<{ token: string }>('POST', '/api/v1/sessions/open-immutable', {
-      userName: 'bench',
-      password,
-      applicationId: 2,
-    });
-    this.bearer = session.token;
+    this.bearer = await this.running.signIn('bench', password, 2);
   }
 
-  async api<T>(method: string, route: string, body?: unknown, bearer = this.bearer): Promise<T> {
-    const response = await fetch(`${this.base}${route}`, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(bearer === '' ? {} : { authorization: `Bearer ${bearer}` }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+  api<T>(method: string, route: string, body?: unknown, bearer = this.bearer): Promise<T> {
+    return this.process.api<T>(method, route, body, bearer);
   }
 
   fileUrl(file: string): string {
-    return `${this.base}/api/v1/files/${file}`;
-  }
-
-  /** CPU seconds used so far: the node process, and its PostgreSQL (postmaster, reaped and live backends). */
-  async cpu(): Promise<{ total: number; pg: number }> {
-    const node = await cpuOf(this.child!.pid!);
-    const postmaster = await this.postmasterPid();
-    if (!(postmaster > 0)) return { total: node, pg: 0 };
-    const pgCpu = (await cpuWithReaped(postmaster)) + (await cpuOfLiveChildren(postmaster));
-    return { total: node + pgCpu, pg: pgCpu };
-  }
-
-  async rssMib(): Promise<number> {
-    const status = await readFile(`/proc/${this.child!.pid}/status`, 'utf8').catch(() => '');
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
-  }
-
-  private async postmasterPid(): Promise<number> {
-    const text = await readFile(path.join(this.dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '');
-    return Number(text.split('\n')[0]);
-  }
-
-  /** A query on Sluice's embedded PostgreSQL (user and database sluice, password in pg-password). */
-  async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
-    const password = (await readFile(path.join(this.dataDir, 'pg-password'), 'utf8')).trim();
-    const pidFile = await readFile(path.join(this.dataDir, 'pg', 'postmaster.pid'), 'utf8');
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: Number(pidFile.split('\n')[3]),
-      user: 'sluice',
-      password,
-      database: 'sluice',
-    });
-    await client.connect();
-    try {
-      return (await client.query<R>(text, values)).rows;
-    } finally {
-      await client.end();
-    }
+    return `${this.process.base}/api/v1/files/${file}`;
   }
 
   /** The FileUploaded events recorded for paths ending in `suffix` (newest first). */
   async uploaded(suffix: string): Promise<UploadedRecord[]> {
-    const rows = await this.query<{ protocol: string; sha256: string; size: string }>(
+    const rows = await this.process.query<{ protocol: string; sha256: string; size: string }>(
       `SELECT data->>'protocol' AS protocol, data->>'sha256' AS sha256, data->>'size' AS size
          FROM events WHERE type = 'FileUploaded' AND data->>'path' LIKE '%' || $1
         ORDER BY global_position DESC`,
@@ -278,7 +160,7 @@ class Sluice {
 
   /** Events by type and protocol. */
   async events(): Promise<Array<{ type: string; protocol: string; n: number }>> {
-    const rows = await this.query<{ type: string; protocol: string | null; n: string }>(
+    const rows = await this.process.query<{ type: string; protocol: string | null; n: string }>(
       `SELECT type, data->>'protocol' AS protocol, count(*) AS n FROM events GROUP BY 1, 2 ORDER BY 1, 2`,
     );
     return rows.map((r) => ({ type: r.type, protocol: r.protocol ?? '', n: Number(r.n) }));
@@ -291,30 +173,13 @@ class Sluice {
       log(
         `Sluice events so far: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
       );
-    const text = await readFile(this.logFile, 'utf8').catch(() => '');
-    const lines = text.trimEnd().split('\n').slice(-40);
-    if (text) log(`Sluice log (last ${lines.length} lines):\n${lines.join('\n')}`);
+    await this.running?.logTail();
   }
 
-  /** Stops Sluice (and its PostgreSQL if it did not) and removes the work directory; idempotent. */
+  /** Stops Sluice and removes the work directory; idempotent. */
   cleanup(): Promise<void> {
     this.cleaned ??= (async () => {
-      const child = this.child;
-      if (child && child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        if (!(await waitForExit(child, 60_000))) {
-          log('Sluice did not stop within 60 s: killing it');
-          child.kill('SIGKILL');
-          await waitForExit(child, 5_000);
-        }
-      }
-      const postmaster = await this.postmasterPid();
-      if (postmaster > 0 && alive(postmaster)) {
-        try {
-          process.kill(postmaster, 'SIGINT'); // fast shutdown
-        } catch {}
-        for (let i = 0; i < 100 && alive(postmaster); i++) await sleep(100);
-      }
+      await this.running?.stop();
       if (this.options.keep) log(`kept ${this.work}`);
       else await rm(this.work, { recursive: true, force: true });
     })();
@@ -360,40 +225,17 @@ function curlResults(out: string): CurlResult[] {
 }
 
 class SftpClient {
-  private batches = 0;
   constructor(private readonly sluice: Sluice) {}
 
   /** One `sftp -b` session running these commands. */
   async session(commands: readonly string[]): Promise<void> {
-    const batch = path.join(this.sluice.work, `batch-${++this.batches}`);
-    await writeFile(batch, `${commands.join('\n')}\n`);
-    const env = { ...process.env };
-    delete env.SSH_AUTH_SOCK; // offer the bench key only
-    try {
-      await runClient(
-        'sftp',
-        [
-          '-o',
-          'LogLevel=ERROR',
-          '-F',
-          '/dev/null', // no ~/.ssh/config: the client's defaults
-          '-b',
-          batch,
-          '-o',
-          'StrictHostKeyChecking=no',
-          '-o',
-          'UserKnownHostsFile=/dev/null',
-          '-i',
-          this.sluice.key,
-          '-P',
-          String(this.sluice.sftpPort),
-          'bench@127.0.0.1',
-        ],
-        env,
-      );
-    } finally {
-      await rm(batch, { force: true });
-    }
+    const login = {
+      key: this.sluice.key,
+      port: this.sluice.process.sftpPort,
+      user: 'bench',
+      label: 'Sluice',
+    };
+    await sftpSession(this.sluice.work, login, commands);
   }
 }
 
@@ -556,7 +398,7 @@ function cases(sluice: Sluice, sftp: SftpClient, o: Options, bigSha: () => strin
       after: async (p, round) => {
         const dir = smallDir(p, round);
         for (let i = 1; i <= o.small; i++) await expectSize(sluice.local(`${dir}/f${i}`), SMALL_BYTES);
-        const rows = await sluice.query<{ n: string }>(
+        const rows = await sluice.process.query<{ n: string }>(
           `SELECT count(*) AS n FROM events WHERE type = 'FileUploaded' AND data->>'protocol' = $1
               AND data->>'path' LIKE '%/' || $2 || '/%'`,
           [p, dir],
@@ -572,13 +414,13 @@ function cases(sluice: Sluice, sftp: SftpClient, o: Options, bigSha: () => strin
 async function measure(sluice: Sluice, spec: CaseSpec, p: Protocol, round: number): Promise<Sample> {
   await spec.before(p, round);
   execFileSync('sync'); // the previous case's dirty pages are not written back during this one
-  const server0 = await sluice.cpu();
+  const server0 = await sluice.process.cpu();
   const client0 = await cpuWithReaped('self');
   const t0 = performance.now();
   const amount = await spec.timed(p, round);
   const seconds = (performance.now() - t0) / 1000;
   await sleep(200); // let the last PostgreSQL work settle into the CPU figures
-  const server1 = await sluice.cpu();
+  const server1 = await sluice.process.cpu();
   const clientCpu = (await cpuWithReaped('self')) - client0;
   await spec.after(p, round);
   return {
@@ -611,7 +453,7 @@ async function main(): Promise<void> {
   let started = false;
   try {
     log(`bench/http-files: ${work}; load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', sluice.key]);
+    makeKey(sluice.key);
     let bigSha = '';
     if (o.cases.includes('upload') || o.cases.includes('download')) {
       log(`writing a ${o.bigMib} MiB random file`);
@@ -639,7 +481,7 @@ async function main(): Promise<void> {
           log(
             `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${figure(s.rate).padStart(6)} ${spec.unit}  ` +
               `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
-              `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.rssMib()).toFixed(0)} MiB`,
+              `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.process.rssMib()).toFixed(0)} MiB`,
           );
         }
         if (spec.name === 'download' || (spec.name === 'upload' && !o.cases.includes('download'))) {

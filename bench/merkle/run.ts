@@ -42,24 +42,8 @@ import {
   storedLeaves,
 } from '../../src/projections/merkle-proofs.js';
 import { merkleProjection } from '../../src/projections/merkle-tree.js';
-import { DEFAULT_BATCH_SIZE, ProjectionRunner } from '../../src/projections/runner.js';
-import {
-  fmt,
-  log,
-  machine,
-  parseOptions,
-  percentile,
-  runBench,
-  table,
-  withBenchDatabase,
-} from '../support/common.js';
-
-const parseArguments = () =>
-  parseOptions('bench:merkle', {
-    events: { env: 'BENCH_EVENTS', fallback: 1_000_000 },
-    batch: { env: 'BENCH_BATCH', fallback: DEFAULT_BATCH_SIZE },
-    proofs: { env: 'BENCH_PROOFS', fallback: 500 },
-  });
+import { ProjectionRunner } from '../../src/projections/runner.js';
+import { fmt, log, percentile, runLogBench, table } from '../support/common.js';
 
 const CHUNK = 100_000;
 const PAGE = 5000;
@@ -122,16 +106,15 @@ function latencyRow(name: string, ms: number[]): string[] {
   ];
 }
 
-async function main(): Promise<void> {
-  const options = parseArguments();
-  await withBenchDatabase('merkle', async ({ db, store, onCleanup }) => {
-    const out: string[] = [
-      `Sluice Merkle tree benchmark, ${new Date().toISOString()}`,
-      machine(),
-      `events: ${fmt(options.events)}; runner batch: ${options.batch}; proofs: ${options.proofs} of each kind`,
-    ];
-    log(out.join('\n'));
-
+runLogBench(
+  'bench:merkle',
+  'Sluice Merkle tree benchmark',
+  {
+    events: 1_000_000,
+    own: { proofs: { env: 'BENCH_PROOFS', fallback: 500 } },
+    describe: (o) => `proofs: ${o.proofs} of each kind`,
+  },
+  async (options, { db, store, onCleanup }) => {
     log(`loading ${fmt(options.events)} events`);
     const loadSeconds = await load(db, options.events);
     await sql`CHECKPOINT`.execute(db);
@@ -236,7 +219,7 @@ async function main(): Promise<void> {
       FROM pg_class WHERE relname IN ('events', 'merkle_leaves', 'merkle_nodes', 'merkle_frontier')
       ORDER BY pg_total_relation_size(oid) DESC`.execute(db);
 
-    out.push(
+    return [
       table(
         `Load: ${fmt(n)} events in ${fmt(loadSeconds, 1)} s (INSERT … SELECT, not through the port)`,
         ['step', 'seconds', 'events/s', 'note'],
@@ -255,9 +238,6 @@ async function main(): Promise<void> {
         ['table', 'table', 'indexes', 'total'],
         sizes.rows.map((r) => [r.name, r.table, r.indexes, r.total]),
       ),
-    );
-    process.stdout.write(`${out.join('\n')}\n`);
-  });
-}
-
-runBench('bench:merkle', main);
+    ];
+  },
+);

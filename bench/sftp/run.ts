@@ -17,32 +17,30 @@
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
  */
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import type pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
 import { proftpdSftpBase } from '../../test/support/proftpd-server.js';
 import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
 import { writeRandomFile } from '../support/files.js';
-import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
 import {
-  alive,
-  cpuOf,
-  cpuOfLiveChildren,
-  cpuWithReaped,
-  run,
-  sleep,
-  waitForExit,
-} from '../support/processes.js';
+  type BenchSshd,
+  exists,
+  makeKey,
+  requireFile,
+  type SftpLogin,
+  sftpSession,
+  sshVersion,
+  startSshd,
+} from '../support/openssh.js';
+import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
+import { cpuWithReaped, run, sleep } from '../support/processes.js';
+import { SluiceProcess } from '../support/sluice.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SSHD = '/usr/sbin/sshd';
 const MiB = 1024 * 1024;
 /** How long PostgreSQL may hold back an idle backend's statistics (PGSTAT_IDLE_INTERVAL), plus margin. */
 const STATS_SETTLE_MS = 11_000;
@@ -120,22 +118,10 @@ function parseOptions(): Options {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers
-
-/** `ssh -V` prints to stderr; sshd and sftp come from the same package. */
-function sshVersion(): string {
-  const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
-  return `${r.stderr ?? ''}${r.stdout ?? ''}`.trim() || 'OpenSSH';
-}
-
-// ---------------------------------------------------------------------------------------------
 // The servers
 
-interface Target {
+interface Target extends SftpLogin {
   readonly name: ServerName;
-  readonly label: string;
-  readonly port: number;
-  readonly user: string;
   /** How the client names a file in the server's upload directory. */
   remote(file: string): string;
   /** Where that file is on this machine's disk. */
@@ -149,10 +135,8 @@ interface Probe {
 
 class Bench {
   readonly work: string;
-  private sshdPidFile: string | undefined;
-  private sluice: ChildProcess | undefined;
-  private sluiceDataDir: string | undefined;
-  private sluiceLog: WriteStream | undefined;
+  private sshd: BenchSshd | undefined;
+  private sluice: SluiceProcess | undefined;
   private cleaned: Promise<void> | undefined;
 
   constructor(
@@ -169,8 +153,7 @@ class Bench {
   /** Client key (shared by the servers), host keys, test files. */
   async prepare(): Promise<void> {
     const o = this.options;
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', this.key]);
-    run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(this.work, 'host_ed25519')]);
+    makeKey(this.key);
     if (o.servers.includes('proftpd')) {
       // mod_sftp reads PEM host keys and RFC 4716 authorized keys.
       run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-m', 'PEM', '-N', '', '-f', this.proftpdHostKey]);
@@ -203,8 +186,8 @@ class Bench {
 
   /** ProFTPD standalone with mod_sftp only (Debian proftpd-core + proftpd-mod-crypto), key sign-in as root. */
   async startProftpd(): Promise<Target> {
-    await access(PROFTPD, 'is missing: apt-get install -y proftpd-core proftpd-mod-crypto');
-    await access('/usr/lib/proftpd/mod_sftp.so', 'is missing: apt-get install -y proftpd-mod-crypto');
+    await requireFile(PROFTPD, 'is missing: apt-get install -y proftpd-core proftpd-mod-crypto');
+    await requireFile('/usr/lib/proftpd/mod_sftp.so', 'is missing: apt-get install -y proftpd-mod-crypto');
     const port = await freePort();
     const dir = path.join(this.work, 'dst-proftpd');
     await mkdir(dir);
@@ -241,6 +224,7 @@ class Bench {
     return {
       name: 'proftpd',
       label: `ProFTPD ${version} mod_sftp`.replace(/\s+/g, ' '),
+      key: this.key,
       port,
       user: 'root',
       remote: (file) => path.join(dir, file),
@@ -249,41 +233,15 @@ class Bench {
   }
 
   async startOpenSsh(): Promise<Target> {
-    await access(SSHD, 'is missing: apt-get install -y openssh-server');
-    const port = await freePort();
     const dir = path.join(this.work, 'dst-openssh');
     await mkdir(dir);
-    await mkdir('/run/sshd', { recursive: true });
-    const authorized = path.join(this.work, 'authorized_keys');
-    await writeFile(authorized, await readFile(`${this.key}.pub`), { mode: 0o600 });
-    this.sshdPidFile = path.join(this.work, 'sshd.pid');
-    const config = path.join(this.work, 'sshd_config');
-    await writeFile(
-      config,
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${path.join(this.work, 'host_ed25519')}`,
-        `AuthorizedKeysFile ${authorized}`,
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'PermitRootLogin yes',
-        'StrictModes no',
-        'UsePAM no',
-        // The default 10:30:100 drops unauthenticated connections beyond 10: the concurrent case
-        // opens them all at once.
-        `MaxStartups ${Math.max(100, this.options.sessions * 2)}`,
-        'Subsystem sftp internal-sftp',
-        `PidFile ${this.sshdPidFile}`,
-        '',
-      ].join('\n'),
-    );
-    run(SSHD, ['-f', config, '-E', path.join(this.work, 'sshd.log')]);
-    for (let i = 0; i < 50 && !(await exists(this.sshdPidFile)); i++) await sleep(100);
+    // The concurrent case opens all its sessions at once.
+    this.sshd = await startSshd(this.work, this.key, Math.max(100, this.options.sessions * 2));
     return {
       name: 'openssh',
       label: `OpenSSH (${sshVersion().split(',')[0]}, internal-sftp)`,
-      port,
+      key: this.key,
+      port: this.sshd.port,
       user: 'root',
       remote: (file) => path.join(dir, file),
       local: (file) => path.join(dir, file),
@@ -291,104 +249,55 @@ class Bench {
   }
 
   async startSluice(): Promise<Target> {
-    const dataDir = path.join(this.work, 'sluice');
-    await mkdir(dataDir);
-    await chmod(dataDir, 0o755); // the embedded PostgreSQL runs as user postgres
-    this.sluiceDataDir = dataDir;
-    const [httpPort, sftpPort, pgPort] = [await freePort(), await freePort(), await freePort()];
-    const password = randomBytes(12).toString('hex');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MFT_')) env[k] = v;
-    Object.assign(env, {
-      MFT_DATA_DIR: dataDir,
-      MFT_HTTP_PORT: String(httpPort),
-      MFT_SFTP_PORT: String(sftpPort),
-      MFT_PG_PORT: String(pgPort),
-      MFT_BIND_ADDRESS: '127.0.0.1',
-      MFT_ADMIN_PASSWORD: password,
-      MFT_LOG_LEVEL: process.env.BENCH_SLUICE_LOG_LEVEL || 'warn',
-      // The default (10 per user) would refuse most of the concurrent sessions.
-      MFT_SFTP_MAX_CONNECTIONS_PER_USER: String(Math.max(10, this.options.sessions * 2)),
-      // As sshd's MaxStartups: the default (20 waiting to sign in from one address) refuses
-      // some of the concurrent sessions, all from 127.0.0.1, when handshakes are slow.
-      MFT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS: String(Math.max(20, this.options.sessions * 2)),
+    const sluice = await SluiceProcess.start({
+      work: this.work,
+      env: {
+        // The default (10 per user) would refuse most of the concurrent sessions.
+        MFT_SFTP_MAX_CONNECTIONS_PER_USER: String(Math.max(10, this.options.sessions * 2)),
+        // As sshd's MaxStartups: the default (20 waiting to sign in from one address) refuses
+        // some of the concurrent sessions, all from 127.0.0.1, when handshakes are slow.
+        MFT_SSH_MAX_UNAUTHENTICATED_PER_ADDRESS: String(Math.max(20, this.options.sessions * 2)),
+      },
+      nodeOptions: this.options.nodeOptions,
+      cpuProf: this.options.cpuProf,
     });
-    const nodeArgs = ['--import', 'tsx', ...this.options.nodeOptions];
-    if (this.options.cpuProf) {
-      await mkdir(this.options.cpuProf, { recursive: true });
-      nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${this.options.cpuProf}`);
-    }
-    const logFile = path.join(this.work, 'sluice.log');
-    const out = createWriteStream(logFile);
-    await once(out, 'open');
-    this.sluiceLog = out;
-    this.sluice = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', out, out],
-    });
-    const base = `http://127.0.0.1:${httpPort}`;
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      if (this.sluice.exitCode !== null) {
-        throw new Error(`Sluice exited with ${this.sluice.exitCode}:\n${await readFile(logFile, 'utf8')}`);
-      }
-      const ready = await fetch(`${base}/readyz`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-      if (ready) break;
-      if (Date.now() > deadline)
-        throw new Error(`Sluice not ready after 120 s:\n${await readFile(logFile, 'utf8')}`);
-      await sleep(250);
-    }
-    const session = await api<{ token: string }>(base, 'POST', '/api/v1/sessions/open-immutable', undefined, {
-      userName: 'admin',
-      password,
-      applicationId: 1,
-    });
+    this.sluice = sluice;
     const publicKey = (await readFile(`${this.key}.pub`, 'utf8')).trim();
-    await api(base, 'POST', '/api/v1/users', session.token, {
-      userName: 'bench',
-      emailAddress: 'bench@example.com',
-      sshPublicKeys: [publicKey],
-    });
-    const home = path.join(dataDir, 'files', 'bench');
+    await sluice.api(
+      'POST',
+      '/api/v1/users',
+      { userName: 'bench', emailAddress: 'bench@example.com', sshPublicKeys: [publicKey] },
+      await sluice.adminToken(),
+    );
     return {
       name: 'sluice',
       label: 'Sluice',
-      port: sftpPort,
+      key: this.key,
+      port: sluice.sftpPort,
       user: 'bench',
       remote: (file) => file,
-      local: (file) => path.join(home, file),
+      local: (file) => sluice.local('bench', file),
     };
   }
 
   /**
    * CPU seconds used so far by a server. OpenSSH: the listening sshd and every per-connection
    * process it forked (each reaps its own children, so their time adds up in the listener's
-   * cutime/cstime once a session ends). Sluice: the node process, the PostgreSQL postmaster
-   * with its reaped children, and its live backends.
+   * cutime/cstime once a session ends). ProFTPD likewise. Sluice: the node process, the
+   * PostgreSQL postmaster with its reaped children, and its live backends.
    */
   async serverCpu(name: ServerName): Promise<{ total: number; pg: number }> {
-    if (name === 'openssh' || name === 'proftpd') {
-      // Both fork a process per connection from the listener, which reaps it.
-      const pidFile = name === 'openssh' ? this.sshdPidFile! : this.proftpdPidFile!;
-      const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (name === 'openssh') return { total: await this.sshd!.cpu(), pg: 0 };
+    if (name === 'proftpd') {
+      const pid = Number((await readFile(this.proftpdPidFile!, 'utf8')).trim());
       return { total: await cpuWithReaped(pid), pg: 0 };
     }
-    const node = await cpuOf(this.sluice!.pid!);
-    const pidFile = path.join(this.sluiceDataDir!, 'pg', 'postmaster.pid');
-    const postmaster = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
-    if (!(postmaster > 0)) return { total: node, pg: 0 };
-    const pg = (await cpuWithReaped(postmaster)) + (await cpuOfLiveChildren(postmaster));
-    return { total: node + pg, pg };
+    return this.sluice!.cpu();
   }
 
   /** Resident memory of the Sluice node process, MiB (a leak shows as growth between cases). */
-  async sluiceRssMib(): Promise<number> {
-    const status = await readFile(`/proc/${this.sluice!.pid}/status`, 'utf8').catch(() => '');
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  sluiceRssMib(): Promise<number> {
+    return this.sluice!.rssMib();
   }
 
   private statsClient: pg.Client | undefined;
@@ -400,7 +309,7 @@ class Bench {
    * within 10 s: callers wait STATS_SETTLE_MS after the work before reading.
    */
   async sluiceTransactions(): Promise<number> {
-    this.statsClient ??= await this.sluiceClient();
+    this.statsClient ??= await this.sluice!.pgClient();
     const result = await this.statsClient.query<{ n: string }>(
       'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
     );
@@ -410,97 +319,32 @@ class Bench {
 
   private statsQueries = 0;
 
-  private async sluiceClient(): Promise<pg.Client> {
-    const dataDir = this.sluiceDataDir!;
-    const password = (await readFile(path.join(dataDir, 'pg-password'), 'utf8')).trim();
-    const pgPort = Number(
-      (await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3] ?? Number.NaN,
-    );
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: pgPort,
-      user: 'sluice',
-      password,
-      database: 'sluice',
-    });
-    client.on('error', () => {}); // a server going away fails the query instead
-    await client.connect();
-    return client;
-  }
-
   /** Events in Sluice's store by type, read straight from the embedded PostgreSQL. */
-  async sluiceEvents(): Promise<Map<string, number>> {
-    const dataDir = this.sluiceDataDir!;
-    const password = (await readFile(path.join(dataDir, 'pg-password'), 'utf8')).trim();
-    const pgPort = Number(
-      (await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[3] ?? Number.NaN,
-    );
-    const client = new pg.Client({
-      host: '127.0.0.1',
-      port: pgPort,
-      user: 'sluice',
-      password,
-      database: 'sluice',
-    });
-    client.on('error', () => {}); // a server going away fails the query instead
-    await client.connect();
-    try {
-      const result = await client.query<{ type: string; n: string }>(
-        'SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY type',
-      );
-      return new Map(result.rows.map((r) => [r.type, Number(r.n)]));
-    } finally {
-      await client.end();
-    }
+  sluiceEvents(): Promise<Map<string, number>> {
+    return this.sluice!.eventsByType();
   }
 
   /** After a failure: Sluice's events by type and the end of its log, before they are removed. */
   async explainFailure(): Promise<void> {
     // Interrupted: the servers are being stopped, which is what made the measurement fail.
-    if (!this.sluiceDataDir || this.cleaned) return;
+    if (!this.sluice || this.cleaned) return;
     const events = await this.sluiceEvents().catch(() => undefined);
     if (events) log(`Sluice events so far: ${[...events].map(([type, n]) => `${type} ${n}`).join(', ')}`);
-    const text = await readFile(path.join(this.work, 'sluice.log'), 'utf8').catch(() => '');
-    const lines = text.trimEnd().split('\n').slice(-40);
-    if (text) log(`Sluice log (last ${lines.length} lines):\n${lines.join('\n')}`);
+    await this.sluice.logTail();
   }
 
-  /** Stops both servers and removes the temporary directory; safe to call more than once. */
+  /** Stops the servers and removes the temporary directory; safe to call more than once. */
   cleanup(): Promise<void> {
     this.cleaned ??= (async () => {
       await this.statsClient?.end().catch(() => undefined);
-      for (const pidFile of [this.sshdPidFile, this.proftpdPidFile]) {
-        if (!pidFile) continue;
-        const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
-        if (pid > 0) {
-          try {
-            process.kill(pid, 'SIGTERM');
-          } catch {}
-        }
+      await this.sshd?.stop();
+      const pid = Number((await readFile(this.proftpdPidFile ?? '', 'utf8').catch(() => '')).trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {}
       }
-      const sluice = this.sluice;
-      if (sluice && sluice.exitCode === null && sluice.signalCode === null) {
-        sluice.kill('SIGTERM');
-        if (!(await waitForExit(sluice, 60_000))) {
-          log('Sluice did not stop within 60 s: killing it');
-          sluice.kill('SIGKILL');
-          await waitForExit(sluice, 5_000);
-        }
-      }
-      if (this.sluiceDataDir) {
-        // If Sluice could not stop its embedded PostgreSQL, stop it here.
-        const text = await readFile(path.join(this.sluiceDataDir, 'pg', 'postmaster.pid'), 'utf8').catch(
-          () => '',
-        );
-        const pid = Number(text.split('\n')[0]);
-        if (pid > 0 && alive(pid)) {
-          try {
-            process.kill(pid, 'SIGINT'); // fast shutdown
-          } catch {}
-          for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
-        }
-      }
-      this.sluiceLog?.end();
+      await this.sluice?.stop();
       if (this.options.keep) log(`kept ${this.work}`);
       else await rm(this.work, { recursive: true, force: true });
     })();
@@ -508,91 +352,15 @@ class Bench {
   }
 }
 
-async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function access(file: string, message: string): Promise<void> {
-  if (!(await exists(file))) throw new UsageError(`${file} ${message}`);
-}
-
-async function api<T>(
-  base: string,
-  method: string,
-  route: string,
-  bearer: string | undefined,
-  body: unknown,
-): Promise<T> {
-  const response = await fetch(`${base}${route}`, {
-    method,
-    headers: {
-      'content-type': 'application/json',
-      ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The client: OpenSSH `sftp -b`, defaults (no -B/-R), public key, no known_hosts
 
 class Client {
-  private batches = 0;
   constructor(private readonly bench: Bench) {}
 
-  private args(target: Target, batchFile: string, extra: readonly string[] = []): string[] {
-    return [
-      // Not -q: that also silences ssh's own error messages. LogLevel=ERROR drops only the
-      // "Permanently added" warning each session would print.
-      ...(extra.length > 0 ? extra : ['-o', 'LogLevel=ERROR']),
-      '-F',
-      '/dev/null', // no ~/.ssh/config: the client's defaults
-      '-b',
-      batchFile,
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-i',
-      this.bench.key,
-      '-P',
-      String(target.port),
-      `${target.user}@127.0.0.1`,
-    ];
-  }
-
-  private env(): NodeJS.ProcessEnv {
-    const env = { ...process.env };
-    delete env.SSH_AUTH_SOCK; // offer the bench key only
-    return env;
-  }
-
   /** Runs one session with this batch; resolves with its stderr, rejects if sftp failed. */
-  async session(target: Target, commands: readonly string[], extra: readonly string[] = []): Promise<string> {
-    const batchFile = path.join(this.bench.work, `batch-${++this.batches}`);
-    await writeFile(batchFile, `${commands.join('\n')}\n`);
-    const child = spawn('sftp', this.args(target, batchFile, extra), {
-      env: this.env(),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    await rm(batchFile, { force: true });
-    if (code !== 0) {
-      throw new Error(
-        `sftp to ${target.label} failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
-      );
-    }
-    return stderr;
+  session(target: Target, commands: readonly string[], extra: readonly string[] = []): Promise<string> {
+    return sftpSession(this.bench.work, target, commands, extra);
   }
 
   /** The cipher the client got and the request sizes it chose (from `sftp -vvv`). */

@@ -11,11 +11,12 @@
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
  */
 
-import { rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import ssh2 from 'ssh2';
-import { spawnServer } from '../../test/support/server-process.js';
+import { SluiceProcess } from '../support/sluice.js';
 
 const ADMIN_PASSWORD = 'bench-admin-password';
 const PASSWORD = 'bench-real-password';
@@ -200,13 +201,15 @@ interface Row {
 
 async function run(setting: Setting): Promise<{ rows: Row[]; attackers: string }> {
   progress(`${setting}: starting Sluice (embedded PostgreSQL)`);
-  const server = await spawnServer({
+  const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-signin-flood-'));
+  await chmod(work, 0o755); // Sluice's data is in it, and its PostgreSQL runs as user postgres
+  const server = await SluiceProcess.start({
+    work,
     env: { MFT_ADMIN_PASSWORD: ADMIN_PASSWORD, ...SETTINGS[setting] },
-    timeoutMs: 120_000,
   });
   try {
-    const base = server.baseUrl;
-    const sshPort = Number(server.env.MFT_SFTP_PORT);
+    const base = server.base;
+    const sshPort = server.sftpPort;
     const admin = await request(base, 'POST', '/api/v1/sessions/open-immutable', {
       userName: 'admin',
       password: ADMIN_PASSWORD,
@@ -243,8 +246,8 @@ async function run(setting: Setting): Promise<{ rows: Row[]; attackers: string }
       attackers: `${setting}: ${attempts} attacker attempts (${outcomes})`,
     };
   } finally {
-    await server.stop('SIGINT');
-    await rm(server.dataDir, { recursive: true, force: true });
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
   }
 }
 

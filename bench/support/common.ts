@@ -15,6 +15,7 @@ import { eventStoreMigrations } from '../../src/adapters/eventstore/postgres/mig
 import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postgres-event-store.js';
 import { readModelMigrations } from '../../src/adapters/readmodel/migrations/index.js';
 import type { ReadModel } from '../../src/adapters/readmodel/schema.js';
+import { DEFAULT_BATCH_SIZE } from '../../src/projections/runner.js';
 import { freePort } from '../../test/support/free-port.js';
 
 /** A wrong argument: the benchmark prints it alone and exits 2. */
@@ -185,5 +186,42 @@ export function runBench(script: string, main: () => Promise<void>): void {
       `${script}: ${error instanceof UsageError ? error.message : String(error instanceof Error ? error.stack : error)}\n`,
     );
     process.exit(error instanceof UsageError ? 2 : 1);
+  });
+}
+
+type OptionSpec = { readonly env: string; readonly fallback: number };
+
+/**
+ * The benchmarks over a loaded log (audit, merkle): `--events` (default `events`), `--batch`
+ * (the projection runner's, the server's by default) and their `own` options; a throw-away
+ * database; a header (title, machine, the options) logged first and heading the figures that
+ * `work` returns, printed at the end.
+ */
+export function runLogBench<K extends string>(
+  script: string,
+  title: string,
+  spec: {
+    readonly events: number;
+    readonly own: Record<K, OptionSpec>;
+    describe(options: Record<K, number>): string;
+  },
+  work: (options: Record<K | 'events' | 'batch', number>, bench: BenchDatabase) => Promise<string[]>,
+): void {
+  runBench(script, async () => {
+    const options = parseOptions<K | 'events' | 'batch'>(script, {
+      events: { env: 'BENCH_EVENTS', fallback: spec.events },
+      batch: { env: 'BENCH_BATCH', fallback: DEFAULT_BATCH_SIZE },
+      ...spec.own,
+    } as Record<K | 'events' | 'batch', OptionSpec>);
+    await withBenchDatabase(script.replace(/^bench:/, ''), async (bench) => {
+      const out = [
+        `${title}, ${new Date().toISOString()}`,
+        machine(),
+        `events: ${fmt(options.events)}; runner batch: ${options.batch}; ${spec.describe(options)}`,
+      ];
+      log(out.join('\n'));
+      out.push(...(await work(options, bench)));
+      process.stdout.write(`${out.join('\n')}\n`);
+    });
   });
 }
