@@ -16,11 +16,11 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
-import { sha256File, writeRandomFile } from '../support/files.js';
+import { expectSize, sha256File, writeRandomFile } from '../support/files.js';
 import { makeKey, sftpSession } from '../support/openssh.js';
 import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
 import { cpuWithReaped, runClient, sleep } from '../support/processes.js';
@@ -263,11 +263,6 @@ interface CaseSpec {
   timed(protocol: Protocol, round: number): Promise<number>;
   /** Untimed check that the work really happened, and clean-up. */
   after(protocol: Protocol, round: number): Promise<void>;
-}
-
-async function expectSize(file: string, bytes: number): Promise<void> {
-  const s = await stat(file).catch(() => undefined);
-  if (s?.size !== bytes) throw new Error(`${file}: expected ${bytes} bytes, found ${s?.size ?? 'no file'}`);
 }
 
 /** Checks that Sluice recorded exactly one FileUploaded for this name, by this protocol, with this content. */

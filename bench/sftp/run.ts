@@ -19,14 +19,14 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
 import { proftpdSftpBase } from '../../test/support/proftpd-server.js';
 import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
-import { writeRandomFile } from '../support/files.js';
+import { expectSize, writeRandomFile } from '../support/files.js';
 import {
   type BenchSshd,
   exists,
@@ -413,11 +413,6 @@ interface CaseSpec {
   timed(target: Target): Promise<number>;
   /** Untimed check that the work really happened. */
   after(target: Target): Promise<void>;
-}
-
-async function expectSize(file: string, bytes: number): Promise<void> {
-  const s = await stat(file).catch(() => undefined);
-  if (s?.size !== bytes) throw new Error(`${file}: expected ${bytes} bytes, found ${s?.size ?? 'no file'}`);
 }
 
 function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {

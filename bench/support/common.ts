@@ -128,13 +128,13 @@ export interface BenchDatabase {
 }
 
 /**
- * Runs `work` on a throw-away embedded PostgreSQL (default settings and durability) in a new
- * directory under the temp dir, with the event store and the read model migrated; stops it and
- * removes the directory afterwards, also on Ctrl-C.
+ * Runs `work` with a new directory under the temp dir (`sluice-bench-<name>-…`, open to others:
+ * an embedded PostgreSQL in it runs as user postgres) and the clean-up steps it adds; runs them
+ * newest first and removes the directory afterwards, also on Ctrl-C.
  */
-export async function withBenchDatabase<T>(
+export async function withWorkDir<T>(
   name: string,
-  work: (bench: BenchDatabase) => Promise<T>,
+  work: (dir: string, onCleanup: (cleanup: () => Promise<void>) => void) => Promise<T>,
 ): Promise<T> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `sluice-bench-${name}-`));
   await chmod(dir, 0o755);
@@ -144,39 +144,44 @@ export async function withBenchDatabase<T>(
     await rm(dir, { recursive: true, force: true });
   };
   const onSignal = () => {
-    log('interrupted: stopping PostgreSQL and removing its directory');
+    log('interrupted: stopping what was started and removing its directory');
     void cleanup().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    return await work(dir, (step) => cleanups.push(step));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
+  }
+}
+
+/**
+ * Runs `work` on a throw-away embedded PostgreSQL (default settings and durability) in a new
+ * directory under the temp dir, with the event store and the read model migrated; stops it and
+ * removes the directory afterwards, also on Ctrl-C.
+ */
+export function withBenchDatabase<T>(name: string, work: (bench: BenchDatabase) => Promise<T>): Promise<T> {
+  return withWorkDir(name, async (dir, onCleanup) => {
     log(`starting embedded PostgreSQL in ${dir}`);
     const server = await startEmbeddedPostgres({
       dataDir: path.join(dir, 'data'),
       port: await freePort(),
       database: 'sluice',
     });
-    cleanups.push(() => server.stop());
+    onCleanup(() => server.stop());
     const handle = openDatabase<ReadModel>(server.url, { max: 20 });
-    cleanups.push(() => handle.db.destroy());
+    onCleanup(() => handle.db.destroy());
     await migrate(handle.db, { name: 'eventstore', migrations: eventStoreMigrations });
     await migrate(handle.db, { name: 'readmodel', migrations: readModelMigrations });
     const notifier = new AppendNotifier(server.url);
     await notifier.start();
     const store = new PostgresEventStore({ db: handle.db, notifier });
-    cleanups.push(() => store.close());
-    return await work({
-      dir,
-      url: server.url,
-      db: handle.db,
-      store,
-      onCleanup: (step) => cleanups.push(step),
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await cleanup();
-  }
+    onCleanup(() => store.close());
+    return work({ dir, url: server.url, db: handle.db, store, onCleanup });
+  });
 }
 
 /** Runs a benchmark's main: a usage error prints alone (exit 2), anything else with its stack (exit 1). */
