@@ -29,6 +29,7 @@ import { createMetrics, type Metrics } from './adapters/metrics/metrics.js';
 import { notificationChannels } from './adapters/notify/channels.js';
 import { openStorage } from './adapters/open-storage.js';
 import { sendFile } from './adapters/outbound-sftp/send-file.js';
+import { definitionProblems } from './adapters/outbound-sftp/target.js';
 import { Argon2Hasher } from './adapters/passwords/argon2-hasher.js';
 import type { ReadModel } from './adapters/readmodel/schema.js';
 import { ConnectionRegistry } from './adapters/sftp/connection-registry.js';
@@ -643,8 +644,8 @@ function startDeliveries(
   worker.start();
   start.onStop(() => worker.stop());
   return {
-    flows: new FlowService({ store, ids, secrets, users }),
-    notifiers: new NotifierService({ store, ids, secrets }),
+    flows: new FlowService({ store, ids, secrets, users, outboundProblems: definitionProblems }),
+    notifiers: new NotifierService({ store, ids, secrets, emailConfigured: config.smtpUrl !== null }),
   };
 }
 

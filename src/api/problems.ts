@@ -147,6 +147,7 @@ const domainProblems: Record<string, [number, string]> = {
   'session-exists': [409, 'session-exists'],
   'close-forbidden': [403, 'forbidden'],
   'invalid-flow': [400, 'invalid-flow'],
+  'invalid-notifier': [400, 'invalid-notifier'],
   'flow-not-found': [404, 'flow-not-found'],
   'notifier-not-found': [404, 'notifier-not-found'],
   'delivery-not-found': [404, 'delivery-not-found'],

@@ -321,6 +321,7 @@ describe('applications', () => {
         [2, true],
         [3, true],
         [4, true],
+        [5, true],
         [1500, false],
       ],
     );

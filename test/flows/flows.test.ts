@@ -294,6 +294,23 @@ describe('flows', () => {
       [{ ...base, trigger: { suffix: '../x', releases: 'named' } }, 400, 'validation'],
       [{ ...base, credentials: { password: 'x' } }, 400, 'invalid-flow'],
       [{ ...base, name: 'x'.repeat(101) }, 400, 'validation'],
+      [
+        {
+          ...base,
+          target: {
+            kind: 'sftp',
+            host: '127.0.0.1',
+            port: 22,
+            username: 'u',
+            hostKeySha256: `SHA256:${'A'.repeat(43)}`,
+            directory: '/',
+            auth: 'key',
+          },
+          credentials: { privateKey: 'not a key' },
+        },
+        400,
+        'invalid-flow',
+      ],
     ];
     await viewsCaughtUp(t);
     const before = (

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
+import ssh2 from 'ssh2';
 import { OutboundTransferError } from './transfer-error.js';
 
 export interface OutboundSftpTarget {
@@ -51,6 +52,19 @@ export function targetProblems(target: OutboundSftpTarget): string[] {
   }
   if (target.directory === '' || target.directory.includes('\0'))
     problems.push('directory is empty or invalid');
+  return problems;
+}
+
+/**
+ * `targetProblems`, and a private key that ssh2 cannot read (or that needs a passphrase): what
+ * a flow's definition is checked with before it is recorded.
+ */
+export function definitionProblems(target: OutboundSftpTarget): string[] {
+  const problems = targetProblems(target);
+  if (target.privateKey !== undefined) {
+    const parsed = ssh2.utils.parseKey(target.privateKey);
+    if (parsed instanceof Error) problems.push(`the private key cannot be read: ${parsed.message}`);
+  }
   return problems;
 }
 

@@ -22,7 +22,12 @@ export interface FlowServiceDeps {
   readonly ids: IdGenerator;
   readonly secrets: ReactionSecrets;
   readonly users: { getUser(userId: number): Promise<UserState> };
+  /** What is wrong with an outside target and its credentials (empty: nothing that can be seen before connecting). */
+  readonly outboundProblems: (target: SftpTarget & FlowCredentialFields) => string[];
 }
+
+type SftpTarget = Extract<FlowDefinition['target'], { kind: 'sftp' }>;
+type FlowCredentialFields = { readonly password?: string; readonly privateKey?: string };
 
 export class FlowService {
   constructor(private readonly deps: FlowServiceDeps) {}
@@ -48,6 +53,8 @@ export class FlowService {
           'invalid-flow',
           `an SFTP target with auth ${input.target.auth} needs its ${expected}`,
         );
+      const problems = this.deps.outboundProblems({ ...input.target, ...credentials });
+      if (problems.length > 0) throw new DomainError('invalid-flow', problems.join('; '));
       await this.deps.secrets.put(flowId, credentials);
     } else if (credentials) {
       throw new DomainError('invalid-flow', 'credentials are only for SFTP targets');

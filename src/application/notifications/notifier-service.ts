@@ -4,6 +4,7 @@
  * call that defines it: receivers check each message's `Sluice-Signature` with it.
  */
 import { randomBytes } from 'node:crypto';
+import { DomainError } from '../../domain/decider.js';
 import type { EventStore } from '../../domain/event-store.js';
 import type { EventMetadata } from '../../domain/events/envelope.js';
 import { notifierStream } from '../../domain/events/notifier-events.js';
@@ -15,6 +16,8 @@ export interface NotifierServiceDeps {
   readonly store: EventStore;
   readonly ids: IdGenerator;
   readonly secrets: ReactionSecrets;
+  /** An SMTP server is configured (MFT_SMTP_URL): e-mail notifiers are refused without one. */
+  readonly emailConfigured: boolean;
 }
 
 export class NotifierService {
@@ -24,6 +27,11 @@ export class NotifierService {
     input: Omit<NotifierDefinition, 'notifierId'>,
     metadata: EventMetadata,
   ): Promise<{ notifier: NotifierDefinition; signingSecret: string | null; position: number }> {
+    if (input.channel.kind === 'email' && !this.deps.emailConfigured)
+      throw new DomainError(
+        'invalid-notifier',
+        'no SMTP server is configured (MFT_SMTP_URL): e-mail cannot be sent',
+      );
     const notifierId = this.deps.ids.uuid();
     let signingSecret: string | null = null;
     if (input.channel.kind === 'webhook') {
