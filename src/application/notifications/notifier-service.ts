@@ -1,14 +1,15 @@
 /**
  * Defining and removing notifiers (admin API). A webhook notifier gets a signing secret made
  * here (256 random bits), stored before the definition is recorded and returned once, by the
- * call that defines it: receivers check each message's `Sluice-Signature` with it.
+ * call that defines it: receivers check each message's `Sluice-Signature` with it. The
+ * definition is checked before the secret is stored, so a refused one leaves nothing behind.
  */
 import { randomBytes } from 'node:crypto';
 import { DomainError } from '../../domain/decider.js';
 import type { EventStore } from '../../domain/event-store.js';
 import type { EventMetadata } from '../../domain/events/envelope.js';
 import { notifierStream } from '../../domain/events/notifier-events.js';
-import { type NotifierDefinition, notifierDecider } from '../../domain/flows/notifier.js';
+import { checkNotifier, type NotifierDefinition, notifierDecider } from '../../domain/flows/notifier.js';
 import { handleCommand } from '../command-handler.js';
 import type { IdGenerator, ReactionSecrets } from '../ports.js';
 
@@ -27,6 +28,7 @@ export class NotifierService {
     input: Omit<NotifierDefinition, 'notifierId'>,
     metadata: EventMetadata,
   ): Promise<{ notifier: NotifierDefinition; signingSecret: string | null; position: number }> {
+    checkNotifier(input);
     if (input.channel.kind === 'email' && !this.deps.emailConfigured)
       throw new DomainError(
         'invalid-notifier',

@@ -1,4 +1,10 @@
-/** A notifier's definition (notifier-events.ts): defined once, removed once. */
+/**
+ * A notifier's definition (notifier-events.ts): defined once, removed once. A webhook's URL
+ * must be one its sender will post to (webhook.ts): a URL, http(s), holding no credentials (the
+ * signature authenticates). The schema's pattern lets through what only parsing tells apart
+ * (`http://[`, `http://user:pass@host`); found here, such a notifier is refused when defined
+ * rather than dead-lettering every message it would have sent.
+ */
 import { type Decider, DomainError } from '../decider.js';
 import type { EventOfType } from '../events/catalogue.js';
 
@@ -11,11 +17,31 @@ export type NotifierCommand =
 
 export type NotifierState = { status: 'none' | 'defined' | 'removed' };
 
+/** Throws `invalid-notifier` unless the channel can be sent to. */
+export function checkNotifier(notifier: Pick<NotifierDefinition, 'channel'>): void {
+  const { channel } = notifier;
+  if (channel.kind !== 'webhook') return;
+  let url: URL;
+  try {
+    url = new URL(channel.url);
+  } catch {
+    throw new DomainError('invalid-notifier', `channel.url ${JSON.stringify(channel.url)} is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new DomainError('invalid-notifier', `channel.url must be http(s), not ${url.protocol}`);
+  if (url.username !== '' || url.password !== '')
+    throw new DomainError(
+      'invalid-notifier',
+      'channel.url must not hold credentials (the signature authenticates)',
+    );
+}
+
 export const notifierDecider: Decider<NotifierCommand, NotifierEvent, NotifierState> = {
   initialState: () => ({ status: 'none' }),
   decide(command, state) {
     if (command.type === 'DefineNotifier') {
       if (state.status !== 'none') throw new DomainError('notifier-exists', 'a notifier with this id exists');
+      checkNotifier(command.notifier);
       return [{ type: 'NotifierDefined', data: command.notifier }];
     }
     if (state.status !== 'defined') throw new DomainError('notifier-not-found', 'no such notifier');

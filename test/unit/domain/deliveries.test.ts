@@ -7,6 +7,7 @@ import { retryAt } from '../../../src/domain/deliveries/retry-policy.js';
 import type { FlowDefinition } from '../../../src/domain/flows/flow.js';
 import { flowDecider } from '../../../src/domain/flows/flow.js';
 import { roleOf, targetPath } from '../../../src/domain/flows/flow-rules.js';
+import { type NotifierDefinition, notifierDecider } from '../../../src/domain/flows/notifier.js';
 import { specification } from '../../support/decider-spec.js';
 
 const spec = specification(deliveryDecider);
@@ -208,5 +209,21 @@ describe('flows', () => {
     define({ ...flow, sourceFolder: '/in/./' }).thenEmits([
       { type: 'FlowDefined', data: { ...flow, sourceFolder: '/in' } },
     ]);
+  });
+});
+
+describe('notifiers', () => {
+  const notifier: NotifierDefinition = {
+    notifierId: '01900000-0000-7000-8000-0000000000dd',
+    name: 'n',
+    filter: {},
+    channel: { kind: 'webhook', url: 'https://hooks.example.com/sluice?x=1' },
+  };
+  const define = (n: NotifierDefinition) =>
+    specification(notifierDecider).given([]).when({ type: 'DefineNotifier', notifier: n });
+  it('refuses a webhook URL its sender would refuse: not a URL, not http(s), holding credentials', () => {
+    for (const url of ['http://[::1', 'ftps://hooks.example.com/x', 'https://user:pass@hooks.example.com/x'])
+      define({ ...notifier, channel: { kind: 'webhook', url } }).thenThrows('invalid-notifier');
+    define(notifier).thenEmits([{ type: 'NotifierDefined', data: notifier }]);
   });
 });
