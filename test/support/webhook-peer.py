@@ -1,7 +1,7 @@
 """A webhook receiver for Sluice's tests, written apart from Sluice's own code so that it
 checks the signature scheme independently (docs/notifications.md).
 
-argv: secret. Prints "listening <port>" once, then one JSON line per request received:
+argv: secret, optionally the port to listen on (default: any free one). Prints "listening <port>" once, then one JSON line per request received:
 {path, deliveryId, eventType, contentType, body, signature: "ok" | reason,
 signatureHeader, duplicate}.
 The path says how to answer: /status/<code> answers <code>, /slow/<ms> waits <ms> first,
@@ -91,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2]) if len(sys.argv) > 2 else 0), Handler)
 server.daemon_threads = True
 print(f"listening {server.server_address[1]}", flush=True)
 server.serve_forever()

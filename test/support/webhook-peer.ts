@@ -1,7 +1,8 @@
 /**
  * The webhook receiver (webhook-peer.py, Debian's python3): verifies each request's signature
  * itself and records it. `url(path)` picks its answer: `/status/<code>`, `/slow/<ms>`,
- * `/redirect`, anything else 200 (401 when the signature fails).
+ * `/redirect`, anything else 200 (401 when the signature fails). A `port` lets a test name the
+ * receiver's URL before it knows the secret (a notifier's secret comes from defining it).
  */
 import path from 'node:path';
 import { spawnPeer } from './peer-process.js';
@@ -31,14 +32,14 @@ export interface WebhookPeer {
 
 const SCRIPT = path.join(import.meta.dirname, 'webhook-peer.py');
 
-export async function startWebhookPeer(secret: string): Promise<WebhookPeer> {
-  const peer = spawnPeer('/usr/bin/python3', [SCRIPT, secret]);
+export async function startWebhookPeer(secret: string, port?: number): Promise<WebhookPeer> {
+  const peer = spawnPeer('/usr/bin/python3', [SCRIPT, secret, ...(port === undefined ? [] : [String(port)])]);
   const [first] = await peer.waitForLines(1);
-  const port = /^listening (\d+)$/.exec(first ?? '')?.[1];
-  if (!port) throw new Error(`webhook peer did not start: ${first} ${peer.stderr()}`);
+  const listening = /^listening (\d+)$/.exec(first ?? '')?.[1];
+  if (!listening) throw new Error(`webhook peer did not start: ${first} ${peer.stderr()}`);
   const received = () => peer.lines.slice(1).map((line) => JSON.parse(line) as ReceivedWebhook);
   return {
-    url: (pathname = '/hook') => `http://127.0.0.1:${port}${pathname}`,
+    url: (pathname = '/hook') => `http://127.0.0.1:${listening}${pathname}`,
     received,
     async waitFor(count) {
       await peer.waitForLines(count + 1);
