@@ -1,5 +1,9 @@
-/** Helpers of the flow and notification tests: users, flows and waiting for deliveries over the API. */
+/** Helpers of the flow and notification tests: uploads, flows and waiting for deliveries over the API. */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { openSshBatch } from '../support/sftp-clients.js';
 import { call } from '../support/sluice.js';
 
 export interface Delivery {
@@ -66,4 +70,22 @@ export async function defineFlow(
   const res = await call<{ flowId: string }>(base, 'POST', '/api/v1/flows', { token, body });
   if (res.status !== 201) throw new Error(`flow: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.flowId;
+}
+
+/** Uploads `files` (name → content, written under `work` first) into `folder` with OpenSSH's sftp. */
+export async function uploadWithSftp(
+  sftpPort: number,
+  work: string,
+  user: { name: string; password: string },
+  files: Record<string, string>,
+  folder: string,
+): Promise<void> {
+  const batch: string[] = [];
+  for (const [name, content] of Object.entries(files)) {
+    const local = path.join(work, `${user.name}-${name}`);
+    await writeFile(local, content);
+    batch.push(`put ${local} ${folder}/${name}`);
+  }
+  const result = await openSshBatch(sftpPort, user.name, { password: user.password }, batch);
+  assert.equal(result.code, 0, result.stderr);
 }

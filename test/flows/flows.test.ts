@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -24,7 +24,13 @@ import {
   type TestSluice,
   viewsCaughtUp,
 } from '../support/sluice.js';
-import { defineFlow, deliveriesOf, QUICK_DELIVERIES, settledDeliveries } from './flow-support.js';
+import {
+  defineFlow,
+  deliveriesOf,
+  QUICK_DELIVERIES,
+  settledDeliveries,
+  uploadWithSftp,
+} from './flow-support.js';
 
 const run = promisify(execFile);
 const PASSWORD = 'flow-test-password';
@@ -39,16 +45,8 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 const sftpPort = () => t.sluice.sftpPort;
 const onDisk = (home: string, file: string) => path.join(t.dataDir, 'files', home, file);
 
-async function upload(user: string, files: Record<string, string>, folder: string): Promise<void> {
-  const batch: string[] = [];
-  for (const [name, content] of Object.entries(files)) {
-    const local = path.join(work, `${user}-${name}`);
-    await writeFile(local, content);
-    batch.push(`put ${local} ${folder}/${name}`);
-  }
-  const result = await openSshBatch(sftpPort(), user, { password: PASSWORD }, batch);
-  assert.equal(result.code, 0, result.stderr);
-}
+const upload = (user: string, files: Record<string, string>, folder: string) =>
+  uploadWithSftp(sftpPort(), work, { name: user, password: PASSWORD }, files, folder);
 
 before(async () => {
   t = await startTestSluice({ env: QUICK_DELIVERIES });
