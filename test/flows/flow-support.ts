@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { openSshBatch } from '../support/sftp-clients.js';
-import { call } from '../support/sluice.js';
+import { call, createUser } from '../support/sluice.js';
 
 export interface Delivery {
   deliveryId: string;
@@ -88,4 +88,20 @@ export async function uploadWithSftp(
   }
   const result = await openSshBatch(sftpPort, user.name, { password: user.password }, batch);
   assert.equal(result.code, 0, result.stderr);
+}
+
+/** Creates `userName` (address `<userName>@example.com`) with `permissions` on its whole folder. */
+export function createFolderUser(
+  base: string,
+  token: string,
+  userName: string,
+  password: string,
+  permissions: string[],
+): Promise<number> {
+  return createUser(base, token, {
+    userName,
+    emailAddress: `${userName}@example.com`,
+    password,
+    permissions: [{ path: '/', permissions }],
+  });
 }

@@ -16,15 +16,9 @@ import { promisify } from 'node:util';
 import { metricSamples } from '../support/metrics.js';
 import { type OpenSshServer, startOpenSshServer } from '../support/openssh-server.js';
 import { openSshBatch } from '../support/sftp-clients.js';
+import { adminSession, call, startTestSluice, type TestSluice, viewsCaughtUp } from '../support/sluice.js';
 import {
-  adminSession,
-  call,
-  createUser,
-  startTestSluice,
-  type TestSluice,
-  viewsCaughtUp,
-} from '../support/sluice.js';
-import {
+  createFolderUser,
   defineFlow,
   deliveriesOf,
   QUICK_DELIVERIES,
@@ -53,18 +47,8 @@ before(async () => {
   admin = await adminSession(t.base);
   work = await mkdtemp(path.join(os.tmpdir(), 'sluice-flows-'));
   // The partner may only upload into its inbox (and list it): the flow reads and removes for it.
-  partnerId = await createUser(t.base, admin, {
-    userName: 'partner',
-    emailAddress: 'partner@example.com',
-    password: PASSWORD,
-    permissions: [{ path: '/', permissions: ['list', 'upload', 'mkdir'] }],
-  });
-  financeId = await createUser(t.base, admin, {
-    userName: 'finance',
-    emailAddress: 'finance@example.com',
-    password: PASSWORD,
-    permissions: [{ path: '/', permissions: ['list', 'download'] }],
-  });
+  partnerId = await createFolderUser(t.base, admin, 'partner', PASSWORD, ['list', 'upload', 'mkdir']);
+  financeId = await createFolderUser(t.base, admin, 'finance', PASSWORD, ['list', 'download']);
   const made = await openSshBatch(sftpPort(), 'partner', { password: PASSWORD }, [
     'mkdir inbox',
     'mkdir batches',

@@ -14,19 +14,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '../support/free-port.js';
 import { openSshBatch } from '../support/sftp-clients.js';
-import {
-  adminSession,
-  call,
-  createUser,
-  startTestSluice,
-  type TestSluice,
-  viewsCaughtUp,
-} from '../support/sluice.js';
+import { adminSession, call, startTestSluice, type TestSluice, viewsCaughtUp } from '../support/sluice.js';
 import { type SmtpPeer, startSmtpPeer } from '../support/smtp-peer.js';
 import { type SyslogPeer, startSyslogPeer } from '../support/syslog-peer.js';
 import { makeTestCertificate, type TestCertificate } from '../support/test-certificate.js';
 import { startWebhookPeer, type WebhookPeer } from '../support/webhook-peer.js';
 import {
+  createFolderUser,
   type Delivery,
   deliveriesOf,
   QUICK_DELIVERIES,
@@ -113,12 +107,7 @@ before(async () => {
   admin = await adminSession(t.base);
   work = await mkdtemp(path.join(os.tmpdir(), 'sluice-notify-'));
   for (const userName of ['alice', 'bob']) {
-    await createUser(t.base, admin, {
-      userName,
-      emailAddress: `${userName}@example.com`,
-      password: PASSWORD,
-      permissions: [{ path: '/', permissions: ALL }],
-    });
+    await createFolderUser(t.base, admin, userName, PASSWORD, ALL);
     const made = await openSshBatch(
       t.sluice.sftpPort,
       userName,
