@@ -330,6 +330,10 @@ describe('notifications', () => {
       ],
       [{ name: 'n', channel: { kind: 'email', to: [], subject: 's' } }, 'validation'],
       [{ name: 'n', channel: { kind: 'email', to: ['not-an-address'], subject: 's' } }, 'validation'],
+      [
+        { name: 'n', channel: { kind: 'email', to: ['ops,audit@example.com'], subject: 's' } },
+        'invalid-notifier',
+      ],
       [{ name: 'n', channel: { kind: 'sms', to: '+15550100' } }, 'validation'],
       [{ name: 'n', channel: { kind: 'syslog', host: '127.0.0.1', port: 0, tls: false } }, 'validation'],
       [

@@ -11,6 +11,8 @@
  */
 import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+// One plain address (`local@domain`): no display name, list or line break for a header to split.
+import { PLAIN_ADDRESS } from '../../domain/flows/notifier.js';
 import { checkDeliveryId, NotificationError, transportError } from './notification-error.js';
 
 export interface SmtpConfig {
@@ -39,8 +41,6 @@ export interface SmtpSender {
   close(): void;
 }
 
-/** One plain address (`local@domain`): no display name, list or line break for a header to split. */
-const ADDRESS = /^[^\s@<>,;:"()[\]\\]+@[^\s@<>,;:"()[\]\\]+$/;
 const MAX_RECIPIENTS = 100;
 
 function badConfig(message: string): NotificationError {
@@ -52,7 +52,7 @@ function checkConfig(config: SmtpConfig): void {
   if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65_535) {
     throw badConfig(`SMTP port ${config.port} is not a port`);
   }
-  if (!ADDRESS.test(config.from))
+  if (!PLAIN_ADDRESS.test(config.from))
     throw badConfig(`SMTP sender ${JSON.stringify(config.from)} is not an address`);
 }
 
@@ -62,7 +62,7 @@ function checkDelivery(delivery: MailDelivery): string {
     throw new NotificationError('bad-message', false, `a mail needs 1 to ${MAX_RECIPIENTS} recipients`);
   }
   for (const address of delivery.to) {
-    if (!ADDRESS.test(address)) {
+    if (!PLAIN_ADDRESS.test(address)) {
       throw new NotificationError(
         'bad-message',
         false,

@@ -3,7 +3,9 @@
  * must be one its sender will post to (webhook.ts): a URL, http(s), holding no credentials (the
  * signature authenticates). The schema's pattern lets through what only parsing tells apart
  * (`http://[`, `http://user:pass@host`); found here, such a notifier is refused when defined
- * rather than dead-lettering every message it would have sent.
+ * rather than dead-lettering every message it would have sent. So is an e-mail recipient the
+ * SMTP sender would refuse (smtp.ts): each must be one plain address. (These rules are here, not
+ * in the event's schema: events already recorded must stay readable.)
  */
 import { type Decider, DomainError } from '../decider.js';
 import type { EventOfType } from '../events/catalogue.js';
@@ -17,9 +19,20 @@ export type NotifierCommand =
 
 export type NotifierState = { status: 'none' | 'defined' | 'removed' };
 
+/** One plain address, local@domain: no display name, list, quoting or line break. */
+export const PLAIN_ADDRESS = /^[^\s@<>,;:"()[\]\\]+@[^\s@<>,;:"()[\]\\]+$/;
+
 /** Throws `invalid-notifier` unless the channel can be sent to. */
 export function checkNotifier(notifier: Pick<NotifierDefinition, 'channel'>): void {
   const { channel } = notifier;
+  if (channel.kind === 'email') {
+    const bad = channel.to.find((address) => !PLAIN_ADDRESS.test(address));
+    if (bad !== undefined)
+      throw new DomainError(
+        'invalid-notifier',
+        `channel.to: ${JSON.stringify(bad)} is not one plain address`,
+      );
+  }
   if (channel.kind !== 'webhook') return;
   let url: URL;
   try {

@@ -226,4 +226,8 @@ describe('notifiers', () => {
       define({ ...notifier, channel: { kind: 'webhook', url } }).thenThrows('invalid-notifier');
     define(notifier).thenEmits([{ type: 'NotifierDefined', data: notifier }]);
   });
+  it('refuses an e-mail recipient the SMTP sender would refuse: a list, a display name', () => {
+    for (const to of [['ops,audit@example.com'], ['ops@example.com', 'Ops<ops@example.com>']])
+      define({ ...notifier, channel: { kind: 'email', to, subject: 's' } }).thenThrows('invalid-notifier');
+  });
 });
