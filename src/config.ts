@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CRASH_POINTS, type CrashPoint } from './application/files/file-intents.js';
 import type { DefenderPolicy } from './domain/defender/policy.js';
+import { PLAIN_ADDRESS } from './domain/flows/notifier.js';
 
 export interface Config {
   /** Where the embedded database and the files live. */
@@ -397,9 +398,7 @@ export function loadConfig(env: Env = process.env): Config {
       },
     },
     uploadScan: uploadScan(env),
-    smtpUrl: value(env, 'MFT_SMTP_URL') ?? null,
-    smtpFrom: value(env, 'MFT_SMTP_FROM') ?? 'sluice@localhost',
-    syslogCaFile: value(env, 'MFT_SYSLOG_CA_FILE'),
+    ...notificationSettings(env),
   };
   if (config.limits.httpHeadersTimeoutMs > config.limits.httpRequestTimeoutMs) {
     throw new ConfigError(
@@ -482,6 +481,34 @@ function uploadScan(env: Env): UploadScanConfig | null {
   if (!path.isAbsolute(program!))
     throw new ConfigError('MFT_UPLOAD_SCAN_COMMAND', 'the program must be an absolute path');
   return { kind: 'command', command: program!, args, timeoutMs };
+}
+
+/**
+ * MFT_SMTP_URL, MFT_SMTP_FROM and MFT_SYSLOG_CA_FILE, checked here rather than when the senders
+ * are made at start: a URL that does not parse, names another protocol or no host, a sender
+ * that is not one plain address (the SMTP sender's own rule), a CA file that is not there.
+ * The URL is never repeated in the message: it may hold the SMTP password.
+ */
+function notificationSettings(env: Env): Pick<Config, 'smtpUrl' | 'smtpFrom' | 'syslogCaFile'> {
+  const smtpUrl = value(env, 'MFT_SMTP_URL') ?? null;
+  if (smtpUrl !== null) {
+    const form = 'smtp://[user:pass@]host[:port][?tls=none] or smtps://[user:pass@]host[:port]';
+    let parsed: URL;
+    try {
+      parsed = new URL(smtpUrl);
+    } catch {
+      throw new ConfigError('MFT_SMTP_URL', `is not a URL: expected ${form}`);
+    }
+    if ((parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') || parsed.hostname === '')
+      throw new ConfigError('MFT_SMTP_URL', `expected ${form}`);
+  }
+  const smtpFrom = value(env, 'MFT_SMTP_FROM') ?? 'sluice@localhost';
+  if (!PLAIN_ADDRESS.test(smtpFrom))
+    throw new ConfigError('MFT_SMTP_FROM', `"${smtpFrom}" is not one plain address (local@domain)`);
+  const syslogCaFile = value(env, 'MFT_SYSLOG_CA_FILE');
+  if (syslogCaFile !== undefined && !existsSync(syslogCaFile))
+    throw new ConfigError('MFT_SYSLOG_CA_FILE', `no such file: ${syslogCaFile}`);
+  return { smtpUrl, smtpFrom, syslogCaFile };
 }
 
 export function describeConfiguration(config: Config): Record<string, SettingValue> {

@@ -108,6 +108,25 @@ describe('configuration from the environment', () => {
     assert.throws(() => loadConfig({ MFT_UPLOAD_SCAN_COMMAND: 'clamdscan' }), /absolute path/);
     assert.throws(() => loadConfig({ MFT_UPLOAD_SCAN_COMMAND: '[1]' }), /JSON array of strings/);
     assert.throws(() => loadConfig({ MFT_UPLOAD_SCAN_URL: 'ftp://x' }), /http/);
+    for (const url of ['mail.example.com:25', 'smtp://user:secret@[mail', 'http://mail.example.com'])
+      assert.throws(
+        () => loadConfig({ MFT_SMTP_URL: url }),
+        (error: Error) =>
+          /^MFT_SMTP_URL: .*smtp:\/\//.test(error.message) && !error.message.includes('secret'),
+        url,
+      );
+    assert.equal(
+      loadConfig({ MFT_SMTP_URL: 'smtps://u:p@mail.example.com' }).smtpUrl,
+      'smtps://u:p@mail.example.com',
+    );
+    assert.throws(
+      () => loadConfig({ MFT_SMTP_FROM: 'Sluice <sluice@example.com>' }),
+      /^ConfigError: MFT_SMTP_FROM/,
+    );
+    assert.throws(
+      () => loadConfig({ MFT_SYSLOG_CA_FILE: '/no/such/ca.pem' }),
+      /MFT_SYSLOG_CA_FILE: no such file/,
+    );
     const config = loadConfig({ MFT_LOG_KEY_FILE: 'keys/log.pem', MFT_TREE_HEAD_INTERVAL_SECONDS: '60' });
     assert.equal(config.logKeyFile, path.resolve('keys/log.pem'));
     assert.equal(config.treeHeadIntervalMs, 60_000);
