@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from '../support/free-port.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import { call, createUser } from '../support/sluice.js';
+import { startWebhookPeer, type WebhookPeer } from '../support/webhook-peer.js';
 
 export interface Delivery {
   deliveryId: string;
@@ -104,4 +106,38 @@ export function createFolderUser(
     password,
     permissions: [{ path: '/', permissions }],
   });
+}
+
+export interface DefinedNotifier {
+  notifierId: string;
+  signingSecret: string | null;
+  position: number;
+}
+
+export async function defineNotifierWith(
+  base: string,
+  token: string,
+  body: Record<string, unknown>,
+): Promise<DefinedNotifier> {
+  const res = await call<DefinedNotifier>(base, 'POST', '/api/v1/notifiers', { token, body });
+  if (res.status !== 201) throw new Error(`notifier: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/**
+ * A webhook notifier and its receiver (the caller stops it): the URL is named first, on a free
+ * port, and the receiver started there with the secret the definition returned.
+ */
+export async function webhookNotifierWith(
+  base: string,
+  token: string,
+  name: string,
+  filter: Record<string, unknown>,
+  pathname = '/hook',
+): Promise<{ notifierId: string; peer: WebhookPeer }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}${pathname}`;
+  const defined = await defineNotifierWith(base, token, { name, filter, channel: { kind: 'webhook', url } });
+  assert.match(defined.signingSecret ?? '', /^whsec_/);
+  return { notifierId: defined.notifierId, peer: await startWebhookPeer(defined.signingSecret!, port) };
 }

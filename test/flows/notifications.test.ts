@@ -12,20 +12,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort } from '../support/free-port.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice, viewsCaughtUp } from '../support/sluice.js';
 import { type SmtpPeer, startSmtpPeer } from '../support/smtp-peer.js';
 import { type SyslogPeer, startSyslogPeer } from '../support/syslog-peer.js';
 import { makeTestCertificate, type TestCertificate } from '../support/test-certificate.js';
-import { startWebhookPeer, type WebhookPeer } from '../support/webhook-peer.js';
+import type { WebhookPeer } from '../support/webhook-peer.js';
 import {
   createFolderUser,
   type Delivery,
+  defineNotifierWith,
   deliveriesOf,
   QUICK_DELIVERIES,
   settledDeliveries,
   uploadWithSftp,
+  webhookNotifierWith,
 } from './flow-support.js';
 
 const PASSWORD = 'notify-test-password';
@@ -50,29 +51,12 @@ const webhooks: WebhookPeer[] = [];
 const upload = (user: string, files: Record<string, string>, folder: string) =>
   uploadWithSftp(t.sluice.sftpPort, work, { name: user, password: PASSWORD }, files, folder);
 
-async function defineNotifier(body: Record<string, unknown>) {
-  const res = await call<{ notifierId: string; signingSecret: string | null; position: number }>(
-    t.base,
-    'POST',
-    '/api/v1/notifiers',
-    { token: admin, body },
-  );
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-  return res.body;
-}
+const defineNotifier = (body: Record<string, unknown>) => defineNotifierWith(t.base, admin, body);
 
-/**
- * A webhook notifier and its receiver: the URL is named first (on a free port), the receiver
- * started with the secret the definition returned.
- */
 async function webhookNotifier(name: string, filter: Record<string, unknown>, pathname = '/hook') {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}${pathname}`;
-  const defined = await defineNotifier({ name, filter, channel: { kind: 'webhook', url } });
-  assert.match(defined.signingSecret ?? '', /^whsec_/);
-  const peer = await startWebhookPeer(defined.signingSecret!, port);
-  webhooks.push(peer);
-  return { notifierId: defined.notifierId, peer };
+  const defined = await webhookNotifierWith(t.base, admin, name, filter, pathname);
+  webhooks.push(defined.peer);
+  return defined;
 }
 
 /**

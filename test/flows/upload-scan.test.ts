@@ -3,7 +3,8 @@
  * a file uploaded with OpenSSH's sftp is judged before any flow takes it. A clean one is
  * recorded (`file.scan`, success) and then moved by the flow; one holding the EICAR test string
  * is recorded as denied, removed from the user's folder, kept in MFT_DATA_DIR/quarantine under
- * its scan's delivery id, and never given to the flow. Once with the clamdscan-like shell
+ * its scan's delivery id, never given to the flow, and notified to the administrator's webhook
+ * for failed scans. Once with the clamdscan-like shell
  * script, once with the HTTP scanner (both from test/support/scanners.ts).
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { commandScanner, EICAR, type HttpScanner, startHttpScanner } from '../support/scanners.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import { adminSession, call, startTestSluice, type TestSluice, viewsCaughtUp } from '../support/sluice.js';
+import type { WebhookPeer } from '../support/webhook-peer.js';
 import {
   createFolderUser,
   type Delivery,
@@ -23,6 +25,7 @@ import {
   QUICK_DELIVERIES,
   settledDeliveries,
   uploadWithSftp,
+  webhookNotifierWith,
 } from './flow-support.js';
 
 const PASSWORD = 'scan-test-password';
@@ -56,6 +59,7 @@ function scanSuite(
     let work: string;
     let flowId: string;
     let stopScanner: (() => Promise<void>) | undefined;
+    let infected: { notifierId: string; peer: WebhookPeer };
     const onDisk = (user: string, file: string) => path.join(t.dataDir, 'files', user, file);
 
     before(async () => {
@@ -77,9 +81,14 @@ function scanSuite(
         match: { kind: 'glob', pattern: '*' },
         target: { kind: 'user', userId: receiverId, folder: '/' },
       });
+      infected = await webhookNotifierWith(t.base, admin, 'infected uploads', {
+        operations: ['file.scan'],
+        outcomes: ['failure'],
+      });
     });
 
     after(async () => {
+      await infected?.peer.stop();
       await t?.stop();
       await stopScanner?.();
       if (work) await rm(work, { recursive: true, force: true });
@@ -153,6 +162,18 @@ function scanSuite(
         ['/in/clean.csv'],
       );
       assert.equal(existsSync(onDisk('receiver', 'eicar.csv')), false);
+
+      // The rejection (a failure to a filter), and only it, reached the notifier.
+      const [notified] = await settledDeliveries(t.base, admin, `ownerId=${infected.notifierId}`, 1);
+      assert.equal(notified?.state, 'succeeded', JSON.stringify(notified));
+      assert.equal(notified?.causeType, 'UploadScanned');
+      const hooks = infected.peer.received();
+      assert.equal(hooks.length, 1, JSON.stringify(hooks));
+      assert.equal(hooks[0]?.signature, 'ok');
+      assert.equal(hooks[0]?.deliveryId, notified?.deliveryId);
+      const { event } = JSON.parse(hooks[0]?.body ?? '') as { event: { data: Record<string, unknown> } };
+      assert.equal(event.data.verdict, 'rejected');
+      assert.equal(event.data.quarantinedAs, scan.deliveryId);
     });
   });
 }
