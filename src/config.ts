@@ -75,6 +75,8 @@ export interface Config {
   /** The SMTP server e-mail notifiers send through (smtp:// or smtps://); null: no e-mail. */
   readonly smtpUrl: string | null;
   readonly smtpFrom: string;
+  /** PEM file of the CA that signs the SMTP server's certificate; unset: the system's CAs. */
+  readonly smtpCaFile: string | undefined;
   /** PEM file of the CA that signs TLS syslog collectors' certificates; unset: the system's CAs. */
   readonly syslogCaFile: string | undefined;
 }
@@ -484,12 +486,15 @@ function uploadScan(env: Env): UploadScanConfig | null {
 }
 
 /**
- * MFT_SMTP_URL, MFT_SMTP_FROM and MFT_SYSLOG_CA_FILE, checked here rather than when the senders
+ * MFT_SMTP_URL, MFT_SMTP_FROM, MFT_SMTP_CA_FILE and MFT_SYSLOG_CA_FILE, checked here rather than when the senders
  * are made at start: a URL that does not parse, names another protocol or no host, a sender
- * that is not one plain address (the SMTP sender's own rule), a CA file that is not there.
+ * that is not one plain address (the SMTP sender's own rule), a CA file that is not there (an
+ * SMTP server or syslog collector whose certificate a private CA signs needs its CA's PEM).
  * The URL is never repeated in the message: it may hold the SMTP password.
  */
-function notificationSettings(env: Env): Pick<Config, 'smtpUrl' | 'smtpFrom' | 'syslogCaFile'> {
+function notificationSettings(
+  env: Env,
+): Pick<Config, 'smtpUrl' | 'smtpFrom' | 'smtpCaFile' | 'syslogCaFile'> {
   const smtpUrl = value(env, 'MFT_SMTP_URL') ?? null;
   if (smtpUrl !== null) {
     const form = 'smtp://[user:pass@]host[:port][?tls=none] or smtps://[user:pass@]host[:port]';
@@ -505,10 +510,12 @@ function notificationSettings(env: Env): Pick<Config, 'smtpUrl' | 'smtpFrom' | '
   const smtpFrom = value(env, 'MFT_SMTP_FROM') ?? 'sluice@localhost';
   if (!PLAIN_ADDRESS.test(smtpFrom))
     throw new ConfigError('MFT_SMTP_FROM', `"${smtpFrom}" is not one plain address (local@domain)`);
-  const syslogCaFile = value(env, 'MFT_SYSLOG_CA_FILE');
-  if (syslogCaFile !== undefined && !existsSync(syslogCaFile))
-    throw new ConfigError('MFT_SYSLOG_CA_FILE', `no such file: ${syslogCaFile}`);
-  return { smtpUrl, smtpFrom, syslogCaFile };
+  const [smtpCaFile, syslogCaFile] = ['MFT_SMTP_CA_FILE', 'MFT_SYSLOG_CA_FILE'].map((name) => {
+    const file = value(env, name);
+    if (file !== undefined && !existsSync(file)) throw new ConfigError(name, `no such file: ${file}`);
+    return file;
+  });
+  return { smtpUrl, smtpFrom, smtpCaFile, syslogCaFile };
 }
 
 export function describeConfiguration(config: Config): Record<string, SettingValue> {

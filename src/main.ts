@@ -609,6 +609,7 @@ function startDeliveries(
   const channels = notificationChannels({
     smtpUrl: config.smtpUrl,
     smtpFrom: config.smtpFrom,
+    ...(config.smtpCaFile === undefined ? {} : { smtpCa: readFileSync(config.smtpCaFile, 'utf8') }),
     ...(config.syslogCaFile === undefined ? {} : { syslogCa: readFileSync(config.syslogCaFile, 'utf8') }),
     timeoutMs: 30_000,
   });

@@ -2,7 +2,7 @@
  * Notifications end to end (docs/notifications.md): notifiers defined over the API are told of
  * exactly the events their filter passes — uploads with OpenSSH's sftp, deletes, failed
  * sign-ins — by a signed webhook to a Python receiver that checks the signature itself, by
- * e-mail through aiosmtpd and by syslog to rsyslogd over TCP and TLS. Each message carries
+ * e-mail through aiosmtpd (STARTTLS and AUTH required) and by syslog to rsyslogd over TCP and TLS. Each message carries
  * its delivery id, as listed by the deliveries API, and the event as JSON. A receiver that
  * keeps failing dead-letters the delivery, which a requeue tries again; bad definitions are
  * refused and change nothing.
@@ -31,6 +31,7 @@ import {
 
 const PASSWORD = 'notify-test-password';
 const SMTP_FROM = 'sluice-notices@example.com';
+const SMTP_AUTH = { user: 'sluice', pass: 'mail relay p@ss' };
 const SD_ID = 'sluice@32473';
 const ALL = ['list', 'download', 'upload', 'overwrite', 'delete', 'rename', 'mkdir', 'rmdir'];
 
@@ -78,13 +79,15 @@ async function removeNotifier(notifierId: string): Promise<void> {
 
 before(async () => {
   certificate = await makeTestCertificate();
-  smtp = await startSmtpPeer();
+  smtp = await startSmtpPeer({ tls: { mode: 'starttls', certificate }, auth: SMTP_AUTH });
   syslog = await startSyslogPeer({ certificate });
   t = await startTestSluice({
     env: {
       ...QUICK_DELIVERIES,
-      MFT_SMTP_URL: `smtp://127.0.0.1:${smtp.port}?tls=none`,
+      // STARTTLS required (smtp://), the server's certificate checked against its CA, then AUTH.
+      MFT_SMTP_URL: `smtp://${SMTP_AUTH.user}:${encodeURIComponent(SMTP_AUTH.pass)}@localhost:${smtp.port}`,
       MFT_SMTP_FROM: SMTP_FROM,
+      MFT_SMTP_CA_FILE: certificate.certFile,
       MFT_SYSLOG_CA_FILE: certificate.certFile,
     },
   });
@@ -148,7 +151,7 @@ describe('notifications', () => {
     await removeNotifier(notifierId);
   });
 
-  it('mails matching events through the SMTP server, the delivery id as Message-ID', async () => {
+  it('mails matching events through the SMTP server (STARTTLS, AUTH), the delivery id as Message-ID', async () => {
     const defined = await defineNotifier({
       name: 'mail folder',
       filter: { operations: ['file.upload'], outcomes: ['success'], paths: ['/mail/**'] },

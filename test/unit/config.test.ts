@@ -93,6 +93,7 @@ describe('configuration from the environment', () => {
       uploadScan: null,
       smtpUrl: null,
       smtpFrom: 'sluice@localhost',
+      smtpCaFile: undefined,
       syslogCaFile: undefined,
     });
   });
@@ -123,10 +124,8 @@ describe('configuration from the environment', () => {
       () => loadConfig({ MFT_SMTP_FROM: 'Sluice <sluice@example.com>' }),
       /^ConfigError: MFT_SMTP_FROM/,
     );
-    assert.throws(
-      () => loadConfig({ MFT_SYSLOG_CA_FILE: '/no/such/ca.pem' }),
-      /MFT_SYSLOG_CA_FILE: no such file/,
-    );
+    for (const name of ['MFT_SMTP_CA_FILE', 'MFT_SYSLOG_CA_FILE'])
+      assert.throws(() => loadConfig({ [name]: '/no/such/ca.pem' }), new RegExp(`${name}: no such file`));
     const config = loadConfig({ MFT_LOG_KEY_FILE: 'keys/log.pem', MFT_TREE_HEAD_INTERVAL_SECONDS: '60' });
     assert.equal(config.logKeyFile, path.resolve('keys/log.pem'));
     assert.equal(config.treeHeadIntervalMs, 60_000);

@@ -13,13 +13,15 @@ export interface ChannelsConfig {
   /** smtp://[user:pass@]host[:port] (STARTTLS required) or smtps:// (TLS from the start); null: no e-mail. */
   readonly smtpUrl: string | null;
   readonly smtpFrom: string;
+  /** PEM of the CA that signs the SMTP server's certificate (default: the system's). */
+  readonly smtpCa?: string;
   /** PEM of the CA that signs TLS syslog collectors' certificates (default: the system's). */
   readonly syslogCa?: string;
   readonly timeoutMs: number;
 }
 
 /** The SMTP sender's settings from a URL: `smtp://` requires STARTTLS unless `?tls=none`. */
-export function smtpConfigOf(url: string, from: string, timeoutMs: number): SmtpConfig {
+export function smtpConfigOf(url: string, from: string, timeoutMs: number, ca?: string): SmtpConfig {
   const parsed = new URL(url);
   if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:')
     throw new Error(`MFT_SMTP_URL: ${parsed.protocol} is neither smtp: nor smtps:`);
@@ -34,6 +36,7 @@ export function smtpConfigOf(url: string, from: string, timeoutMs: number): Smtp
       : {}),
     from,
     timeoutMs,
+    ...(ca === undefined ? {} : { tls: { ca } }),
   };
 }
 
@@ -43,7 +46,7 @@ export function notificationChannels(
   const smtp =
     config.smtpUrl === null
       ? undefined
-      : createSmtpSender(smtpConfigOf(config.smtpUrl, config.smtpFrom, config.timeoutMs));
+      : createSmtpSender(smtpConfigOf(config.smtpUrl, config.smtpFrom, config.timeoutMs, config.smtpCa));
   const collectors = new Map<string, SyslogSender>();
   const hostname = os.hostname();
   return {
