@@ -329,6 +329,8 @@ describe('notifications', () => {
       ],
       [{ name: 'n', channel: hook, filter: { paths: [] } }, 'validation'],
       [{ name: 'n', channel: hook, filter: { outcomes: ['denied'] } }, 'validation'],
+      [{ name: 'n', channel: hook, filter: { operations: ['upload'] } }, 'validation'],
+      [{ name: 'n', channel: hook, filter: { operations: ['delivery.dead-letter'] } }, 'validation'],
       [{ name: 'n', channel: hook, filter: { operation: ['file.upload'] } }, 'validation'],
       [{ name: 'x'.repeat(101), channel: hook }, 'validation'],
     ];

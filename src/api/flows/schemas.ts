@@ -5,6 +5,8 @@ import { VirtualPath } from '../../domain/events/file-events.js';
 import { FlowMatch, FlowTarget, FlowTrigger } from '../../domain/events/flow-events.js';
 import { NotificationFilter, NotifierChannel } from '../../domain/events/notifier-events.js';
 import { Secret, Text, UserId, Uuid } from '../../domain/events/schema-helpers.js';
+import { NOTIFICATION_FILTER_MAX_ENTRIES } from '../../domain/reactions/notification-filter.js';
+import { auditOperations } from '../../projections/audit/rows.js';
 import { PageQuery } from '../paging.js';
 
 export const FlowBody = Type.Object(
@@ -75,10 +77,33 @@ export const DeliveryListQuery = Type.Object(
 export const DeliveryParams = Type.Object({ deliveryId: Uuid });
 export const RequeuedSchema = Type.Object({ deliveryId: Uuid, position: Type.Integer() });
 
+/**
+ * A new notifier's filter: its operations are audit operation names (what the audit view shows,
+ * `file.upload`, `session.open`, …), bar the deliveries' own, which are never notified (the
+ * notifiers view): a name outside them would match nothing, silently.
+ */
+const NotifierFilterBody = Type.Object(
+  {
+    ...NotificationFilter.properties,
+    operations: Type.Optional(
+      Type.Array(
+        // An enum, not a union of literals: a wrong name gets one error, not one per name.
+        Type.String({ enum: auditOperations.filter((o) => !o.startsWith('delivery.')) }),
+        {
+          minItems: 1,
+          maxItems: NOTIFICATION_FILTER_MAX_ENTRIES,
+          description: 'Audit operations to match (file.upload, session.open, …); absent: any.',
+        },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const NotifierBody = Type.Object(
   {
     name: Text(100, 1, { examples: ['Finance uploads to the SIEM'] }),
-    filter: Type.Optional(NotificationFilter),
+    filter: Type.Optional(NotifierFilterBody),
     channel: NotifierChannel,
   },
   { additionalProperties: false },

@@ -7,8 +7,8 @@
  * - An empty list means no value: a list is a set of allowed values, and nothing is in the
  *   empty set. The schema refuses empty lists (`minItems: 1`), so a rule made through the API
  *   never holds one; the function stays defined for them all the same.
- * - `operations` are the audit view's operation names, compared exactly (`file.upload`,
- *   `file.download`, `session.open`, …).
+ * - `operations` are compared exactly: the audit's operation names (`file.upload`,
+ *   `file.delete`, `session.open`, …).
  * - `users` are compared as user names are everywhere (case-folded: `Alice` is `alice`).
  * - `paths` are picomatch globs matched against the whole virtual path, which always starts
  *   with `/`: `/inbox/*.csv` is one folder deep, `/inbox/**` everything below `/inbox`,
@@ -36,10 +36,7 @@ export const FilterOutcome = Type.Union([Type.Literal('success'), Type.Literal('
 
 export const NotificationFilterSchema = Type.Object(
   {
-    operations: list(
-      Entry(),
-      'Audit operations to match (file.upload, file.download, session.open, …); absent: any.',
-    ),
+    operations: list(Entry(), 'Audit operations to match (file.upload, session.open, …); absent: any.'),
     outcomes: Type.Optional(Type.Array(FilterOutcome, { minItems: 1, maxItems: 2, uniqueItems: true })),
     users: list(Entry(), 'User names to match, case-insensitively; absent: any.'),
     paths: list(
