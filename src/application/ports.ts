@@ -34,6 +34,8 @@ export interface ReactionSecrets {
   /** Stores the secret of a flow or notifier (once: a second put for the same owner fails). */
   put(ownerId: string, secret: Readonly<Record<string, string>>): Promise<void>;
   get(ownerId: string): Promise<Readonly<Record<string, string>> | undefined>;
+  /** Deletes the secret of a removed flow or notifier (none: nothing to do). */
+  remove(ownerId: string): Promise<void>;
 }
 
 /**

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../support/free-port.js';
 import { openSshBatch } from '../support/sftp-clients.js';
-import { call, createUser } from '../support/sluice.js';
+import { call, createUser, type TestSluice } from '../support/sluice.js';
 import { startWebhookPeer, type WebhookPeer } from '../support/webhook-peer.js';
 
 export interface Delivery {
@@ -140,4 +140,20 @@ export async function webhookNotifierWith(
   const defined = await defineNotifierWith(base, token, { name, filter, channel: { kind: 'webhook', url } });
   assert.match(defined.signingSecret ?? '', /^whsec_/);
   return { notifierId: defined.notifierId, peer: await startWebhookPeer(defined.signingSecret!, port) };
+}
+
+const pools = new WeakMap<TestSluice, ReturnType<TestSluice['database']['open']>['pool']>();
+
+/** How many flow and notifier secrets the credential store holds (of `ownerId`, when given). */
+export async function storedSecrets(t: TestSluice, ownerId?: string): Promise<number> {
+  let pool = pools.get(t);
+  if (!pool) {
+    pool = t.database.open({ max: 1 }).pool;
+    pools.set(t, pool);
+  }
+  const { rows } =
+    ownerId === undefined
+      ? await pool.query('SELECT count(*) AS n FROM reaction_secrets')
+      : await pool.query('SELECT count(*) AS n FROM reaction_secrets WHERE owner_id = $1', [ownerId]);
+  return Number(rows[0].n);
 }

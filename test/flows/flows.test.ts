@@ -23,6 +23,7 @@ import {
   deliveriesOf,
   QUICK_DELIVERIES,
   settledDeliveries,
+  storedSecrets,
   uploadWithSftp,
 } from './flow-support.js';
 
@@ -38,6 +39,18 @@ let sshd: OpenSshServer;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const sftpPort = () => t.sluice.sftpPort;
 const onDisk = (home: string, file: string) => path.join(t.dataDir, 'files', home, file);
+
+/** A flow's target: the test's OpenSSH server, by key unless `changes` say otherwise. */
+const sshdTarget = (changes: Record<string, unknown> = {}) => ({
+  kind: 'sftp',
+  host: '127.0.0.1',
+  port: sshd.port,
+  username: sshd.username,
+  hostKeySha256: sshd.hostKeySha256,
+  directory: sshd.root,
+  auth: 'key',
+  ...changes,
+});
 
 const upload = (user: string, files: Record<string, string>, folder: string) =>
   uploadWithSftp(sftpPort(), work, { name: user, password: PASSWORD }, files, folder);
@@ -172,15 +185,7 @@ describe('flows', () => {
       sourceUserId: partnerId,
       sourceFolder: '/out',
       match: { kind: 'glob', pattern: '*.xml' },
-      target: {
-        kind: 'sftp',
-        host: '127.0.0.1',
-        port: sshd.port,
-        username: sshd.username,
-        hostKeySha256: sshd.hostKeySha256,
-        directory: sshd.root,
-        auth: 'key',
-      },
+      target: sshdTarget(),
       credentials: { privateKey: sshd.privateKey },
     });
     const big = 'x'.repeat(3 * 1024 * 1024);
@@ -197,6 +202,11 @@ describe('flows', () => {
     const shown = await call(t.base, 'GET', `/api/v1/flows/${flowId}`, { token: admin });
     assert.equal(shown.status, 200);
     assert.doesNotMatch(JSON.stringify(shown.body), /PRIVATE KEY/);
+    // Removed, the flow keeps no credential.
+    assert.equal(await storedSecrets(t, flowId), 1);
+    const removed = await call(t.base, 'DELETE', `/api/v1/flows/${flowId}`, { token: admin });
+    assert.equal(removed.status, 204);
+    assert.equal(await storedSecrets(t, flowId), 0);
   });
 
   it('dead-letters what cannot succeed, and requeues it on request', async () => {
@@ -205,15 +215,7 @@ describe('flows', () => {
       sourceUserId: partnerId,
       sourceFolder: '/inbox',
       match: { kind: 'glob', pattern: '*.pgp' },
-      target: {
-        kind: 'sftp',
-        host: '127.0.0.1',
-        port: sshd.port,
-        username: sshd.username,
-        hostKeySha256: `SHA256:${'A'.repeat(43)}`,
-        directory: sshd.root,
-        auth: 'key',
-      },
+      target: sshdTarget({ hostKeySha256: `SHA256:${'A'.repeat(43)}` }),
       credentials: { privateKey: sshd.privateKey },
     });
     await upload('partner', { 'secret.pgp': 'payload' }, 'inbox');
@@ -293,8 +295,20 @@ describe('flows', () => {
         400,
         'invalid-flow',
       ],
+      // Refused after its credentials were checked: they must not be stored either.
+      [
+        {
+          ...base,
+          match: { kind: 'regex', pattern: '([' },
+          target: sshdTarget({ auth: 'password' }),
+          credentials: { password: 'secret' },
+        },
+        400,
+        'invalid-flow',
+      ],
     ];
     await viewsCaughtUp(t);
+    const secretsBefore = await storedSecrets(t);
     const before = (
       await call<{ items: unknown[] }>(t.base, 'GET', '/api/v1/flows?limit=500', { token: admin })
     ).body.items.length;
@@ -308,6 +322,7 @@ describe('flows', () => {
       await call<{ items: unknown[] }>(t.base, 'GET', '/api/v1/flows?limit=500', { token: admin })
     ).body.items.length;
     assert.equal(after, before);
+    assert.equal(await storedSecrets(t), secretsBefore, 'no credentials of a refused flow are kept');
     const partner = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
       body: { userName: 'partner', password: PASSWORD, applicationId: 1, clientVersion: 'tests' },
     });

@@ -25,6 +25,7 @@ import {
   deliveriesOf,
   QUICK_DELIVERIES,
   settledDeliveries,
+  storedSecrets,
   uploadWithSftp,
   webhookNotifierWith,
 } from './flow-support.js';
@@ -75,6 +76,7 @@ async function notificationsOf(notifierId: string, count: number): Promise<Deliv
 async function removeNotifier(notifierId: string): Promise<void> {
   const res = await call(t.base, 'DELETE', `/api/v1/notifiers/${notifierId}`, { token: admin });
   assert.equal(res.status, 204, JSON.stringify(res.body));
+  assert.equal(await storedSecrets(t, notifierId), 0, 'a removed notifier keeps no secret');
 }
 
 before(async () => {
@@ -121,6 +123,7 @@ describe('notifications', () => {
       users: ['Alice'],
       paths: ['/in/*.csv'],
     });
+    assert.equal(await storedSecrets(t, notifierId), 1);
     const shown = await call(t.base, 'GET', `/api/v1/notifiers/${notifierId}`, { token: admin });
     assert.equal(shown.status, 200);
     assert.equal('signingSecret' in shown.body, false);
@@ -349,10 +352,11 @@ describe('notifications', () => {
           },
         )
       ).body.items.length;
-    const { pool } = t.database.open({ max: 1 });
-    const secrets = async () =>
-      Number((await pool.query('SELECT count(*) AS n FROM reaction_secrets')).rows[0].n);
-    const [notifiersBefore, definesBefore, secretsBefore] = [await count(), await defines(), await secrets()];
+    const [notifiersBefore, definesBefore, secretsBefore] = [
+      await count(),
+      await defines(),
+      await storedSecrets(t),
+    ];
     for (const [body, type] of cases) {
       const res = await call<{ type: string; detail?: string }>(t.base, 'POST', '/api/v1/notifiers', {
         token: admin,
@@ -364,7 +368,7 @@ describe('notifications', () => {
     await viewsCaughtUp(t);
     assert.equal(await count(), notifiersBefore);
     assert.equal(await defines(), definesBefore);
-    assert.equal(await secrets(), secretsBefore, 'no signing secret was stored for a refused webhook');
+    assert.equal(await storedSecrets(t), secretsBefore, 'no signing secret was stored for a refused webhook');
 
     const alice = await call<{ token: string }>(t.base, 'POST', '/api/v1/sessions/open-immutable', {
       body: { userName: 'alice', password: PASSWORD, applicationId: 1, clientVersion: 'tests' },

@@ -24,4 +24,8 @@ export class PostgresReactionSecrets implements ReactionSecrets {
       .executeTakeFirst();
     return row?.secret as Record<string, string> | undefined;
   }
+
+  async remove(ownerId: string): Promise<void> {
+    await this.db.deleteFrom('reaction_secrets').where('owner_id', '=', ownerId).execute();
+  }
 }

@@ -1,7 +1,9 @@
 /**
  * Defining and removing flows, and requeuing dead-lettered deliveries (admin API). A flow's
  * users must exist and be active when it is defined; an outside target's credentials go to the
- * secret store before the definition is recorded, so a recorded flow always has them.
+ * secret store before the definition is recorded, so a recorded flow always has them, and
+ * only once the definition is found good, so a refused one leaves none behind. A removed flow's
+ * credentials are deleted once its removal is recorded.
  */
 import { DomainError } from '../../domain/decider.js';
 import { deliveryDecider } from '../../domain/deliveries/delivery.js';
@@ -9,7 +11,7 @@ import type { EventStore } from '../../domain/event-store.js';
 import { deliveryStream } from '../../domain/events/delivery-events.js';
 import type { EventMetadata } from '../../domain/events/envelope.js';
 import { flowStream } from '../../domain/events/flow-events.js';
-import { type FlowDefinition, flowDecider } from '../../domain/flows/flow.js';
+import { checkFlow, type FlowDefinition, flowDecider } from '../../domain/flows/flow.js';
 import type { UserState } from '../../domain/users/user.js';
 import { handleCommand } from '../command-handler.js';
 import type { IdGenerator, ReactionSecrets } from '../ports.js';
@@ -46,6 +48,7 @@ export class FlowService {
     await this.requireActive(input.sourceUserId, 'source');
     if (input.target.kind === 'user') await this.requireActive(input.target.userId, 'target');
     const flowId = this.deps.ids.uuid();
+    checkFlow({ ...input, flowId });
     if (input.target.kind === 'sftp') {
       const expected = input.target.auth === 'password' ? 'password' : 'privateKey';
       if (!credentials || !(expected in credentials))
@@ -79,6 +82,7 @@ export class FlowService {
       { type: 'RemoveFlow', flowId },
       metadata,
     );
+    await this.deps.secrets.remove(flowId);
     return append?.lastPosition ?? 0;
   }
 

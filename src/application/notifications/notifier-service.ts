@@ -2,7 +2,8 @@
  * Defining and removing notifiers (admin API). A webhook notifier gets a signing secret made
  * here (256 random bits), stored before the definition is recorded and returned once, by the
  * call that defines it: receivers check each message's `Sluice-Signature` with it. The
- * definition is checked before the secret is stored, so a refused one leaves nothing behind.
+ * definition is checked before the secret is stored, so a refused one leaves nothing behind;
+ * the secret is deleted once the notifier's removal is recorded.
  */
 import { randomBytes } from 'node:crypto';
 import { DomainError } from '../../domain/decider.js';
@@ -59,6 +60,7 @@ export class NotifierService {
       { type: 'RemoveNotifier', notifierId },
       metadata,
     );
+    await this.deps.secrets.remove(notifierId);
     return append?.lastPosition ?? 0;
   }
 }

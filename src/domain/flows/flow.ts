@@ -25,7 +25,8 @@ function canonicalFolder(folder: string, what: string): string {
   }
 }
 
-function checkDefinition(flow: FlowDefinition): FlowDefinition {
+/** The definition as recorded (folders canonical); throws `invalid-flow` when it breaks a rule. */
+export function checkFlow(flow: FlowDefinition): FlowDefinition {
   const sourceFolder = canonicalFolder(flow.sourceFolder, 'sourceFolder');
   if (flow.match.kind === 'regex') {
     try {
@@ -51,7 +52,7 @@ export const flowDecider: Decider<FlowCommand, FlowEvent, FlowState> = {
   decide(command, state) {
     if (command.type === 'DefineFlow') {
       if (state.status !== 'none') throw new DomainError('flow-exists', 'a flow with this id exists');
-      return [{ type: 'FlowDefined', data: checkDefinition(command.flow) }];
+      return [{ type: 'FlowDefined', data: checkFlow(command.flow) }];
     }
     if (state.status !== 'defined') throw new DomainError('flow-not-found', 'no such flow');
     return [{ type: 'FlowRemoved', data: { flowId: command.flowId } }];
