@@ -139,7 +139,8 @@ describe('notifications', () => {
     const all = await deliveriesOf(t.base, admin, 'kind=notification');
     assert.ok(all.some((d) => d.deliveryId === delivery?.deliveryId));
 
-    const received = peer.received();
+    // Read from the receiver's output, which may lag its answer: waited for, then counted.
+    const received = await peer.waitFor(1);
     assert.equal(received.length, 1, JSON.stringify(received));
     const [hook] = received;
     assert.equal(hook?.signature, 'ok', 'the receiver verified the signature with the secret');
@@ -252,8 +253,8 @@ describe('notifications', () => {
     const [delivery] = await notificationsOf(notifierId, 1);
     assert.equal(delivery?.state, 'succeeded', JSON.stringify(delivery));
     assert.equal(delivery?.causeType, 'SignInFailed');
-    const [hook] = peer.received();
-    assert.equal(peer.received().length, 1);
+    const [hook, ...more] = await peer.waitFor(1);
+    assert.deepEqual(more, []);
     assert.equal(hook?.signature, 'ok');
     assert.equal(hook?.deliveryId, delivery?.deliveryId);
     const body = JSON.parse(hook?.body ?? '') as Notified;
@@ -277,7 +278,7 @@ describe('notifications', () => {
       (await deliveriesOf(t.base, admin, 'state=dead')).some((d) => d.deliveryId === dead?.deliveryId),
     );
     assert.deepEqual(
-      peer.received().map((r) => [r.deliveryId, r.signature]),
+      (await peer.waitFor(2)).map((r) => [r.deliveryId, r.signature]),
       [
         [dead?.deliveryId, 'ok'],
         [dead?.deliveryId, 'ok'],

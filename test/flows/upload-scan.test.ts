@@ -167,7 +167,7 @@ function scanSuite(
       const [notified] = await settledDeliveries(t.base, admin, `ownerId=${infected.notifierId}`, 1);
       assert.equal(notified?.state, 'succeeded', JSON.stringify(notified));
       assert.equal(notified?.causeType, 'UploadScanned');
-      const hooks = infected.peer.received();
+      const hooks = await infected.peer.waitFor(1);
       assert.equal(hooks.length, 1, JSON.stringify(hooks));
       assert.equal(hooks[0]?.signature, 'ok');
       assert.equal(hooks[0]?.deliveryId, notified?.deliveryId);
