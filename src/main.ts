@@ -638,6 +638,11 @@ function startDeliveries(
     policy: config.deliveries.retry,
     leaseMs: config.deliveries.leaseMs,
     pollMs: config.deliveries.pollMs,
+    view: {
+      position: () => views.position(viewNames.deliveries),
+      waitBeyond: (position, timeoutMs) =>
+        views.waitForPosition(position + 1, timeoutMs, viewNames.deliveries),
+    },
     concurrency: config.deliveries.concurrency,
     logger: logger.child({ component: 'deliveries' }),
     onAttempt: (kind, outcome) => metrics.deliveryAttempts.inc({ kind, outcome }),

@@ -9,6 +9,7 @@ import type { ReadModel } from '../adapters/readmodel/schema.js';
 import type { EventStore } from '../domain/event-store.js';
 import { listApplications } from './applications-view.js';
 import { auditProjection } from './audit/write.js';
+import { deliveriesView } from './deliveries-view.js';
 import { fileDigest, filesProjection, storedBytes } from './files-view.js';
 import {
   deliveryCounts,
@@ -51,7 +52,11 @@ export interface ReadViews {
 }
 
 /** The view names the rest of Sluice waits on. */
-export const viewNames = { audit: auditProjection.name, merkle: merkleProjection.name } as const;
+export const viewNames = {
+  audit: auditProjection.name,
+  merkle: merkleProjection.name,
+  deliveries: deliveriesView.name,
+} as const;
 
 export function readViews(db: Kysely<ReadModel>, runner: ProjectionRunner, store: EventStore): ReadViews {
   return {

@@ -59,8 +59,18 @@ export interface DeliveryWorkerOptions {
   readonly policy: RetryPolicy;
   /** How long an attempt may run before others may take it as abandoned. */
   readonly leaseMs: number;
-  /** How often to ask what is due. */
+  /** How often to ask what is due when nothing wakes the worker sooner. */
   readonly pollMs: number;
+  /**
+   * The deliveries view's progress: the worker looks again as soon as the view moves past what
+   * it had seen (a delivery scheduled, requeued, or failed and due later), not only every
+   * `pollMs`.
+   */
+  readonly view?: {
+    position(): number;
+    /** Resolves once the view is past `position`, or after `timeoutMs`. */
+    waitBeyond(position: number, timeoutMs: number): Promise<unknown>;
+  };
   /** Attempts under way at once in this process. */
   readonly concurrency: number;
   readonly logger: DeliveryLogger;
@@ -72,6 +82,8 @@ const errorText = (error: unknown) => (error instanceof Error ? error.message ||
 
 export class DeliveryWorker {
   private readonly running = new Map<string, Promise<void>>();
+  /** Ends the current wait early: an attempt finished, so a slot is free. */
+  private wake: (() => void) | undefined;
   private controller: AbortController | undefined;
   private loop: Promise<void> | undefined;
 
@@ -95,13 +107,21 @@ export class DeliveryWorker {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
+    const { pollMs, view } = this.options;
     while (!signal.aborted) {
+      const seen = view?.position() ?? 0;
+      const woken = new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
       try {
         await this.claimDue(signal);
       } catch (error) {
         this.options.logger.warn({ err: error }, 'could not look for due deliveries');
       }
-      await delay(this.options.pollMs, undefined, { signal }).catch(() => undefined);
+      const waits: Promise<unknown>[] = [delay(pollMs, undefined, { signal }).catch(() => undefined), woken];
+      // A full house waits for a slot; otherwise news in the view is worth a look too.
+      if (view && this.running.size < this.options.concurrency) waits.push(view.waitBeyond(seen, pollMs));
+      await Promise.race(waits);
     }
   }
 
@@ -131,7 +151,10 @@ export class DeliveryWorker {
         file: row.file as Scheduled['file'],
         attempt,
       };
-      const work = this.perform(due, signal).finally(() => this.running.delete(due.deliveryId));
+      const work = this.perform(due, signal).finally(() => {
+        this.running.delete(due.deliveryId);
+        this.wake?.();
+      });
       this.running.set(due.deliveryId, work);
     }
   }
