@@ -226,19 +226,19 @@ describe('interruptions', () => {
   it('Close through the API cuts the session’s live SFTP connections', async () => {
     const before = (await events('ConnectionOpened')).length;
     const client = paramikoUntilCut(port, 'eve', PASSWORD, 10);
+    await client.connected();
     let sessionId: string | undefined;
     await until(async () => {
       const opened = await events('ConnectionOpened');
       sessionId = opened.length > before ? (opened[opened.length - 1]?.data.sessionId as string) : undefined;
       return sessionId !== undefined;
     }, 'the connection is recorded');
-    await new Promise((r) => setTimeout(r, 500));
     const closed = await call(t.base, 'POST', '/api/v1/sessions/close', {
       body: { sessionId },
       token: admin,
     });
     assert.equal(closed.status, 200);
-    const result = await client;
+    const result = await client.result;
     assert.match(result.stdout, /connected\ncut/);
     const closedEvents = await events('ConnectionClosed');
     assert.ok(closedEvents.some((e) => e.data.sessionId === sessionId && e.data.reason === 'session closed'));

@@ -3,6 +3,11 @@
  * curl, rclone (Go pkg/sftp) and lftp. Every run is bounded by a timeout.
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 const SSH_OPTIONS = [
   '-o',
@@ -174,7 +179,13 @@ print("refused", results.count("refused"))
  * paramiko signed in with a password, listing `.` every 0.1 s: prints `connected`, then `cut`
  * once the server drops the connection, or `still connected` after `seconds`.
  */
+/**
+ * A paramiko client that lists `.` every 0.1 s for `seconds`, printing `connected` once it has
+ * listed once and `cut` when the server ends the connection. `connected()` resolves once it has
+ * listed (a file it writes then says so), so a test cuts a connection that is really in use.
+ */
 export function paramikoUntilCut(port: number, user: string, password: string, seconds: number) {
+  const marker = path.join(os.tmpdir(), `sluice-paramiko-${process.pid}-${randomUUID()}`);
   const script = `
 import sys, time, paramiko
 t = paramiko.Transport((sys.argv[1], int(sys.argv[2])))
@@ -182,6 +193,7 @@ t.connect(username=sys.argv[3], password=sys.argv[4])
 s = paramiko.SFTPClient.from_transport(t)
 s.listdir('.')
 print('connected', flush=True)
+open(sys.argv[6], 'w').close()
 for i in range(int(float(sys.argv[5]) * 10)):
     time.sleep(0.1)
     try:
@@ -191,7 +203,22 @@ for i in range(int(float(sys.argv[5]) * 10)):
         sys.exit(0)
 print('still connected')
 `;
-  return paramiko(script, port, user, password, String(seconds));
+  const result = paramiko(script, port, user, password, String(seconds), marker).finally(() =>
+    rm(marker, { force: true }),
+  );
+  let finished = false;
+  void result.finally(() => {
+    finished = true;
+  });
+  return {
+    result,
+    async connected(): Promise<void> {
+      while (!existsSync(marker)) {
+        if (finished) throw new Error(`paramiko ended before it listed: ${(await result).stderr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
 }
 
 /** Runs an asyncssh script (Debian's python3-asyncssh): the same Python runner as paramiko's. */
