@@ -64,7 +64,7 @@ import { SessionExpiry } from './application/session-expiry.js';
 import { SignInService } from './application/sign-in.js';
 import { TreeHeads } from './application/tree-heads.js';
 import { UserService } from './application/users.js';
-import { type Config, ConfigError, describeConfiguration, loadConfig } from './config.js';
+import { type Config, ConfigError, describeConfiguration, loadConfig, withoutCredentials } from './config.js';
 import type { EventStore } from './domain/event-store.js';
 import { type ReadViews, readViews, viewNames } from './projections/read-views.js';
 import { ProjectionRunner } from './projections/runner.js';
@@ -649,6 +649,12 @@ function startDeliveries(
   });
   worker.start();
   start.onStop(() => worker.stop());
+  const scan = config.uploadScan;
+  logger.info(
+    `flows and notifications: ${config.deliveries.concurrency} deliveries at once, retried up to ${config.deliveries.retry.maxAttempts} times; ` +
+      `upload scan ${scan === null ? 'off' : scan.kind === 'command' ? `by ${scan.command}` : `by ${withoutCredentials(scan.url)}`}` +
+      ` (rejected files to ${path.join(config.dataDir, 'quarantine')}); e-mail ${config.smtpUrl === null ? 'off (MFT_SMTP_URL unset)' : `through ${withoutCredentials(config.smtpUrl)}`}`,
+  );
   return {
     flows: new FlowService({ store, ids, secrets, users, outboundProblems: definitionProblems }),
     notifiers: new NotifierService({ store, ids, secrets, emailConfigured: config.smtpUrl !== null }),
