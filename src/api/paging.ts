@@ -64,3 +64,25 @@ export function decodeCursor<K extends Record<string, 'string' | 'number'>>(
   if (!ok) throw new Problem(400, 'invalid-cursor', 'The cursor is not one this API gave out');
   return value as { [P in keyof K]: K[P] extends 'number' ? number : string };
 }
+
+/**
+ * One page of what `list` returns in position order after the cursor's position (the views
+ * of definitions: flows, notifiers), waiting first for `minPosition`; `show` shapes each row.
+ */
+export async function pageByPosition<Row extends { readonly position: number }, Item>(
+  query: { readonly limit?: number; readonly cursor?: string; readonly minPosition?: number },
+  waitForPosition: (position: number, timeoutMs: number) => Promise<boolean>,
+  list: (after: number, limit: number) => Promise<Row[]>,
+  show: (row: Row) => Item,
+): Promise<{ items: Item[]; nextCursor: string | null }> {
+  const limit = query.limit ?? 50;
+  await awaitView(waitForPosition, query.minPosition);
+  const after = decodeCursor(query.cursor, { position: 'number' })?.position ?? 0;
+  const rows = await list(after, limit + 1);
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(show),
+    nextCursor: rows.length > limit && last ? encodeCursor({ position: last.position }) : null,
+  };
+}

@@ -16,7 +16,13 @@ import { type OpenSshServer, startOpenSshServer } from '../support/openssh-serve
 import { makeDataDir, type ServerProcess, spawnServer } from '../support/server-process.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import { ADMIN_PASSWORD, adminSession, createUser } from '../support/sluice.js';
-import { defineFlow, deliveriesOf, QUICK_DELIVERIES, settledDeliveries } from './flow-support.js';
+import {
+  defineFlow,
+  deliveriesOf,
+  QUICK_DELIVERIES,
+  settledDeliveries,
+  sshdFlowTarget,
+} from './flow-support.js';
 
 const PASSWORD = 'crash-flow-password';
 const FILES = 16;
@@ -100,15 +106,7 @@ describe('flows across kill -9', () => {
       sourceUserId: partner,
       sourceFolder: '/out',
       match: { kind: 'glob', pattern: '*.dat' },
-      target: {
-        kind: 'sftp',
-        host: '127.0.0.1',
-        port: sshd.port,
-        username: sshd.username,
-        hostKeySha256: sshd.hostKeySha256,
-        directory: sshd.root,
-        auth: 'key',
-      },
+      target: sshdFlowTarget(sshd),
       credentials: { privateKey: sshd.privateKey },
     });
 

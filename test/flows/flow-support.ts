@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '../support/free-port.js';
+import type { OpenSshServer } from '../support/openssh-server.js';
 import { openSshBatch } from '../support/sftp-clients.js';
 import { call, createUser, type TestSluice } from '../support/sluice.js';
 import { startWebhookPeer, type WebhookPeer } from '../support/webhook-peer.js';
@@ -156,4 +157,18 @@ export async function storedSecrets(t: TestSluice, ownerId?: string): Promise<nu
       ? await pool.query('SELECT count(*) AS n FROM reaction_secrets')
       : await pool.query('SELECT count(*) AS n FROM reaction_secrets WHERE owner_id = $1', [ownerId]);
   return Number(rows[0].n);
+}
+
+/** A flow's target on the test sshd (key sign-in), with `changes` over it. */
+export function sshdFlowTarget(sshd: OpenSshServer, changes: Record<string, unknown> = {}) {
+  return {
+    kind: 'sftp',
+    host: '127.0.0.1',
+    port: sshd.port,
+    username: sshd.username,
+    hostKeySha256: sshd.hostKeySha256,
+    directory: sshd.root,
+    auth: 'key',
+    ...changes,
+  };
 }

@@ -23,6 +23,7 @@ import {
   deliveriesOf,
   QUICK_DELIVERIES,
   settledDeliveries,
+  sshdFlowTarget,
   storedSecrets,
   uploadWithSftp,
 } from './flow-support.js';
@@ -41,16 +42,7 @@ const sftpPort = () => t.sluice.sftpPort;
 const onDisk = (home: string, file: string) => path.join(t.dataDir, 'files', home, file);
 
 /** A flow's target: the test's OpenSSH server, by key unless `changes` say otherwise. */
-const sshdTarget = (changes: Record<string, unknown> = {}) => ({
-  kind: 'sftp',
-  host: '127.0.0.1',
-  port: sshd.port,
-  username: sshd.username,
-  hostKeySha256: sshd.hostKeySha256,
-  directory: sshd.root,
-  auth: 'key',
-  ...changes,
-});
+const sshdTarget = (changes: Record<string, unknown> = {}) => sshdFlowTarget(sshd, changes);
 
 const upload = (user: string, files: Record<string, string>, folder: string) =>
   uploadWithSftp(sftpPort(), work, { name: user, password: PASSWORD }, files, folder);

@@ -9,7 +9,7 @@ import type { NotifierService } from '../../application/notifications/notifier-s
 import type { NotifierRecord } from '../../projections/flows-queries.js';
 import type { ReadViews } from '../../projections/read-views.js';
 import { contextOf, requireRight } from '../auth.js';
-import { awaitView, decodeCursor, encodeCursor, Page } from '../paging.js';
+import { Page, pageByPosition } from '../paging.js';
 import { Problem, problemResponses } from '../problems.js';
 import {
   DefinedNotifierSchema,
@@ -65,18 +65,7 @@ export const notifierRoutes: FastifyPluginAsyncTypebox<NotifierRoutesOptions> = 
         response: { 200: Page(NotifierSchema), ...problems },
       },
     },
-    async (request) => {
-      const limit = request.query.limit ?? 50;
-      await awaitView(waitForPosition, request.query.minPosition);
-      const after = decodeCursor(request.query.cursor, { position: 'number' })?.position ?? 0;
-      const rows = await views.listNotifiers(after, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
-      return {
-        items: items.map(notifierBody),
-        nextCursor: rows.length > limit && last ? encodeCursor({ position: last.position }) : null,
-      };
-    },
+    (request) => pageByPosition(request.query, waitForPosition, views.listNotifiers, notifierBody),
   );
 
   app.get(

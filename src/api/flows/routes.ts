@@ -8,7 +8,7 @@ import { metadataFor } from '../../application/metadata.js';
 import type { FlowRecord } from '../../projections/flows-queries.js';
 import type { ReadViews } from '../../projections/read-views.js';
 import { contextOf, requireRight } from '../auth.js';
-import { awaitView, decodeCursor, encodeCursor, Page } from '../paging.js';
+import { awaitView, decodeCursor, encodeCursor, Page, pageByPosition } from '../paging.js';
 import { Problem, problemResponses } from '../problems.js';
 import {
   DeliveryListQuery,
@@ -69,18 +69,7 @@ export const flowRoutes: FastifyPluginAsyncTypebox<FlowRoutesOptions> = async (
         response: { 200: Page(FlowSchema), ...problems },
       },
     },
-    async (request) => {
-      const limit = request.query.limit ?? 50;
-      await awaitView(waitForPosition, request.query.minPosition);
-      const after = decodeCursor(request.query.cursor, { position: 'number' })?.position ?? 0;
-      const rows = await views.listFlows(after, limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
-      return {
-        items: items.map(flowBody),
-        nextCursor: rows.length > limit && last ? encodeCursor({ position: last.position }) : null,
-      };
-    },
+    (request) => pageByPosition(request.query, waitForPosition, views.listFlows, flowBody),
   );
 
   app.get(
