@@ -13,6 +13,7 @@
  * happens to replay.
  */
 import type { Kysely } from 'kysely';
+import { likePrefix } from '../adapters/readmodel/like-prefix.js';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
 import { deliveryIdOf } from '../domain/deliveries/delivery-id.js';
 import type { EventOfType, RecordedDomainEvent } from '../domain/events/catalogue.js';
@@ -115,7 +116,7 @@ export function flowsView(options: FlowsViewOptions): DomainProjection {
           query =
             'released' in role
               ? query.where('path', '=', role.released)
-              : query.where('path', 'like', `${role.folder === '/' ? '' : role.folder}/%`);
+              : query.where('path', 'like', likePrefix(`${role.folder === '/' ? '' : role.folder}/`));
           const released = await query.returning(['path', 'user_id', 'size', 'sha256']).execute();
           const folderOf = (path: string) => path.slice(0, path.lastIndexOf('/')) || '/';
           for (const waiting of released.sort((a, b) => a.path.localeCompare(b.path))) {
