@@ -7,7 +7,7 @@ import type { ReadModel } from '../../adapters/readmodel/schema.js';
 import type { RecordedDomainEvent } from '../../domain/events/catalogue.js';
 import { foldCase } from '../../domain/users/reservation.js';
 import type { DomainProjection } from '../projection.js';
-import { auditRow, type Row } from './rows.js';
+import { auditedEventTypes, auditRow, type Row } from './rows.js';
 
 /**
  * A PostgreSQL array literal (`{"a",NULL,"b"}`, `{1,NULL}`) of `values`, built here rather than
@@ -112,58 +112,7 @@ function prepare(events: readonly RecordedDomainEvent[]): (trx: Kysely<ReadModel
 
 export const auditProjection: DomainProjection = {
   name: 'audit',
-  handles: [
-    'SessionOpened',
-    'SignInFailed',
-    'SessionReused',
-    'SessionReplaced',
-    'SignInBanned',
-    'SignInBanLifted',
-    'SignInAttemptsRefused',
-    'SignInFailuresSummarized',
-    'SessionClosed',
-    'SessionExpired',
-    'ConnectionOpened',
-    'ConnectionClosed',
-    'ConnectionAttemptsSummarized',
-    'ConnectionRefused',
-    'UserCreated',
-    'UserUpdated',
-    'UserPasswordChanged',
-    'UserDisabled',
-    'UserEnabled',
-    'UserDeleted',
-    'UserKeyAdded',
-    'UserKeyRemoved',
-    'ApplicationRegistered',
-    'ApplicationEnabledChanged',
-    'FileUploaded',
-    'FileDownloaded',
-    'DownloadStarted',
-    'FileDeleted',
-    'FileRenamed',
-    'DirectoryCreated',
-    'DirectoryRemoved',
-    'FileAttributesChanged',
-    'FileChangeUndone',
-    'UploadAborted',
-    'AccessDenied',
-    'AuditQueried',
-    'ServerStarted',
-    'ServerStopped',
-    'TreeHeadSigned',
-    'FlowDefined',
-    'FlowRemoved',
-    'NotifierDefined',
-    'NotifierRemoved',
-    'DeliveryScheduled',
-    'DeliveryAttempted',
-    'DeliveryAttemptFailed',
-    'DeliverySucceeded',
-    'DeliveryDeadLettered',
-    'DeliveryRequeued',
-    'UploadScanned',
-  ],
+  handles: auditedEventTypes,
   tables: ['audit_events', 'audit_names'],
   prepare,
   apply: (trx, events) => prepare(events)(trx),
