@@ -106,7 +106,7 @@ export interface AuditEventsTable {
   event_type: string;
   /** 'session.open', 'file.upload', … (see src/projections/audit/rows.ts). */
   operation: string;
-  /** 'success', 'failure', 'denied' or 'aborted'. */
+  /** 'success', 'failure', 'denied', 'aborted' or 'started' (see src/projections/audit/rows.ts). */
   outcome: string;
   user_id: number | null;
   user_name: string | null;

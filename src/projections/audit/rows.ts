@@ -22,6 +22,8 @@
  * A batch is written with one multi-row INSERT (`unnest` of one array per column), prepared
  * (rows and arrays built) while the runner still writes the batch before.
  */
+import type { InsertType } from 'kysely';
+import type { AuditEventsTable } from '../../adapters/readmodel/schema.js';
 import type { DomainEventType, RecordedDomainEvent } from '../../domain/events/catalogue.js';
 
 export const auditOperations = [
@@ -96,28 +98,33 @@ const fileOperation: Record<string, AuditOperation> = {
   stat: 'file.stat',
 };
 
-export interface Row {
+/**
+ * The write's narrower types for the columns where the table takes more: positions and sizes as
+ * numbers, times as ISO 8601 UTC strings (raised by comparing them as strings), operations and
+ * outcomes from their lists.
+ */
+interface Narrowed {
   global_position: number;
   at: string;
-  event_type: string;
   operation: AuditOperation;
   outcome: AuditOutcome;
-  user_id: number | null;
-  /** Set when the event itself names the user (failed sign-ins, user creation). */
-  user_name: string | null;
-  application_id: number | null;
-  session_id: string | null;
-  client_ip: string | null;
-  user_string: string | null;
-  protocol: string | null;
-  path: string | null;
-  previous_path: string | null;
   size: number | null;
-  sha256: string | null;
-  reason: string | null;
-  target: string | null;
-  detail: string | null;
 }
+
+/**
+ * An audit row as the write builds it: every column of the table (schema.ts) but the folded
+ * name, which the INSERT computes, each required and of the type the table accepts, narrowed
+ * where `Narrowed` says (a narrowing the table would not accept leaves the column `never`).
+ * `user_name` is set only when the event itself names the user (failed sign-ins); the INSERT
+ * fills in the rest.
+ */
+export type Row = {
+  -readonly [K in Exclude<keyof AuditEventsTable, 'user_name_folded'>]-?: K extends keyof Narrowed
+    ? Narrowed[K] extends InsertType<AuditEventsTable[K]>
+      ? Narrowed[K]
+      : never
+    : InsertType<AuditEventsTable[K]>;
+};
 
 const json = (value: Record<string, unknown>): string => JSON.stringify(value);
 
