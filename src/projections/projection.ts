@@ -44,6 +44,9 @@ export type Projection = DomainProjection | LogProjection;
 export type DomainProjection = ProjectionOf<readonly DomainEventType[], RecordedDomainEvent>;
 export type LogProjection = ProjectionOf<typeof EVERY_EVENT, RecordedEvent>;
 
+/** Each projection's `handles` as a set (some views take most of the catalogue's ~60 types). */
+const handledTypes = new WeakMap<readonly string[], ReadonlySet<string>>();
+
 /**
  * The events of `batch` that `projection` handles, checked against the catalogue. An invalid
  * event throws (`InvalidEvent`): the batch is retried, never silently skipped.
@@ -54,9 +57,14 @@ export function handledEvents(
 ): RecordedDomainEvent[] {
   // An EVERY_EVENT projection declares RecordedEvent and reads them as such.
   if (projection.handles === EVERY_EVENT) return batch as RecordedDomainEvent[];
+  let types = handledTypes.get(projection.handles);
+  if (!types) {
+    types = new Set(projection.handles);
+    handledTypes.set(projection.handles, types);
+  }
   const handled: RecordedDomainEvent[] = [];
   for (const event of batch) {
-    if (!(projection.handles as readonly string[]).includes(event.type)) continue;
+    if (!types.has(event.type)) continue;
     const domainEvent = asDomainEvent(event);
     if (domainEvent) handled.push(domainEvent);
   }
