@@ -14,16 +14,17 @@
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
+import { columns, figure, log, median, positiveInt, runBench, withWorkDir } from '../support/common.js';
 import { expectSize, sha256File, writeRandomFile } from '../support/files.js';
+import { type CaseTiming, measureCase } from '../support/measure-case.js';
 import { makeKey, sftpSession } from '../support/openssh.js';
 import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
-import { cpuWithReaped, runClient, sleep } from '../support/processes.js';
+import { runClient } from '../support/processes.js';
 import { SluiceProcess } from '../support/sluice.js';
 
 const MiB = 1024 * 1024;
@@ -168,6 +169,8 @@ class Sluice {
 
   /** After a failure: the events so far and the end of the log, before they are removed. */
   async explainFailure(): Promise<void> {
+    // Not started, or interrupted: stopping Sluice is what made the measurement fail.
+    if (!this.running || this.cleaned) return;
     const events = await this.events().catch(() => undefined);
     if (events)
       log(
@@ -176,13 +179,9 @@ class Sluice {
     await this.running?.logTail();
   }
 
-  /** Stops Sluice and removes the work directory; idempotent. */
+  /** Stops Sluice; idempotent. */
   cleanup(): Promise<void> {
-    this.cleaned ??= (async () => {
-      await this.running?.stop();
-      if (this.options.keep) log(`kept ${this.work}`);
-      else await rm(this.work, { recursive: true, force: true });
-    })();
+    this.cleaned ??= this.running?.stop() ?? Promise.resolve();
     return this.cleaned;
   }
 }
@@ -242,16 +241,8 @@ class SftpClient {
 // ---------------------------------------------------------------------------------------------
 // Cases
 
-interface Sample {
-  /** MiB/s or files/s. */
-  readonly rate: number;
-  readonly seconds: number;
-  /** CPU seconds of Sluice (node + PostgreSQL) during the case. */
-  readonly serverCpu: number;
-  readonly pgCpu: number;
-  /** CPU seconds of the client processes (curl; sftp and ssh) during the case. */
-  readonly clientCpu: number;
-}
+/** Server: Sluice (node + PostgreSQL); client: curl, or sftp and ssh. */
+type Sample = CaseTiming;
 
 interface CaseSpec {
   readonly name: CaseName;
@@ -408,23 +399,12 @@ function cases(sluice: Sluice, sftp: SftpClient, o: Options, bigSha: () => strin
 
 async function measure(sluice: Sluice, spec: CaseSpec, p: Protocol, round: number): Promise<Sample> {
   await spec.before(p, round);
-  execFileSync('sync'); // the previous case's dirty pages are not written back during this one
-  const server0 = await sluice.process.cpu();
-  const client0 = await cpuWithReaped('self');
-  const t0 = performance.now();
-  const amount = await spec.timed(p, round);
-  const seconds = (performance.now() - t0) / 1000;
-  await sleep(200); // let the last PostgreSQL work settle into the CPU figures
-  const server1 = await sluice.process.cpu();
-  const clientCpu = (await cpuWithReaped('self')) - client0;
+  const sample = await measureCase(
+    () => sluice.process.cpu(),
+    () => spec.timed(p, round),
+  );
   await spec.after(p, round);
-  return {
-    rate: amount / seconds,
-    seconds,
-    serverCpu: server1.total - server0.total,
-    pgCpu: server1.pg - server0.pg,
-    clientCpu,
-  };
+  return sample;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,143 +414,125 @@ async function measure(sluice: Sluice, spec: CaseSpec, p: Protocol, round: numbe
 
 async function main(): Promise<void> {
   const o = parseOptions();
-  const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-http-files-'));
-  await chmod(work, 0o755);
-  const sluice = new Sluice(work, o);
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    log('interrupted: cleaning up');
-    void sluice.cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  let started = false;
-  try {
-    log(`bench/http-files: ${work}; load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
-    makeKey(sluice.key);
-    let bigSha = '';
-    if (o.cases.includes('upload') || o.cases.includes('download')) {
-      log(`writing a ${o.bigMib} MiB random file`);
-      bigSha = await writeRandomFile(path.join(work, 'big.bin'), o.bigMib * MiB);
-    }
-    if (o.cases.includes('small')) {
-      await mkdir(path.join(work, 'small'));
-      for (let i = 1; i <= o.small; i++) {
-        await writeFile(path.join(work, 'small', `f${i}`), randomBytes(SMALL_BYTES));
-      }
-    }
-    log('starting Sluice');
-    started = true;
-    await sluice.start();
-    const sftp = new SftpClient(sluice);
-    const specs = cases(sluice, sftp, o, () => bigSha);
-    const samples = new Map<string, Sample[]>(); // `${case}/${protocol}`
-    for (let round = 1; round <= o.rounds; round++) {
-      const order = round % 2 === 1 ? o.protocols : [...o.protocols].reverse();
-      for (const spec of specs) {
-        for (const p of order) {
-          const s = await measure(sluice, spec, p, round);
-          const key = `${spec.name}/${p}`;
-          samples.set(key, [...(samples.get(key) ?? []), s]);
-          log(
-            `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${figure(s.rate).padStart(6)} ${spec.unit}  ` +
-              `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
-              `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.process.rssMib()).toFixed(0)} MiB`,
-          );
+  await withWorkDir(
+    'http-files',
+    async (work, onCleanup) => {
+      const sluice = new Sluice(work, o);
+      onCleanup(() => sluice.cleanup());
+      try {
+        log(`bench/http-files: ${work}; load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
+        makeKey(sluice.key);
+        let bigSha = '';
+        if (o.cases.includes('upload') || o.cases.includes('download')) {
+          log(`writing a ${o.bigMib} MiB random file`);
+          bigSha = await writeRandomFile(path.join(work, 'big.bin'), o.bigMib * MiB);
         }
-        if (spec.name === 'download' || (spec.name === 'upload' && !o.cases.includes('download'))) {
-          // Done with this round's big files: free the disk (untimed; recorded as FileDeleted).
-          for (const p of o.protocols) await sluice.api('DELETE', `/api/v1/files/${p}-r${round}-big.bin`);
+        if (o.cases.includes('small')) {
+          await mkdir(path.join(work, 'small'));
+          for (let i = 1; i <= o.small; i++) {
+            await writeFile(path.join(work, 'small', `f${i}`), randomBytes(SMALL_BYTES));
+          }
         }
-      }
-    }
-    const events = await sluice.events();
+        log('starting Sluice');
+        await sluice.start();
+        const sftp = new SftpClient(sluice);
+        const specs = cases(sluice, sftp, o, () => bigSha);
+        const samples = new Map<string, Sample[]>(); // `${case}/${protocol}`
+        for (let round = 1; round <= o.rounds; round++) {
+          const order = round % 2 === 1 ? o.protocols : [...o.protocols].reverse();
+          for (const spec of specs) {
+            for (const p of order) {
+              const s = await measure(sluice, spec, p, round);
+              const key = `${spec.name}/${p}`;
+              samples.set(key, [...(samples.get(key) ?? []), s]);
+              log(
+                `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${figure(s.rate).padStart(6)} ${spec.unit}  ` +
+                  `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
+                  `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.process.rssMib()).toFixed(0)} MiB`,
+              );
+            }
+            if (spec.name === 'download' || (spec.name === 'upload' && !o.cases.includes('download'))) {
+              // Done with this round's big files: free the disk (untimed; recorded as FileDeleted).
+              for (const p of o.protocols) await sluice.api('DELETE', `/api/v1/files/${p}-r${round}-big.bin`);
+            }
+          }
+        }
+        const events = await sluice.events();
 
-    // --- table (stdout)
-    const out: string[] = [];
-    out.push(
-      `bench/http-files — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
-        `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (protocols alternate first), one Sluice, user bench`,
-    );
-    out.push(`clients: ${version('curl', ['--version'])}; sftp of ${version('ssh', ['-V'])}`);
-    out.push('');
-    const both = o.protocols.length === 2;
-    const header = ['case', 'unit', ...o.protocols.map((p) => LABEL[p])];
-    if (both) header.push('HTTP/SFTP');
-    for (const p of o.protocols) header.push(`${p.toUpperCase()} rounds`);
-    for (const p of o.protocols) header.push(`${p.toUpperCase()} CPU s srv+cli`);
-    const rows: string[][] = [header];
-    for (const spec of specs) {
-      const row = [spec.title, spec.unit];
-      const med = new Map<Protocol, number>();
-      for (const p of o.protocols) {
-        const m = median((samples.get(`${spec.name}/${p}`) ?? []).map((s) => s.rate));
-        med.set(p, m);
-        row.push(figure(m));
-      }
-      if (both) row.push((med.get('http')! / med.get('sftp')!).toFixed(2));
-      for (const p of o.protocols) {
-        row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => figure(s.rate)).join(' '));
-      }
-      for (const p of o.protocols) {
-        const list = samples.get(`${spec.name}/${p}`) ?? [];
-        row.push(
-          `${median(list.map((s) => s.serverCpu)).toFixed(1)}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`,
+        // --- table (stdout)
+        const out: string[] = [];
+        out.push(
+          `bench/http-files — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
+            `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (protocols alternate first), one Sluice, user bench`,
         );
+        out.push(`clients: ${version('curl', ['--version'])}; sftp of ${version('ssh', ['-V'])}`);
+        out.push('');
+        const both = o.protocols.length === 2;
+        const header = ['case', 'unit', ...o.protocols.map((p) => LABEL[p])];
+        if (both) header.push('HTTP/SFTP');
+        for (const p of o.protocols) header.push(`${p.toUpperCase()} rounds`);
+        for (const p of o.protocols) header.push(`${p.toUpperCase()} CPU s srv+cli`);
+        const rows: string[][] = [header];
+        for (const spec of specs) {
+          const row = [spec.title, spec.unit];
+          const med = new Map<Protocol, number>();
+          for (const p of o.protocols) {
+            const m = median((samples.get(`${spec.name}/${p}`) ?? []).map((s) => s.rate));
+            med.set(p, m);
+            row.push(figure(m));
+          }
+          if (both) row.push((med.get('http')! / med.get('sftp')!).toFixed(2));
+          for (const p of o.protocols) {
+            row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => figure(s.rate)).join(' '));
+          }
+          for (const p of o.protocols) {
+            const list = samples.get(`${spec.name}/${p}`) ?? [];
+            row.push(
+              `${median(list.map((s) => s.serverCpu)).toFixed(1)}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`,
+            );
+          }
+          rows.push(row);
+        }
+        out.push(
+          columns(
+            rows,
+            header.map((_, i) => i).filter((i) => i >= 2),
+          ),
+        );
+        out.push('');
+        out.push(
+          'MiB/s = 1,048,576 bytes per second. CPU s srv+cli: CPU seconds of Sluice (node + its PostgreSQL)',
+        );
+        out.push(
+          '  and of the client processes (curl; sftp + ssh) during the case, medians. Load when done: ' +
+            os
+              .loadavg()
+              .map((l) => l.toFixed(2))
+              .join(' '),
+        );
+        const bigUploads = o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0;
+        const smallUploads = o.cases.includes('small') ? o.small : 0;
+        const uploadedBy = (p: Protocol) =>
+          events.filter((e) => e.type === 'FileUploaded' && e.protocol === p).reduce((a, e) => a + e.n, 0);
+        const expected = (bigUploads + smallUploads) * o.rounds;
+        out.push(
+          `FileUploaded events in Sluice's store: ${o.protocols
+            .map((p) => `${p} ${uploadedBy(p).toLocaleString('en')}`)
+            .join(
+              ', ',
+            )} (files uploaded: ${expected.toLocaleString('en')} per protocol; each checked by path, size and sha256)`,
+        );
+        out.push(
+          `All events: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
+        );
+        process.stdout.write(`${out.join('\n')}\n`);
+      } catch (error) {
+        await sluice.explainFailure();
+        throw error;
       }
-      rows.push(row);
-    }
-    out.push(
-      columns(
-        rows,
-        header.map((_, i) => i).filter((i) => i >= 2),
-      ),
-    );
-    out.push('');
-    out.push(
-      'MiB/s = 1,048,576 bytes per second. CPU s srv+cli: CPU seconds of Sluice (node + its PostgreSQL)',
-    );
-    out.push(
-      '  and of the client processes (curl; sftp + ssh) during the case, medians. Load when done: ' +
-        os
-          .loadavg()
-          .map((l) => l.toFixed(2))
-          .join(' '),
-    );
-    const bigUploads = o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0;
-    const smallUploads = o.cases.includes('small') ? o.small : 0;
-    const uploadedBy = (p: Protocol) =>
-      events.filter((e) => e.type === 'FileUploaded' && e.protocol === p).reduce((a, e) => a + e.n, 0);
-    const expected = (bigUploads + smallUploads) * o.rounds;
-    out.push(
-      `FileUploaded events in Sluice's store: ${o.protocols
-        .map((p) => `${p} ${uploadedBy(p).toLocaleString('en')}`)
-        .join(
-          ', ',
-        )} (files uploaded: ${expected.toLocaleString('en')} per protocol; each checked by path, size and sha256)`,
-    );
-    out.push(
-      `All events: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
-    );
-    process.stdout.write(`${out.join('\n')}\n`);
-  } catch (error) {
-    if (started && !interrupted) await sluice.explainFailure();
-    throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await sluice.cleanup();
-  }
+    },
+    { keep: o.keep },
+  );
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`bench:http-files: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(
-    `bench:http-files: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runBench('bench:http-files', main);

@@ -17,16 +17,16 @@
  * Prints tables only; writes no result files. Figures are for reading, never for assertions.
  */
 
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
 import { proftpdSftpBase } from '../../test/support/proftpd-server.js';
-import { columns, figure, log, median, positiveInt, UsageError } from '../support/common.js';
+import { columns, figure, log, median, positiveInt, runBench, withWorkDir } from '../support/common.js';
 import { expectSize, writeRandomFile } from '../support/files.js';
+import { type CaseTiming, measureCase } from '../support/measure-case.js';
 import {
   type BenchSshd,
   exists,
@@ -333,7 +333,7 @@ class Bench {
     await this.sluice.logTail();
   }
 
-  /** Stops the servers and removes the temporary directory; safe to call more than once. */
+  /** Stops the servers; safe to call more than once. */
   cleanup(): Promise<void> {
     this.cleaned ??= (async () => {
       await this.statsClient?.end().catch(() => undefined);
@@ -345,8 +345,6 @@ class Bench {
         } catch {}
       }
       await this.sluice?.stop();
-      if (this.options.keep) log(`kept ${this.work}`);
-      else await rm(this.work, { recursive: true, force: true });
     })();
     return this.cleaned;
   }
@@ -386,16 +384,8 @@ class Client {
 // ---------------------------------------------------------------------------------------------
 // Cases
 
-interface Sample {
-  /** MiB/s or files/s. */
-  readonly rate: number;
-  readonly seconds: number;
-  /** CPU seconds of the server's processes during the case. */
-  readonly serverCpu: number;
-  /** The part of `serverCpu` used by Sluice's PostgreSQL. */
-  readonly pgCpu: number;
-  /** CPU seconds of the sftp/ssh client processes during the case. */
-  readonly clientCpu: number;
+/** Server: sshd, proftpd or Sluice (node + PostgreSQL); client: sftp and ssh. */
+interface Sample extends CaseTiming {
   /** Sluice only: PostgreSQL transactions in its database during the case (NaN otherwise). */
   readonly transactions: number;
 }
@@ -510,31 +500,16 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
 
 async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sample> {
   await spec.before(target);
-  // Write back what the previous case left dirty (OpenSSH does not fsync), so that its
-  // write-back does not land in this measurement.
-  execFileSync('sync');
   const counting = target.name === 'sluice';
   const transactions0 = counting ? await bench.sluiceTransactions() : Number.NaN;
-  const server0 = await bench.serverCpu(target.name);
-  const client0 = await cpuWithReaped('self');
-  const t0 = performance.now();
-  const amount = await spec.timed(target);
-  const seconds = (performance.now() - t0) / 1000;
-  // A session's last processes may still be exiting on the server side: let them be reaped.
-  await sleep(200);
-  const server1 = await bench.serverCpu(target.name);
-  const clientCpu = (await cpuWithReaped('self')) - client0;
+  const timing = await measureCase(
+    () => bench.serverCpu(target.name),
+    () => spec.timed(target),
+  );
   if (counting) await sleep(STATS_SETTLE_MS);
   const transactions = counting ? (await bench.sluiceTransactions()) - transactions0 : Number.NaN;
   await spec.after(target);
-  return {
-    rate: amount / seconds,
-    seconds,
-    serverCpu: server1.total - server0.total,
-    pgCpu: server1.pg - server0.pg,
-    clientCpu,
-    transactions,
-  };
+  return { ...timing, transactions };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -544,157 +519,143 @@ async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sa
 
 async function main(): Promise<void> {
   const o = parseOptions();
-  const work = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-sftp-'));
-  await chmod(work, 0o755);
-  const bench = new Bench(work, o);
-  const onSignal = () => {
-    log('interrupted: cleaning up');
-    void bench.cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const load = os.loadavg()[0]!;
-    log(`bench/sftp: ${work}; load ${load.toFixed(2)} on ${os.cpus().length} cores`);
-    await bench.prepare();
-    const targets: Target[] = [];
-    if (o.servers.includes('openssh')) targets.push(await bench.startOpenSsh());
-    if (o.servers.includes('proftpd')) targets.push(await bench.startProftpd());
-    if (o.servers.includes('sluice')) {
-      log('starting Sluice');
-      targets.push(await bench.startSluice());
-    }
-    const client = new Client(bench);
-    const probes = new Map<ServerName, Probe>();
-    for (const t of targets) probes.set(t.name, await client.probe(t));
+  await withWorkDir(
+    'sftp',
+    async (work, onCleanup) => {
+      const bench = new Bench(work, o);
+      onCleanup(() => bench.cleanup());
+      try {
+        const load = os.loadavg()[0]!;
+        log(`bench/sftp: ${work}; load ${load.toFixed(2)} on ${os.cpus().length} cores`);
+        await bench.prepare();
+        const targets: Target[] = [];
+        if (o.servers.includes('openssh')) targets.push(await bench.startOpenSsh());
+        if (o.servers.includes('proftpd')) targets.push(await bench.startProftpd());
+        if (o.servers.includes('sluice')) {
+          log('starting Sluice');
+          targets.push(await bench.startSluice());
+        }
+        const client = new Client(bench);
+        const probes = new Map<ServerName, Probe>();
+        for (const t of targets) probes.set(t.name, await client.probe(t));
 
-    const specs = cases(bench, client, o);
-    const samples = new Map<string, Sample[]>(); // `${case}/${server}`
-    for (let round = 1; round <= o.rounds; round++) {
-      const order = round % 2 === 1 ? targets : [...targets].reverse();
-      for (const spec of specs) {
-        for (const t of order) {
-          const s = await measure(bench, spec, t);
-          const key = `${spec.name}/${t.name}`;
-          samples.set(key, [...(samples.get(key) ?? []), s]);
-          const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
-          log(
-            `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${figure(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${figure(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
+        const specs = cases(bench, client, o);
+        const samples = new Map<string, Sample[]>(); // `${case}/${server}`
+        for (let round = 1; round <= o.rounds; round++) {
+          const order = round % 2 === 1 ? targets : [...targets].reverse();
+          for (const spec of specs) {
+            for (const t of order) {
+              const s = await measure(bench, spec, t);
+              const key = `${spec.name}/${t.name}`;
+              samples.set(key, [...(samples.get(key) ?? []), s]);
+              const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
+              log(
+                `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${figure(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${figure(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
+              );
+            }
+          }
+        }
+
+        const events = targets.some((t) => t.name === 'sluice') ? await bench.sluiceEvents() : undefined;
+
+        // --- tables (stdout)
+        const out: string[] = [];
+        out.push(
+          `bench/sftp — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
+            `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (servers alternate first), client: sftp of ${sshVersion()}`,
+        );
+        out.push('');
+        const header = ['case', 'unit'];
+        for (const t of targets) header.push(SERVER_TITLES[t.name]);
+        const peers = targets.filter((t) => t.name !== 'sluice');
+        const ratios = peers.length > 0 && targets.some((t) => t.name === 'sluice');
+        if (ratios) {
+          for (const p of peers) header.push(`Sluice/${SERVER_TITLES[p.name]}`);
+          if (peers.length > 1) header.push('Sluice/best');
+        }
+        for (const t of targets) header.push(`${SERVER_TITLES[t.name]} rounds`);
+        for (const t of targets) header.push(`${SERVER_TITLES[t.name]} CPU s srv+cli`);
+        const rows: string[][] = [header];
+        for (const spec of specs) {
+          const row = [spec.title, spec.unit];
+          const med = new Map<ServerName, number>();
+          for (const t of targets) {
+            const m = median((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => s.rate));
+            med.set(t.name, m);
+            row.push(figure(m));
+          }
+          if (ratios) {
+            for (const p of peers) row.push((med.get('sluice')! / med.get(p.name)!).toFixed(2));
+            if (peers.length > 1) {
+              row.push((med.get('sluice')! / Math.max(...peers.map((p) => med.get(p.name)!))).toFixed(2));
+            }
+          }
+          for (const t of targets) {
+            row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => figure(s.rate)).join(' '));
+          }
+          for (const t of targets) {
+            const list = samples.get(`${spec.name}/${t.name}`) ?? [];
+            const server = median(list.map((s) => s.serverCpu)).toFixed(1);
+            row.push(`${server}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`);
+          }
+          rows.push(row);
+        }
+        const numeric = header.map((_, i) => i).filter((i) => i >= 2);
+        out.push(columns(rows, numeric));
+        out.push('');
+        if (targets.some((t) => t.name === 'sluice')) {
+          const costs: string[][] = [
+            ['case', 'per', 'PostgreSQL transactions', 'Node CPU ms', 'PostgreSQL CPU ms'],
+          ];
+          for (const spec of specs) {
+            const list = samples.get(`${spec.name}/sluice`) ?? [];
+            const per = (f: (s: Sample) => number) => figure(median(list.map(f)) / spec.items);
+            costs.push([
+              spec.title,
+              spec.item,
+              per((s) => s.transactions),
+              per((s) => (s.serverCpu - s.pgCpu) * 1000),
+              per((s) => s.pgCpu * 1000),
+            ]);
+          }
+          out.push('Sluice per file or session (medians over the rounds):');
+          out.push(columns(costs, [2, 3, 4]));
+          out.push('');
+        }
+        out.push(
+          'CPU s srv+cli: CPU seconds of the server (sshd or proftpd and their session processes; Sluice node + PostgreSQL)',
+        );
+        out.push(
+          '  and of the sftp/ssh client processes during the case, medians. Load when done: ' +
+            os
+              .loadavg()
+              .map((l) => l.toFixed(2))
+              .join(' '),
+        );
+        for (const t of targets) {
+          const p = probes.get(t.name)!;
+          out.push(`${t.label}: cipher ${p.cipher}; client requests ${p.requests}; port ${t.port}`);
+        }
+        if (events) {
+          const total = [...events.values()].reduce((a, b) => a + b, 0);
+          const perRound =
+            (o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0) +
+            (o.cases.includes('small') ? o.small : 0) +
+            (o.cases.includes('concurrent') ? o.sessions : 0);
+          out.push(
+            `Sluice events recorded: ${total} in all; FileUploaded ${events.get('FileUploaded') ?? 0} ` +
+              `(files uploaded: ${perRound * o.rounds}), FileDownloaded ${events.get('FileDownloaded') ?? 0}; by type: ` +
+              [...events].map(([type, n]) => `${type} ${n}`).join(', '),
           );
         }
+        process.stdout.write(`${out.join('\n')}\n`);
+      } catch (error) {
+        await bench.explainFailure();
+        throw error;
       }
-    }
-
-    const events = targets.some((t) => t.name === 'sluice') ? await bench.sluiceEvents() : undefined;
-
-    // --- tables (stdout)
-    const out: string[] = [];
-    out.push(
-      `bench/sftp — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
-        `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (servers alternate first), client: sftp of ${sshVersion()}`,
-    );
-    out.push('');
-    const header = ['case', 'unit'];
-    for (const t of targets) header.push(SERVER_TITLES[t.name]);
-    const peers = targets.filter((t) => t.name !== 'sluice');
-    const ratios = peers.length > 0 && targets.some((t) => t.name === 'sluice');
-    if (ratios) {
-      for (const p of peers) header.push(`Sluice/${SERVER_TITLES[p.name]}`);
-      if (peers.length > 1) header.push('Sluice/best');
-    }
-    for (const t of targets) header.push(`${SERVER_TITLES[t.name]} rounds`);
-    for (const t of targets) header.push(`${SERVER_TITLES[t.name]} CPU s srv+cli`);
-    const rows: string[][] = [header];
-    for (const spec of specs) {
-      const row = [spec.title, spec.unit];
-      const med = new Map<ServerName, number>();
-      for (const t of targets) {
-        const m = median((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => s.rate));
-        med.set(t.name, m);
-        row.push(figure(m));
-      }
-      if (ratios) {
-        for (const p of peers) row.push((med.get('sluice')! / med.get(p.name)!).toFixed(2));
-        if (peers.length > 1) {
-          row.push((med.get('sluice')! / Math.max(...peers.map((p) => med.get(p.name)!))).toFixed(2));
-        }
-      }
-      for (const t of targets) {
-        row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => figure(s.rate)).join(' '));
-      }
-      for (const t of targets) {
-        const list = samples.get(`${spec.name}/${t.name}`) ?? [];
-        const server = median(list.map((s) => s.serverCpu)).toFixed(1);
-        row.push(`${server}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`);
-      }
-      rows.push(row);
-    }
-    const numeric = header.map((_, i) => i).filter((i) => i >= 2);
-    out.push(columns(rows, numeric));
-    out.push('');
-    if (targets.some((t) => t.name === 'sluice')) {
-      const costs: string[][] = [
-        ['case', 'per', 'PostgreSQL transactions', 'Node CPU ms', 'PostgreSQL CPU ms'],
-      ];
-      for (const spec of specs) {
-        const list = samples.get(`${spec.name}/sluice`) ?? [];
-        const per = (f: (s: Sample) => number) => figure(median(list.map(f)) / spec.items);
-        costs.push([
-          spec.title,
-          spec.item,
-          per((s) => s.transactions),
-          per((s) => (s.serverCpu - s.pgCpu) * 1000),
-          per((s) => s.pgCpu * 1000),
-        ]);
-      }
-      out.push('Sluice per file or session (medians over the rounds):');
-      out.push(columns(costs, [2, 3, 4]));
-      out.push('');
-    }
-    out.push(
-      'CPU s srv+cli: CPU seconds of the server (sshd or proftpd and their session processes; Sluice node + PostgreSQL)',
-    );
-    out.push(
-      '  and of the sftp/ssh client processes during the case, medians. Load when done: ' +
-        os
-          .loadavg()
-          .map((l) => l.toFixed(2))
-          .join(' '),
-    );
-    for (const t of targets) {
-      const p = probes.get(t.name)!;
-      out.push(`${t.label}: cipher ${p.cipher}; client requests ${p.requests}; port ${t.port}`);
-    }
-    if (events) {
-      const total = [...events.values()].reduce((a, b) => a + b, 0);
-      const perRound =
-        (o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0) +
-        (o.cases.includes('small') ? o.small : 0) +
-        (o.cases.includes('concurrent') ? o.sessions : 0);
-      out.push(
-        `Sluice events recorded: ${total} in all; FileUploaded ${events.get('FileUploaded') ?? 0} ` +
-          `(files uploaded: ${perRound * o.rounds}), FileDownloaded ${events.get('FileDownloaded') ?? 0}; by type: ` +
-          [...events].map(([type, n]) => `${type} ${n}`).join(', '),
-      );
-    }
-    process.stdout.write(`${out.join('\n')}\n`);
-  } catch (error) {
-    await bench.explainFailure();
-    throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await bench.cleanup();
-  }
+    },
+    { keep: o.keep },
+  );
 }
 
-main().catch((error: unknown) => {
-  if (error instanceof UsageError) {
-    process.stderr.write(`bench:sftp: ${error.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(
-    `bench:sftp: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
-  process.exit(1);
-});
+runBench('bench:sftp', main);

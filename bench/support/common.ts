@@ -130,19 +130,25 @@ export interface BenchDatabase {
 /**
  * Runs `work` with a new directory under the temp dir (`sluice-bench-<name>-…`, open to others:
  * an embedded PostgreSQL in it runs as user postgres) and the clean-up steps it adds; runs them
- * newest first and removes the directory afterwards, also on Ctrl-C.
+ * newest first and removes the directory afterwards (or, with `keep`, says where it is), also on
+ * Ctrl-C.
  */
 export async function withWorkDir<T>(
   name: string,
   work: (dir: string, onCleanup: (cleanup: () => Promise<void>) => void) => Promise<T>,
+  { keep = false }: { readonly keep?: boolean } = {},
 ): Promise<T> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `sluice-bench-${name}-`));
   await chmod(dir, 0o755);
   const cleanups: Array<() => Promise<void>> = [];
-  const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
+  // Once: an interrupt and the end of `work` it causes both ask for it.
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () =>
+    (cleaned ??= (async () => {
+      for (const step of cleanups.reverse()) await step().catch(() => undefined);
+      if (keep) log(`kept ${dir}`);
+      else await rm(dir, { recursive: true, force: true });
+    })());
   const onSignal = () => {
     log('interrupted: stopping what was started and removing its directory');
     void cleanup().finally(() => process.exit(130));
