@@ -14,16 +14,13 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/adapters/database/connect.js';
-import {
-  type EmbeddedPostgres,
-  startEmbeddedPostgres,
-} from '../../src/adapters/database/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../src/adapters/database/embedded-postgres.js';
 import { migrate } from '../../src/adapters/database/migrate.js';
 import { AppendNotifier } from '../../src/adapters/eventstore/postgres/append-notifier.js';
 import { eventStoreMigrations } from '../../src/adapters/eventstore/postgres/migrations/index.js';
@@ -31,7 +28,7 @@ import { PostgresEventStore } from '../../src/adapters/eventstore/postgres/postg
 import type { EventStore, ExpectedRevision, NewEvent } from '../../src/domain/event-store.js';
 import type { EventMetadata } from '../../src/domain/events/envelope.js';
 import { freePort } from '../../test/support/free-port.js';
-import { positiveInt, UsageError } from '../support/common.js';
+import { positiveInt, UsageError, withWorkDir } from '../support/common.js';
 import { argValue } from '../support/options.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -500,6 +497,26 @@ const ratio = (ours: number, ref: number | undefined) => (ref === undefined ? ''
 const cpuCell = (cpu: Cpu | undefined) =>
   cpu === undefined ? '' : `${fmt(cpu.node * 100)}% + ${fmt(cpu.pg * 100)}%`;
 
+/** What both tables end with: CPU and load during the case, its rate against NOTES.md's and this run's raw table. */
+interface Compared {
+  readonly cpu?: Cpu;
+  readonly notes?: number;
+  readonly raw?: number;
+}
+
+const COMPARED_HEADERS = ['CPU node + pg', 'load', 'NOTES ev/s', '÷ NOTES', 'raw ev/s', '÷ raw'];
+
+function comparedCells(rate: number, r: Compared): string[] {
+  return [
+    cpuCell(r.cpu),
+    r.cpu === undefined ? '' : fmt(r.cpu.load, 1),
+    r.notes === undefined ? '' : fmt(r.notes),
+    ratio(rate, r.notes),
+    r.raw === undefined ? '' : fmt(r.raw),
+    ratio(rate, r.raw),
+  ];
+}
+
 function table(headers: string[], rows: string[][], rightAlignFrom = 1): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
@@ -520,12 +537,7 @@ function appendTable(rows: readonly AppendResultRow[]): string {
       'appends/s',
       'p50 ms',
       'p99 ms',
-      'CPU node + pg',
-      'load',
-      'NOTES ev/s',
-      '÷ NOTES',
-      'raw ev/s',
-      '÷ raw',
+      ...COMPARED_HEADERS,
     ],
     rows.map((r) => {
       const rate = r.events / r.seconds;
@@ -539,12 +551,7 @@ function appendTable(rows: readonly AppendResultRow[]): string {
         fmt(r.appends / r.seconds),
         fmt(r.p50, 2),
         fmt(r.p99, 2),
-        cpuCell(r.cpu),
-        r.cpu === undefined ? '' : fmt(r.cpu.load, 1),
-        r.notes === undefined ? '' : fmt(r.notes),
-        ratio(rate, r.notes),
-        r.raw === undefined ? '' : fmt(r.raw),
-        ratio(rate, r.raw),
+        ...comparedCells(rate, r),
       ];
     }),
   );
@@ -552,34 +559,10 @@ function appendTable(rows: readonly AppendResultRow[]): string {
 
 function readTable(rows: readonly ReadResultRow[]): string {
   return table(
-    [
-      'read',
-      'page',
-      'events',
-      'seconds',
-      'events/s',
-      'CPU node + pg',
-      'load',
-      'NOTES ev/s',
-      '÷ NOTES',
-      'raw ev/s',
-      '÷ raw',
-    ],
+    ['read', 'page', 'events', 'seconds', 'events/s', ...COMPARED_HEADERS],
     rows.map((r) => {
       const rate = r.events / r.seconds;
-      return [
-        r.name,
-        fmt(r.page),
-        fmt(r.events),
-        fmt(r.seconds, 1),
-        fmt(rate),
-        cpuCell(r.cpu),
-        r.cpu === undefined ? '' : fmt(r.cpu.load, 1),
-        r.notes === undefined ? '' : fmt(r.notes),
-        ratio(rate, r.notes),
-        r.raw === undefined ? '' : fmt(r.raw),
-        ratio(rate, r.raw),
-      ];
+      return [r.name, fmt(r.page), fmt(r.events), fmt(r.seconds, 1), fmt(rate), ...comparedCells(rate, r)];
     }),
   );
 }
@@ -613,32 +596,21 @@ const APPEND_SHAPES = [
 
 async function main(): Promise<void> {
   const options = parseOptions();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'sluice-bench-pg-'));
-  await chmod(dir, 0o755);
-  let server: EmbeddedPostgres | undefined;
-  let handle: DatabaseHandle<unknown> | undefined;
-  let notifier: AppendNotifier | undefined;
-  const cleanup = async () => {
-    await notifier?.close().catch(() => undefined);
-    await handle?.db.destroy().catch(() => undefined);
-    await server?.stop().catch(() => undefined);
-    await rm(dir, { recursive: true, force: true });
-  };
-  const onSignal = () => {
-    log('interrupted: stopping PostgreSQL and removing its directory');
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-
-  try {
+  await withWorkDir('pg', async (dir, onCleanup) => {
     const started = performance.now();
     log(`starting embedded PostgreSQL in ${dir}`);
-    server = await startEmbeddedPostgres({ dataDir: dir, port: await freePort(), database: 'sluice_bench' });
+    const server = await startEmbeddedPostgres({
+      dataDir: dir,
+      port: await freePort(),
+      database: 'sluice_bench',
+    });
+    onCleanup(() => server.stop());
     const meter = new CpuMeter(await postmasterPid(server.clusterDir));
-    handle = openDatabase<unknown>(server.url);
+    const handle = openDatabase<unknown>(server.url);
+    onCleanup(() => handle.db.destroy());
     await migrate(handle.db, { name: 'eventstore', migrations: eventStoreMigrations });
-    notifier = new AppendNotifier(server.url);
+    const notifier = new AppendNotifier(server.url);
+    onCleanup(() => notifier.close());
     // A running server has subscriptions, so its notifier is listening and appends NOTIFY.
     await notifier.start();
     const store = new PostgresEventStore({ db: handle.db, notifier });
@@ -674,7 +646,7 @@ async function main(): Promise<void> {
     /** Each case starts after a checkpoint, so none pays for the previous case's dirty pages. */
     const measureCase = async <T extends { seconds: number }>(label: string, work: () => Promise<T>) => {
       log(label);
-      await handle!.pool.query('CHECKPOINT');
+      await handle.pool.query('CHECKPOINT');
       return meter.measure(work);
     };
     const appendRows: AppendResultRow[] = [];
@@ -684,7 +656,7 @@ async function main(): Promise<void> {
       const shape = `${writers} writer(s) × ${batch} event(s)`;
       const notes = NOTES_APPEND[`${writers}x${batch}`];
       const raw = await measureCase(`raw table insert: ${shape}`, () =>
-        rawAppendCase(handle!.pool, 'raw table (NOTES method)', writers, batch, options.events),
+        rawAppendCase(handle.pool, 'raw table (NOTES method)', writers, batch, options.events),
       );
       rawRows.push({ ...raw, notes });
       const rawRate = raw.events / raw.seconds;
@@ -769,11 +741,7 @@ async function main(): Promise<void> {
       '',
     ];
     process.stdout.write(out.join('\n'));
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await cleanup();
-  }
+  });
 }
 
 main().catch((error: unknown) => {
