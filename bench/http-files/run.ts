@@ -19,11 +19,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { columns, figure, log, median, positiveInt, runBench, withWorkDir } from '../support/common.js';
+import { columns, figure, log, median, runBench, withServers } from '../support/common.js';
 import { expectSize, sha256File, writeRandomFile } from '../support/files.js';
 import { type CaseTiming, measureCase } from '../support/measure-case.js';
 import { makeKey, sftpSession } from '../support/openssh.js';
-import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
+import { argValue, checkArguments, list, type TransferOptions, transferOptions } from '../support/options.js';
 import { runClient } from '../support/processes.js';
 import { SluiceProcess } from '../support/sluice.js';
 
@@ -39,14 +39,9 @@ const PROTOCOLS = ['http', 'sftp'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 const LABEL: Record<Protocol, string> = { http: 'HTTP (curl)', sftp: 'SFTP (sftp -b)' };
 
-interface Options {
-  readonly bigMib: number;
-  readonly small: number;
-  readonly rounds: number;
+interface Options extends TransferOptions {
   readonly cases: readonly CaseName[];
   readonly protocols: readonly Protocol[];
-  readonly cpuProf: string | undefined;
-  readonly keep: boolean;
 }
 
 const VALUE_OPTIONS = ['--big-mib', '--small', '--rounds', '--cases', '--protocols', '--cpu-prof'];
@@ -64,16 +59,10 @@ const USAGE =
 
 function parseOptions(): Options {
   checkArguments(VALUE_OPTIONS, ['--keep'], USAGE);
-  const args = process.argv.slice(2);
-  const cpuProf = cpuProfDir();
   return {
-    bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
-    small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
-    rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
+    ...transferOptions(),
     cases: list('--cases', argValue('cases'), CASES),
     protocols: list('--protocols', argValue('protocols'), PROTOCOLS),
-    cpuProf,
-    keep: args.includes('--keep'),
   };
 }
 
@@ -414,124 +403,118 @@ async function measure(sluice: Sluice, spec: CaseSpec, p: Protocol, round: numbe
 
 async function main(): Promise<void> {
   const o = parseOptions();
-  await withWorkDir(
+  await withServers(
     'http-files',
-    async (work, onCleanup) => {
-      const sluice = new Sluice(work, o);
-      onCleanup(() => sluice.cleanup());
-      try {
-        log(`bench/http-files: ${work}; load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
-        makeKey(sluice.key);
-        let bigSha = '';
-        if (o.cases.includes('upload') || o.cases.includes('download')) {
-          log(`writing a ${o.bigMib} MiB random file`);
-          bigSha = await writeRandomFile(path.join(work, 'big.bin'), o.bigMib * MiB);
+    o.keep,
+    (work) => new Sluice(work, o),
+    async (sluice, work) => {
+      log(`bench/http-files: ${work}; load ${os.loadavg()[0]!.toFixed(2)} on ${os.cpus().length} cores`);
+      makeKey(sluice.key);
+      let bigSha = '';
+      if (o.cases.includes('upload') || o.cases.includes('download')) {
+        log(`writing a ${o.bigMib} MiB random file`);
+        bigSha = await writeRandomFile(path.join(work, 'big.bin'), o.bigMib * MiB);
+      }
+      if (o.cases.includes('small')) {
+        await mkdir(path.join(work, 'small'));
+        for (let i = 1; i <= o.small; i++) {
+          await writeFile(path.join(work, 'small', `f${i}`), randomBytes(SMALL_BYTES));
         }
-        if (o.cases.includes('small')) {
-          await mkdir(path.join(work, 'small'));
-          for (let i = 1; i <= o.small; i++) {
-            await writeFile(path.join(work, 'small', `f${i}`), randomBytes(SMALL_BYTES));
-          }
-        }
-        log('starting Sluice');
-        await sluice.start();
-        const sftp = new SftpClient(sluice);
-        const specs = cases(sluice, sftp, o, () => bigSha);
-        const samples = new Map<string, Sample[]>(); // `${case}/${protocol}`
-        for (let round = 1; round <= o.rounds; round++) {
-          const order = round % 2 === 1 ? o.protocols : [...o.protocols].reverse();
-          for (const spec of specs) {
-            for (const p of order) {
-              const s = await measure(sluice, spec, p, round);
-              const key = `${spec.name}/${p}`;
-              samples.set(key, [...(samples.get(key) ?? []), s]);
-              log(
-                `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${figure(s.rate).padStart(6)} ${spec.unit}  ` +
-                  `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
-                  `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.process.rssMib()).toFixed(0)} MiB`,
-              );
-            }
-            if (spec.name === 'download' || (spec.name === 'upload' && !o.cases.includes('download'))) {
-              // Done with this round's big files: free the disk (untimed; recorded as FileDeleted).
-              for (const p of o.protocols) await sluice.api('DELETE', `/api/v1/files/${p}-r${round}-big.bin`);
-            }
-          }
-        }
-        const events = await sluice.events();
-
-        // --- table (stdout)
-        const out: string[] = [];
-        out.push(
-          `bench/http-files — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
-            `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (protocols alternate first), one Sluice, user bench`,
-        );
-        out.push(`clients: ${version('curl', ['--version'])}; sftp of ${version('ssh', ['-V'])}`);
-        out.push('');
-        const both = o.protocols.length === 2;
-        const header = ['case', 'unit', ...o.protocols.map((p) => LABEL[p])];
-        if (both) header.push('HTTP/SFTP');
-        for (const p of o.protocols) header.push(`${p.toUpperCase()} rounds`);
-        for (const p of o.protocols) header.push(`${p.toUpperCase()} CPU s srv+cli`);
-        const rows: string[][] = [header];
+      }
+      log('starting Sluice');
+      await sluice.start();
+      const sftp = new SftpClient(sluice);
+      const specs = cases(sluice, sftp, o, () => bigSha);
+      const samples = new Map<string, Sample[]>(); // `${case}/${protocol}`
+      for (let round = 1; round <= o.rounds; round++) {
+        const order = round % 2 === 1 ? o.protocols : [...o.protocols].reverse();
         for (const spec of specs) {
-          const row = [spec.title, spec.unit];
-          const med = new Map<Protocol, number>();
-          for (const p of o.protocols) {
-            const m = median((samples.get(`${spec.name}/${p}`) ?? []).map((s) => s.rate));
-            med.set(p, m);
-            row.push(figure(m));
-          }
-          if (both) row.push((med.get('http')! / med.get('sftp')!).toFixed(2));
-          for (const p of o.protocols) {
-            row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => figure(s.rate)).join(' '));
-          }
-          for (const p of o.protocols) {
-            const list = samples.get(`${spec.name}/${p}`) ?? [];
-            row.push(
-              `${median(list.map((s) => s.serverCpu)).toFixed(1)}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`,
+          for (const p of order) {
+            const s = await measure(sluice, spec, p, round);
+            const key = `${spec.name}/${p}`;
+            samples.set(key, [...(samples.get(key) ?? []), s]);
+            log(
+              `round ${round}/${o.rounds}  ${spec.title.padEnd(34)} ${p.padEnd(4)} ${figure(s.rate).padStart(6)} ${spec.unit}  ` +
+                `${s.seconds.toFixed(2)} s  CPU Sluice ${s.serverCpu.toFixed(1)} s (PostgreSQL ${s.pgCpu.toFixed(1)} s) ` +
+                `client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}  RSS ${(await sluice.process.rssMib()).toFixed(0)} MiB`,
             );
           }
-          rows.push(row);
+          if (spec.name === 'download' || (spec.name === 'upload' && !o.cases.includes('download'))) {
+            // Done with this round's big files: free the disk (untimed; recorded as FileDeleted).
+            for (const p of o.protocols) await sluice.api('DELETE', `/api/v1/files/${p}-r${round}-big.bin`);
+          }
         }
-        out.push(
-          columns(
-            rows,
-            header.map((_, i) => i).filter((i) => i >= 2),
-          ),
-        );
-        out.push('');
-        out.push(
-          'MiB/s = 1,048,576 bytes per second. CPU s srv+cli: CPU seconds of Sluice (node + its PostgreSQL)',
-        );
-        out.push(
-          '  and of the client processes (curl; sftp + ssh) during the case, medians. Load when done: ' +
-            os
-              .loadavg()
-              .map((l) => l.toFixed(2))
-              .join(' '),
-        );
-        const bigUploads = o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0;
-        const smallUploads = o.cases.includes('small') ? o.small : 0;
-        const uploadedBy = (p: Protocol) =>
-          events.filter((e) => e.type === 'FileUploaded' && e.protocol === p).reduce((a, e) => a + e.n, 0);
-        const expected = (bigUploads + smallUploads) * o.rounds;
-        out.push(
-          `FileUploaded events in Sluice's store: ${o.protocols
-            .map((p) => `${p} ${uploadedBy(p).toLocaleString('en')}`)
-            .join(
-              ', ',
-            )} (files uploaded: ${expected.toLocaleString('en')} per protocol; each checked by path, size and sha256)`,
-        );
-        out.push(
-          `All events: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
-        );
-        process.stdout.write(`${out.join('\n')}\n`);
-      } catch (error) {
-        await sluice.explainFailure();
-        throw error;
       }
+      const events = await sluice.events();
+
+      // --- table (stdout)
+      const out: string[] = [];
+      out.push(
+        `bench/http-files — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
+          `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (protocols alternate first), one Sluice, user bench`,
+      );
+      out.push(`clients: ${version('curl', ['--version'])}; sftp of ${version('ssh', ['-V'])}`);
+      out.push('');
+      const both = o.protocols.length === 2;
+      const header = ['case', 'unit', ...o.protocols.map((p) => LABEL[p])];
+      if (both) header.push('HTTP/SFTP');
+      for (const p of o.protocols) header.push(`${p.toUpperCase()} rounds`);
+      for (const p of o.protocols) header.push(`${p.toUpperCase()} CPU s srv+cli`);
+      const rows: string[][] = [header];
+      for (const spec of specs) {
+        const row = [spec.title, spec.unit];
+        const med = new Map<Protocol, number>();
+        for (const p of o.protocols) {
+          const m = median((samples.get(`${spec.name}/${p}`) ?? []).map((s) => s.rate));
+          med.set(p, m);
+          row.push(figure(m));
+        }
+        if (both) row.push((med.get('http')! / med.get('sftp')!).toFixed(2));
+        for (const p of o.protocols) {
+          row.push((samples.get(`${spec.name}/${p}`) ?? []).map((s) => figure(s.rate)).join(' '));
+        }
+        for (const p of o.protocols) {
+          const list = samples.get(`${spec.name}/${p}`) ?? [];
+          row.push(
+            `${median(list.map((s) => s.serverCpu)).toFixed(1)}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`,
+          );
+        }
+        rows.push(row);
+      }
+      out.push(
+        columns(
+          rows,
+          header.map((_, i) => i).filter((i) => i >= 2),
+        ),
+      );
+      out.push('');
+      out.push(
+        'MiB/s = 1,048,576 bytes per second. CPU s srv+cli: CPU seconds of Sluice (node + its PostgreSQL)',
+      );
+      out.push(
+        '  and of the client processes (curl; sftp + ssh) during the case, medians. Load when done: ' +
+          os
+            .loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' '),
+      );
+      const bigUploads = o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0;
+      const smallUploads = o.cases.includes('small') ? o.small : 0;
+      const uploadedBy = (p: Protocol) =>
+        events.filter((e) => e.type === 'FileUploaded' && e.protocol === p).reduce((a, e) => a + e.n, 0);
+      const expected = (bigUploads + smallUploads) * o.rounds;
+      out.push(
+        `FileUploaded events in Sluice's store: ${o.protocols
+          .map((p) => `${p} ${uploadedBy(p).toLocaleString('en')}`)
+          .join(
+            ', ',
+          )} (files uploaded: ${expected.toLocaleString('en')} per protocol; each checked by path, size and sha256)`,
+      );
+      out.push(
+        `All events: ${events.map((e) => `${e.type}${e.protocol ? `/${e.protocol}` : ''} ${e.n}`).join(', ')}`,
+      );
+      process.stdout.write(`${out.join('\n')}\n`);
     },
-    { keep: o.keep },
   );
 }
 

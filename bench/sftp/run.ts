@@ -24,7 +24,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { freePort } from '../../test/support/free-port.js';
 import { proftpdSftpBase } from '../../test/support/proftpd-server.js';
-import { columns, figure, log, median, positiveInt, runBench, withWorkDir } from '../support/common.js';
+import { columns, figure, log, median, positiveInt, runBench, withServers } from '../support/common.js';
 import { expectSize, writeRandomFile } from '../support/files.js';
 import { type CaseTiming, measureCase } from '../support/measure-case.js';
 import {
@@ -37,7 +37,7 @@ import {
   sshVersion,
   startSshd,
 } from '../support/openssh.js';
-import { argValue, checkArguments, cpuProfDir, list } from '../support/options.js';
+import { argValue, checkArguments, list, type TransferOptions, transferOptions } from '../support/options.js';
 import { cpuWithReaped, run, sleep } from '../support/processes.js';
 import { SluiceProcess } from '../support/sluice.js';
 
@@ -59,17 +59,12 @@ const SERVER_TITLES: Record<ServerName, string> = {
 const PROFTPD = '/usr/sbin/proftpd';
 type ServerName = (typeof SERVERS)[number];
 
-interface Options {
-  readonly bigMib: number;
-  readonly small: number;
+interface Options extends TransferOptions {
   readonly sessions: number;
   readonly sessionMib: number;
-  readonly rounds: number;
   readonly cases: readonly CaseName[];
   readonly servers: readonly ServerName[];
-  readonly cpuProf: string | undefined;
   readonly nodeOptions: readonly string[];
-  readonly keep: boolean;
 }
 
 const VALUE_OPTIONS = [
@@ -101,19 +96,13 @@ const USAGE =
 
 function parseOptions(): Options {
   checkArguments(VALUE_OPTIONS, ['--keep'], USAGE);
-  const args = process.argv.slice(2);
-  const cpuProf = cpuProfDir();
   return {
-    bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
-    small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
+    ...transferOptions(),
     sessions: positiveInt('--sessions', argValue('sessions') ?? process.env.BENCH_SESSIONS, 32),
     sessionMib: positiveInt('--session-mib', argValue('session-mib') ?? process.env.BENCH_SESSION_MIB, 32),
-    rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
     cases: list('--cases', argValue('cases'), CASES),
     servers: list('--servers', argValue('servers'), SERVERS),
-    cpuProf,
     nodeOptions: (argValue('node-options') ?? '').split(/\s+/).filter((f) => f !== ''),
-    keep: args.includes('--keep'),
   };
 }
 
@@ -411,13 +400,20 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
   const uploaded = new Set<ServerName>();
   const bigLabel = o.bigMib % 1024 === 0 ? `${o.bigMib / 1024} GiB` : `${o.bigMib} MiB`;
   const upload = (target: Target) => client.session(target, [`put ${big} ${target.remote('big.bin')}`]);
+  /** The big file's cases: one file, MiB/s. */
+  const bigCase = (
+    name: 'upload' | 'download',
+    steps: Pick<CaseSpec, 'before' | 'timed' | 'after'>,
+  ): CaseSpec => ({
+    name,
+    title: `${name} ${bigLabel}`,
+    unit: 'MiB/s',
+    items: 1,
+    item: 'file',
+    ...steps,
+  });
   const all: CaseSpec[] = [
-    {
-      name: 'upload',
-      title: `upload ${bigLabel}`,
-      unit: 'MiB/s',
-      items: 1,
-      item: 'file',
+    bigCase('upload', {
       before: async (t) => {
         await rm(t.local('big.bin'), { force: true });
       },
@@ -429,13 +425,8 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
         await expectSize(t.local('big.bin'), o.bigMib * MiB);
         uploaded.add(t.name);
       },
-    },
-    {
-      name: 'download',
-      title: `download ${bigLabel}`,
-      unit: 'MiB/s',
-      items: 1,
-      item: 'file',
+    }),
+    bigCase('download', {
       before: async (t) => {
         await rm(back, { force: true });
         if (!uploaded.has(t.name)) {
@@ -451,7 +442,7 @@ function cases(bench: Bench, client: Client, o: Options): CaseSpec[] {
         await expectSize(back, o.bigMib * MiB);
         await rm(back, { force: true });
       },
-    },
+    }),
     {
       name: 'small',
       title: `${o.small.toLocaleString('en')} × 4 KiB, 1 session`,
@@ -519,142 +510,136 @@ async function measure(bench: Bench, spec: CaseSpec, target: Target): Promise<Sa
 
 async function main(): Promise<void> {
   const o = parseOptions();
-  await withWorkDir(
+  await withServers(
     'sftp',
-    async (work, onCleanup) => {
-      const bench = new Bench(work, o);
-      onCleanup(() => bench.cleanup());
-      try {
-        const load = os.loadavg()[0]!;
-        log(`bench/sftp: ${work}; load ${load.toFixed(2)} on ${os.cpus().length} cores`);
-        await bench.prepare();
-        const targets: Target[] = [];
-        if (o.servers.includes('openssh')) targets.push(await bench.startOpenSsh());
-        if (o.servers.includes('proftpd')) targets.push(await bench.startProftpd());
-        if (o.servers.includes('sluice')) {
-          log('starting Sluice');
-          targets.push(await bench.startSluice());
-        }
-        const client = new Client(bench);
-        const probes = new Map<ServerName, Probe>();
-        for (const t of targets) probes.set(t.name, await client.probe(t));
-
-        const specs = cases(bench, client, o);
-        const samples = new Map<string, Sample[]>(); // `${case}/${server}`
-        for (let round = 1; round <= o.rounds; round++) {
-          const order = round % 2 === 1 ? targets : [...targets].reverse();
-          for (const spec of specs) {
-            for (const t of order) {
-              const s = await measure(bench, spec, t);
-              const key = `${spec.name}/${t.name}`;
-              samples.set(key, [...(samples.get(key) ?? []), s]);
-              const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
-              log(
-                `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${figure(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${figure(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
-              );
-            }
-          }
-        }
-
-        const events = targets.some((t) => t.name === 'sluice') ? await bench.sluiceEvents() : undefined;
-
-        // --- tables (stdout)
-        const out: string[] = [];
-        out.push(
-          `bench/sftp — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
-            `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (servers alternate first), client: sftp of ${sshVersion()}`,
-        );
-        out.push('');
-        const header = ['case', 'unit'];
-        for (const t of targets) header.push(SERVER_TITLES[t.name]);
-        const peers = targets.filter((t) => t.name !== 'sluice');
-        const ratios = peers.length > 0 && targets.some((t) => t.name === 'sluice');
-        if (ratios) {
-          for (const p of peers) header.push(`Sluice/${SERVER_TITLES[p.name]}`);
-          if (peers.length > 1) header.push('Sluice/best');
-        }
-        for (const t of targets) header.push(`${SERVER_TITLES[t.name]} rounds`);
-        for (const t of targets) header.push(`${SERVER_TITLES[t.name]} CPU s srv+cli`);
-        const rows: string[][] = [header];
-        for (const spec of specs) {
-          const row = [spec.title, spec.unit];
-          const med = new Map<ServerName, number>();
-          for (const t of targets) {
-            const m = median((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => s.rate));
-            med.set(t.name, m);
-            row.push(figure(m));
-          }
-          if (ratios) {
-            for (const p of peers) row.push((med.get('sluice')! / med.get(p.name)!).toFixed(2));
-            if (peers.length > 1) {
-              row.push((med.get('sluice')! / Math.max(...peers.map((p) => med.get(p.name)!))).toFixed(2));
-            }
-          }
-          for (const t of targets) {
-            row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => figure(s.rate)).join(' '));
-          }
-          for (const t of targets) {
-            const list = samples.get(`${spec.name}/${t.name}`) ?? [];
-            const server = median(list.map((s) => s.serverCpu)).toFixed(1);
-            row.push(`${server}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`);
-          }
-          rows.push(row);
-        }
-        const numeric = header.map((_, i) => i).filter((i) => i >= 2);
-        out.push(columns(rows, numeric));
-        out.push('');
-        if (targets.some((t) => t.name === 'sluice')) {
-          const costs: string[][] = [
-            ['case', 'per', 'PostgreSQL transactions', 'Node CPU ms', 'PostgreSQL CPU ms'],
-          ];
-          for (const spec of specs) {
-            const list = samples.get(`${spec.name}/sluice`) ?? [];
-            const per = (f: (s: Sample) => number) => figure(median(list.map(f)) / spec.items);
-            costs.push([
-              spec.title,
-              spec.item,
-              per((s) => s.transactions),
-              per((s) => (s.serverCpu - s.pgCpu) * 1000),
-              per((s) => s.pgCpu * 1000),
-            ]);
-          }
-          out.push('Sluice per file or session (medians over the rounds):');
-          out.push(columns(costs, [2, 3, 4]));
-          out.push('');
-        }
-        out.push(
-          'CPU s srv+cli: CPU seconds of the server (sshd or proftpd and their session processes; Sluice node + PostgreSQL)',
-        );
-        out.push(
-          '  and of the sftp/ssh client processes during the case, medians. Load when done: ' +
-            os
-              .loadavg()
-              .map((l) => l.toFixed(2))
-              .join(' '),
-        );
-        for (const t of targets) {
-          const p = probes.get(t.name)!;
-          out.push(`${t.label}: cipher ${p.cipher}; client requests ${p.requests}; port ${t.port}`);
-        }
-        if (events) {
-          const total = [...events.values()].reduce((a, b) => a + b, 0);
-          const perRound =
-            (o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0) +
-            (o.cases.includes('small') ? o.small : 0) +
-            (o.cases.includes('concurrent') ? o.sessions : 0);
-          out.push(
-            `Sluice events recorded: ${total} in all; FileUploaded ${events.get('FileUploaded') ?? 0} ` +
-              `(files uploaded: ${perRound * o.rounds}), FileDownloaded ${events.get('FileDownloaded') ?? 0}; by type: ` +
-              [...events].map(([type, n]) => `${type} ${n}`).join(', '),
-          );
-        }
-        process.stdout.write(`${out.join('\n')}\n`);
-      } catch (error) {
-        await bench.explainFailure();
-        throw error;
+    o.keep,
+    (work) => new Bench(work, o),
+    async (bench, work) => {
+      const load = os.loadavg()[0]!;
+      log(`bench/sftp: ${work}; load ${load.toFixed(2)} on ${os.cpus().length} cores`);
+      await bench.prepare();
+      const targets: Target[] = [];
+      if (o.servers.includes('openssh')) targets.push(await bench.startOpenSsh());
+      if (o.servers.includes('proftpd')) targets.push(await bench.startProftpd());
+      if (o.servers.includes('sluice')) {
+        log('starting Sluice');
+        targets.push(await bench.startSluice());
       }
+      const client = new Client(bench);
+      const probes = new Map<ServerName, Probe>();
+      for (const t of targets) probes.set(t.name, await client.probe(t));
+
+      const specs = cases(bench, client, o);
+      const samples = new Map<string, Sample[]>(); // `${case}/${server}`
+      for (let round = 1; round <= o.rounds; round++) {
+        const order = round % 2 === 1 ? targets : [...targets].reverse();
+        for (const spec of specs) {
+          for (const t of order) {
+            const s = await measure(bench, spec, t);
+            const key = `${spec.name}/${t.name}`;
+            samples.set(key, [...(samples.get(key) ?? []), s]);
+            const rss = t.name === 'sluice' ? `  RSS ${(await bench.sluiceRssMib()).toFixed(0)} MiB` : '';
+            log(
+              `round ${round}/${o.rounds}  ${spec.title.padEnd(28)} ${t.name.padEnd(8)} ${figure(s.rate).padStart(6)} ${spec.unit}  ${s.seconds.toFixed(2)} s  CPU server ${s.serverCpu.toFixed(1)} s${t.name === 'sluice' ? ` (PostgreSQL ${s.pgCpu.toFixed(1)} s)` : ''} client ${s.clientCpu.toFixed(1)} s  load ${os.loadavg()[0]!.toFixed(2)}${rss}${t.name === 'sluice' ? `  ${figure(s.transactions / spec.items)} PostgreSQL transactions/${spec.item}` : ''}`,
+            );
+          }
+        }
+      }
+
+      const events = targets.some((t) => t.name === 'sluice') ? await bench.sluiceEvents() : undefined;
+
+      // --- tables (stdout)
+      const out: string[] = [];
+      out.push(
+        `bench/sftp — ${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} cores, node ${process.version}, ` +
+          `medians of ${o.rounds} round${o.rounds > 1 ? 's' : ''} (servers alternate first), client: sftp of ${sshVersion()}`,
+      );
+      out.push('');
+      const header = ['case', 'unit'];
+      for (const t of targets) header.push(SERVER_TITLES[t.name]);
+      const peers = targets.filter((t) => t.name !== 'sluice');
+      const ratios = peers.length > 0 && targets.some((t) => t.name === 'sluice');
+      if (ratios) {
+        for (const p of peers) header.push(`Sluice/${SERVER_TITLES[p.name]}`);
+        if (peers.length > 1) header.push('Sluice/best');
+      }
+      for (const t of targets) header.push(`${SERVER_TITLES[t.name]} rounds`);
+      for (const t of targets) header.push(`${SERVER_TITLES[t.name]} CPU s srv+cli`);
+      const rows: string[][] = [header];
+      for (const spec of specs) {
+        const row = [spec.title, spec.unit];
+        const med = new Map<ServerName, number>();
+        for (const t of targets) {
+          const m = median((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => s.rate));
+          med.set(t.name, m);
+          row.push(figure(m));
+        }
+        if (ratios) {
+          for (const p of peers) row.push((med.get('sluice')! / med.get(p.name)!).toFixed(2));
+          if (peers.length > 1) {
+            row.push((med.get('sluice')! / Math.max(...peers.map((p) => med.get(p.name)!))).toFixed(2));
+          }
+        }
+        for (const t of targets) {
+          row.push((samples.get(`${spec.name}/${t.name}`) ?? []).map((s) => figure(s.rate)).join(' '));
+        }
+        for (const t of targets) {
+          const list = samples.get(`${spec.name}/${t.name}`) ?? [];
+          const server = median(list.map((s) => s.serverCpu)).toFixed(1);
+          row.push(`${server}+${median(list.map((s) => s.clientCpu)).toFixed(1)}`);
+        }
+        rows.push(row);
+      }
+      const numeric = header.map((_, i) => i).filter((i) => i >= 2);
+      out.push(columns(rows, numeric));
+      out.push('');
+      if (targets.some((t) => t.name === 'sluice')) {
+        const costs: string[][] = [
+          ['case', 'per', 'PostgreSQL transactions', 'Node CPU ms', 'PostgreSQL CPU ms'],
+        ];
+        for (const spec of specs) {
+          const list = samples.get(`${spec.name}/sluice`) ?? [];
+          const per = (f: (s: Sample) => number) => figure(median(list.map(f)) / spec.items);
+          costs.push([
+            spec.title,
+            spec.item,
+            per((s) => s.transactions),
+            per((s) => (s.serverCpu - s.pgCpu) * 1000),
+            per((s) => s.pgCpu * 1000),
+          ]);
+        }
+        out.push('Sluice per file or session (medians over the rounds):');
+        out.push(columns(costs, [2, 3, 4]));
+        out.push('');
+      }
+      out.push(
+        'CPU s srv+cli: CPU seconds of the server (sshd or proftpd and their session processes; Sluice node + PostgreSQL)',
+      );
+      out.push(
+        '  and of the sftp/ssh client processes during the case, medians. Load when done: ' +
+          os
+            .loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' '),
+      );
+      for (const t of targets) {
+        const p = probes.get(t.name)!;
+        out.push(`${t.label}: cipher ${p.cipher}; client requests ${p.requests}; port ${t.port}`);
+      }
+      if (events) {
+        const total = [...events.values()].reduce((a, b) => a + b, 0);
+        const perRound =
+          (o.cases.includes('upload') || o.cases.includes('download') ? 1 : 0) +
+          (o.cases.includes('small') ? o.small : 0) +
+          (o.cases.includes('concurrent') ? o.sessions : 0);
+        out.push(
+          `Sluice events recorded: ${total} in all; FileUploaded ${events.get('FileUploaded') ?? 0} ` +
+            `(files uploaded: ${perRound * o.rounds}), FileDownloaded ${events.get('FileDownloaded') ?? 0}; by type: ` +
+            [...events].map(([type, n]) => `${type} ${n}`).join(', '),
+        );
+      }
+      process.stdout.write(`${out.join('\n')}\n`);
     },
-    { keep: o.keep },
   );
 }
 

@@ -164,6 +164,41 @@ export async function withWorkDir<T>(
   }
 }
 
+/** What a benchmark starts in its work directory (servers, their clients). */
+export interface BenchServers {
+  /** Stops what was started; safe to call more than once. */
+  cleanup(): Promise<void>;
+  /** After a failure, what may explain it (the servers' logs), before they are removed. */
+  explainFailure(): Promise<void>;
+}
+
+/**
+ * Runs `work` with the servers `make` sets up in a new work directory (withWorkDir): after a
+ * failure they explain it, then they are stopped and the directory removed (kept with `keep`),
+ * also on Ctrl-C.
+ */
+export function withServers<S extends BenchServers>(
+  name: string,
+  keep: boolean,
+  make: (dir: string) => S,
+  work: (servers: S, dir: string) => Promise<void>,
+): Promise<void> {
+  return withWorkDir(
+    name,
+    async (dir, onCleanup) => {
+      const servers = make(dir);
+      onCleanup(() => servers.cleanup());
+      try {
+        await work(servers, dir);
+      } catch (error) {
+        await servers.explainFailure();
+        throw error;
+      }
+    },
+    { keep },
+  );
+}
+
 /**
  * Runs `work` on a throw-away embedded PostgreSQL (default settings and durability) in a new
  * directory under the temp dir, with the event store and the read model migrated; stops it and

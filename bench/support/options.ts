@@ -1,9 +1,10 @@
 /**
  * Command lines of the benchmarks that take `--name value` and `--name=value` options and
- * flags: one check that every argument is known, and readers for numbers and lists.
+ * flags: one check that every argument is known, readers for numbers and lists, and the options
+ * the file-transfer benchmarks share.
  */
 import path from 'node:path';
-import { UsageError } from './common.js';
+import { positiveInt, UsageError } from './common.js';
 
 /** The value of `--name value` or `--name=value`; '' when the value is missing, undefined when absent. */
 export function argValue(name: string): string | undefined {
@@ -58,4 +59,28 @@ export function cpuProfDir(): string | undefined {
   const dir = argValue('cpu-prof');
   if (dir === '') throw new UsageError('--cpu-prof needs a directory');
   return dir === undefined ? undefined : path.resolve(dir);
+}
+
+/** The options bench:sftp and bench:http-files share. */
+export interface TransferOptions {
+  /** MiB of the big file, uploaded then downloaded. */
+  readonly bigMib: number;
+  /** How many 4 KiB files the small case uploads. */
+  readonly small: number;
+  readonly rounds: number;
+  readonly cpuProf: string | undefined;
+  /** Keep the temporary directory. */
+  readonly keep: boolean;
+}
+
+/** `--big-mib`, `--small`, `--rounds` (or their BENCH_ variables), `--cpu-prof` and `--keep`. */
+export function transferOptions(): TransferOptions {
+  const cpuProf = cpuProfDir();
+  return {
+    bigMib: positiveInt('--big-mib', argValue('big-mib') ?? process.env.BENCH_BIG_MIB, 1024),
+    small: positiveInt('--small', argValue('small') ?? process.env.BENCH_SMALL, 1000),
+    rounds: positiveInt('--rounds', argValue('rounds') ?? process.env.BENCH_ROUNDS, 3),
+    cpuProf,
+    keep: process.argv.slice(2).includes('--keep'),
+  };
 }
