@@ -4,8 +4,10 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { HookConfig } from './adapters/hooks/hook.js';
 import { CRASH_POINTS, type CrashPoint } from './application/files/file-intents.js';
 import type { DefenderPolicy } from './domain/defender/policy.js';
+import type { RetryPolicy } from './domain/deliveries/retry-policy.js';
 import { PLAIN_ADDRESS } from './domain/flows/notifier.js';
 
 export interface Config {
@@ -88,18 +90,11 @@ export interface DeliveriesConfig {
   readonly pollMs: number;
   /** Attempts under way at once in one process. */
   readonly concurrency: number;
-  readonly retry: { readonly maxAttempts: number; readonly initialMs: number; readonly maxMs: number };
+  readonly retry: RetryPolicy;
 }
 
 /** A command (the file's path appended as its last argument) or an HTTP endpoint (src/adapters/hooks). */
-export type UploadScanConfig =
-  | {
-      readonly kind: 'command';
-      readonly command: string;
-      readonly args: readonly string[];
-      readonly timeoutMs: number;
-    }
-  | { readonly kind: 'http'; readonly url: string; readonly timeoutMs: number };
+export type UploadScanConfig = HookConfig;
 
 export interface FtpsConfig {
   /** Explicit FTPS (AUTH TLS, the port 21 style); null (MFT_FTPS_PORT=0): not served. */
