@@ -35,21 +35,15 @@ async function* chunksOf(handle: { read(offset: number, length: number): Promise
 }
 
 /** The target folder and the folders below it that the file's path needs, made when missing. */
-async function ensureFolders(
-  storage: MoveToUserDeps['storage'],
-  home: string,
-  session: ReturnType<FileOperations['session']>,
-  folder: string,
-  path: string,
-) {
+async function ensureFolders(session: ReturnType<FileOperations['session']>, folder: string, path: string) {
   const parents: string[] = [];
   for (let at = path.lastIndexOf('/'); at >= folder.length && at > 0; at = path.lastIndexOf('/', at - 1))
     parents.unshift(path.slice(0, at));
   for (const parent of parents) {
-    if (await storage.find(home, parent, false).catch(() => undefined)) continue;
     try {
       await session.mkdir(parent);
     } catch (error) {
+      // mkdir refuses a folder that is there before anything is noted or recorded.
       if (!(error instanceof FileError && error.code === 'already-exists')) throw error;
     }
   }
@@ -77,6 +71,14 @@ export async function removeIfUnchanged(
   }
 }
 
+const goneFromSource = (file: DeliveryFile) =>
+  new DeliveryError(`${file.path} is no longer in the source folder`, false);
+const changedSince = (file: DeliveryFile) =>
+  new DeliveryError(
+    `${file.path} changed since the upload this delivery moves (a newer one moves it)`,
+    false,
+  );
+
 export async function moveToUser(
   deps: MoveToUserDeps,
   flow: FlowDefinition,
@@ -91,22 +93,22 @@ export async function moveToUser(
   const already = (await digestAt(deps.storage, targetHome, destination)) === file.sha256;
   let copied = false;
   if (!already) {
-    const sourceDigest = await digestAt(deps.storage, sourceHome, file.path);
-    if (sourceDigest === undefined)
-      throw new DeliveryError(`${file.path} is no longer in the source folder`, false);
-    if (sourceDigest !== file.sha256)
-      throw new DeliveryError(
-        `${file.path} changed since the upload this delivery moves (a newer one moves it)`,
-        false,
-      );
+    // Only the source's size is looked at first (no read): its bytes are checked against the
+    // recorded digest as they are copied, so the source is read once.
+    const found = await deps.storage.find(sourceHome, file.path, false).catch(() => undefined);
+    if (found === undefined) throw goneFromSource(file);
+    if (found.size !== file.size) throw changedSince(file);
     const writer = deps.files.session(
       flowActor(users.target, delivery.deliveryId, target.folder, ['list', 'upload', 'overwrite', 'mkdir']),
     );
-    await ensureFolders(deps.storage, targetHome, writer, target.folder, destination);
+    await ensureFolders(writer, target.folder, destination);
     const reader = deps.files.session(
       flowActor(users.source, delivery.deliveryId, flow.sourceFolder, ['download']),
     );
-    const handle = await reader.open(file.path, READ_ONLY);
+    const handle = await reader.open(file.path, READ_ONLY).catch((error: unknown) => {
+      if (error instanceof FileError && error.code === 'not-found') throw goneFromSource(file);
+      throw error;
+    });
     try {
       await writer.upload(
         destination,
@@ -114,8 +116,7 @@ export async function moveToUser(
         { overwrite: true, maxBytes: Number.MAX_SAFE_INTEGER, expectedSha256: file.sha256 },
       );
     } catch (error) {
-      if (error instanceof FileError && error.code === 'digest-mismatch')
-        throw new DeliveryError(`${file.path} changed while it was copied`, false);
+      if (error instanceof FileError && error.code === 'digest-mismatch') throw changedSince(file);
       if (
         error instanceof FileError &&
         ['permission-denied', 'invalid-path', 'quota-exceeded', 'too-large'].includes(error.code)
