@@ -6,7 +6,8 @@
  */
 import { BuiltInApplication } from '../../domain/applications/built-in.js';
 import type { FilePermission } from '../../domain/files/permissions.js';
-import type { UserProfile } from '../../domain/users/user.js';
+import type { UserProfile, UserState } from '../../domain/users/user.js';
+import { DeliveryError } from '../deliveries/delivery-error.js';
 import type { FileActor } from '../files/file-operations.js';
 
 /** The address recorded for what Sluice does by itself (no client connected). */
@@ -31,4 +32,16 @@ export function flowActor(
     clientIp: INTERNAL_ADDRESS,
     protocol: 'flow',
   };
+}
+
+/** The user a delivery acts for, as its stream stands; a deleted or unknown one ends the delivery. */
+export async function activeUser(
+  users: { getUser(userId: number): Promise<UserState> },
+  userId: number,
+  role: string,
+): Promise<UserProfile> {
+  const user = await users.getUser(userId);
+  if (user.status !== 'active')
+    throw new DeliveryError(`the ${role} user ${userId} is ${user.status}`, false);
+  return user;
 }

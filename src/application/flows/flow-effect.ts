@@ -4,10 +4,11 @@
  * the outside SFTP server (through the OutboundSftp port, with the flow's own credentials).
  */
 import type { FlowDefinition } from '../../domain/flows/flow.js';
-import type { UserProfile, UserState } from '../../domain/users/user.js';
+import type { UserState } from '../../domain/users/user.js';
 import { DeliveryError } from '../deliveries/delivery-error.js';
 import type { Effect } from '../deliveries/worker.js';
 import type { ReactionSecrets } from '../ports.js';
+import { activeUser } from './flow-actor.js';
 import { type MoveToUserDeps, moveToUser, removeIfUnchanged } from './move-to-user.js';
 
 type SftpTarget = Extract<FlowDefinition['target'], { kind: 'sftp' }>;
@@ -32,13 +33,6 @@ export interface FlowEffectDeps extends MoveToUserDeps {
   readonly outbound: OutboundSftp;
 }
 
-async function activeUser(deps: FlowEffectDeps, userId: number, role: string): Promise<UserProfile> {
-  const user = await deps.users.getUser(userId);
-  if (user.status !== 'active')
-    throw new DeliveryError(`the ${role} user ${userId} is ${user.status}`, false);
-  return user;
-}
-
 export function flowEffect(deps: FlowEffectDeps): Effect {
   return async (delivery, signal) => {
     const file = delivery.file;
@@ -47,9 +41,9 @@ export function flowEffect(deps: FlowEffectDeps): Effect {
     if (!found) throw new DeliveryError(`flow ${delivery.ownerId} is unknown`, false);
     if (found.removed) throw new DeliveryError(`flow ${delivery.ownerId} was removed`, false);
     const { flow } = found;
-    const source = await activeUser(deps, file.userId, 'source');
+    const source = await activeUser(deps.users, file.userId, 'source');
     if (flow.target.kind === 'user') {
-      const target = await activeUser(deps, flow.target.userId, 'target');
+      const target = await activeUser(deps.users, flow.target.userId, 'target');
       return { result: await moveToUser(deps, flow, flow.target, { source, target }, delivery, file) };
     }
     const secret = await deps.secrets.get(flow.flowId);

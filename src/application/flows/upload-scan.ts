@@ -12,7 +12,7 @@ import type { Effect } from '../deliveries/worker.js';
 import type { FileOperations, Storage } from '../files/file-operations.js';
 import { FileError } from '../files/file-session.js';
 import { digestAt } from './file-digest.js';
-import { flowActor } from './flow-actor.js';
+import { activeUser, flowActor } from './flow-actor.js';
 
 export interface ScanVerdict {
   readonly verdict: 'clean' | 'rejected';
@@ -39,8 +39,7 @@ export function uploadScanEffect<Config>(deps: UploadScanDeps<Config>): Effect {
   return async (delivery, signal) => {
     const file = delivery.file;
     if (file === null) throw new DeliveryError('a scan without a file', false);
-    const user = await deps.users.getUser(file.userId);
-    if (user.status !== 'active') throw new DeliveryError(`user ${file.userId} is ${user.status}`, false);
+    const user = await activeUser(deps.users, file.userId, 'uploading');
     const home = await deps.storage.home(user.homeFolder);
     if ((await digestAt(deps.storage, home, file.path)) !== file.sha256)
       return { result: `not scanned: ${file.path} was replaced or removed since this upload` };
