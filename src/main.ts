@@ -65,6 +65,7 @@ import { SignInService } from './application/sign-in.js';
 import { TreeHeads } from './application/tree-heads.js';
 import { UserService } from './application/users.js';
 import { type Config, ConfigError, describeConfiguration, loadConfig, withoutCredentials } from './config.js';
+import { DELIVERY_STATES } from './domain/deliveries/delivery.js';
 import type { EventStore } from './domain/event-store.js';
 import { type ReadViews, readViews, viewNames } from './projections/read-views.js';
 import { ProjectionRunner } from './projections/runner.js';
@@ -365,8 +366,7 @@ async function startHttp(
       beforeMetricsScrape: async () => {
         metrics.eventStoreHead.set(await store.headPosition());
         const counts = await views.deliveryCounts();
-        for (const state of ['scheduled', 'attempting', 'waiting', 'succeeded', 'dead'])
-          metrics.deliveries.set({ state }, counts[state] ?? 0);
+        for (const state of DELIVERY_STATES) metrics.deliveries.set({ state }, counts[state] ?? 0);
       },
       core,
     },

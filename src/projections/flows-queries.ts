@@ -1,6 +1,8 @@
 /** What the flows, notifiers and deliveries views answer (admin API, the delivery worker's effects). */
 import type { Kysely } from 'kysely';
 import type { ReadModel } from '../adapters/readmodel/schema.js';
+import type { DELIVERY_STATES } from '../domain/deliveries/delivery.js';
+import type { EventOfType } from '../domain/events/catalogue.js';
 import type { FlowDefinition } from '../domain/flows/flow.js';
 import type { NotifierDefinition } from '../domain/flows/notifier.js';
 
@@ -47,16 +49,18 @@ export async function listFlows(db: Kysely<ReadModel>, after: number, limit: num
   return rows.map(flowRecord);
 }
 
+type Scheduled = EventOfType<'DeliveryScheduled'>['data'];
+
 export interface DeliveryRecord {
   readonly deliveryId: string;
-  readonly kind: string;
+  readonly kind: Scheduled['kind'];
   readonly ownerId: string;
-  readonly state: string;
+  readonly state: (typeof DELIVERY_STATES)[number];
   readonly attempts: number;
   readonly dueAt: Date | null;
   readonly causePosition: number;
   readonly causeType: string;
-  readonly file: unknown;
+  readonly file: Scheduled['file'];
   readonly lastError: string | null;
   readonly result: string | null;
   readonly scheduledAt: Date;
@@ -90,14 +94,15 @@ export async function listDeliveries(
   const rows = await query.orderBy('cause_position').orderBy('delivery_id').limit(limit).execute();
   return rows.map((row) => ({
     deliveryId: row.delivery_id,
-    kind: row.kind,
+    // The view stores what the events said: a kind, a state and a file of theirs.
+    kind: row.kind as DeliveryRecord['kind'],
     ownerId: row.owner_id,
-    state: row.state,
+    state: row.state as DeliveryRecord['state'],
     attempts: row.attempts,
     dueAt: row.due_at,
     causePosition: Number(row.cause_position),
     causeType: row.cause_type,
-    file: row.file,
+    file: row.file as DeliveryRecord['file'],
     lastError: row.last_error,
     result: row.result,
     scheduledAt: row.scheduled_at,

@@ -120,9 +120,6 @@ export const flowRoutes: FastifyPluginAsyncTypebox<FlowRoutesOptions> = async (
       return {
         items: items.map((d) => ({
           ...d,
-          kind: d.kind as 'flow',
-          state: d.state as 'dead',
-          file: d.file as null,
           dueAt: d.dueAt?.toISOString() ?? null,
           scheduledAt: d.scheduledAt.toISOString(),
           updatedAt: d.updatedAt.toISOString(),

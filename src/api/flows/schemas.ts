@@ -1,5 +1,6 @@
 /** Request and response schemas of flows and deliveries: validation, TypeScript types and OpenAPI. */
 import { type Static, Type } from '@sinclair/typebox';
+import { DELIVERY_STATES } from '../../domain/deliveries/delivery.js';
 import { DeliveryFile, DeliveryKind } from '../../domain/events/delivery-events.js';
 import { VirtualPath } from '../../domain/events/file-events.js';
 import { FlowMatch, FlowTarget, FlowTrigger } from '../../domain/events/flow-events.js';
@@ -45,9 +46,7 @@ export const FlowSchema = Type.Object({
 export const FlowParams = Type.Object({ flowId: Uuid });
 export const FlowListQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });
 
-export const DeliveryState = Type.Union(
-  ['scheduled', 'attempting', 'waiting', 'succeeded', 'dead'].map((s) => Type.Literal(s)),
-);
+export const DeliveryState = Type.Union(DELIVERY_STATES.map((s) => Type.Literal(s)));
 
 export const DeliverySchema = Type.Object({
   deliveryId: Uuid,

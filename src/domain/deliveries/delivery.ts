@@ -20,7 +20,9 @@ export type DeliveryEvent = EventOfType<
 >;
 type Scheduled = EventOfType<'DeliveryScheduled'>['data'];
 
-export type DeliveryStatus = 'none' | 'scheduled' | 'attempting' | 'waiting' | 'succeeded' | 'dead';
+/** The states a scheduled delivery can be in (the deliveries view's `state`). */
+export const DELIVERY_STATES = ['scheduled', 'attempting', 'waiting', 'succeeded', 'dead'] as const;
+export type DeliveryStatus = 'none' | (typeof DELIVERY_STATES)[number];
 
 export interface DeliveryState {
   readonly status: DeliveryStatus;
