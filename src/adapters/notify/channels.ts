@@ -22,9 +22,8 @@ export interface ChannelsConfig {
 
 /** The SMTP sender's settings from a URL: `smtp://` requires STARTTLS unless `?tls=none`. */
 export function smtpConfigOf(url: string, from: string, timeoutMs: number, ca?: string): SmtpConfig {
+  // An smtp: or smtps: URL with a host: the configuration checked it (config.ts).
   const parsed = new URL(url);
-  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:')
-    throw new Error(`MFT_SMTP_URL: ${parsed.protocol} is neither smtp: nor smtps:`);
   const secure = parsed.protocol === 'smtps:';
   return {
     host: parsed.hostname,
