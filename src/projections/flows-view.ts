@@ -74,16 +74,26 @@ export function flowsView(options: FlowsViewOptions): DomainProjection {
         });
 
       /** A complete (and, when scanning, clean) upload: the flows of its user that take it. */
+      /** Each source user's flows, read once per batch (forgotten when a flow changes in it). */
+      const flowsOf = new Map<number, Promise<FlowDefinition[]>>();
+      const flowsFrom = (userId: number) => {
+        let flows = flowsOf.get(userId);
+        if (!flows) {
+          flows = trx
+            .selectFrom('flows')
+            .select('definition')
+            .where('source_user_id', '=', userId)
+            .where('removed_at', 'is', null)
+            .orderBy('defined_position')
+            .execute()
+            .then((rows) => rows.map((row) => row.definition as FlowDefinition));
+          flowsOf.set(userId, flows);
+        }
+        return flows;
+      };
+
       const completed = async (event: RecordedDomainEvent, file: DeliveryFile) => {
-        const flows = await trx
-          .selectFrom('flows')
-          .select(['flow_id', 'definition'])
-          .where('source_user_id', '=', file.userId)
-          .where('removed_at', 'is', null)
-          .orderBy('defined_position')
-          .execute();
-        for (const row of flows) {
-          const flow = row.definition as FlowDefinition;
+        for (const flow of await flowsFrom(file.userId)) {
           const role = roleOf(flow, file.path);
           if (role.role === 'ignored') continue;
           if (role.role === 'file') {
@@ -157,6 +167,7 @@ export function flowsView(options: FlowsViewOptions): DomainProjection {
               .execute();
             break;
           case 'FlowDefined':
+            flowsOf.clear();
             await trx
               .insertInto('flows')
               .values({
@@ -172,6 +183,7 @@ export function flowsView(options: FlowsViewOptions): DomainProjection {
               .execute();
             break;
           case 'FlowRemoved':
+            flowsOf.clear();
             await trx
               .updateTable('flows')
               .set({ removed_at: event.recordedAt })
